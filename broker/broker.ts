@@ -1,0 +1,138 @@
+// The embedded MQTT broker (Aedes) on TCP, optionally TLS. Authentication
+// against the registry; authorisation by the contract's rights; every
+// accepted publish appended to the durable spool *before* Aedes acknowledges
+// it (Aedes sends PUBACK before `published`, so this happens in
+// authorizePublish). Refusals are logged and counted by reason.
+import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { PARTNER_CHANNELS, parseTopic } from '../domain/channels.js';
+import type { Registry } from '../registry/registry.js';
+import type { Metrics } from '../service/metrics.js';
+import { SpoolFullError, type Spool } from '../storage/spool.js';
+
+export interface BrokerOptions {
+  host: string;
+  port: number;
+  tls?: { port: number; cert: string; key: string } | undefined;
+  /** dev only: accept clients without credentials (they may still publish nowhere) */
+  allowAnonymous?: boolean;
+  registry: Registry;
+  spool: Spool;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface RunningBroker {
+  aedes: Aedes;
+  port: number;
+  tlsPort?: number | undefined;
+  close(): Promise<void>;
+}
+
+type Reason = 'bad_credentials' | 'no_credentials' | 'topic_not_permitted' | 'subscribe_not_permitted' | 'spool_full' | 'spool_error';
+
+function refusal(reason: Reason, message: string): Error & { returnCode?: number } {
+  return Object.assign(new Error(message), { reason });
+}
+
+/** Why `principalId` may not publish to `topic`, or null when it may. */
+export function publishDenied(registry: Registry, principalId: string | undefined, topic: string): string | null {
+  const route = parseTopic(topic);
+  if (!route) return `topic ${topic.slice(0, 200)} is not a topic of protocol v1`;
+  const p = principalId === undefined ? undefined : registry.principal(principalId);
+  if (!p) return `client ${principalId ?? '(anonymous)'} is not a registered gateway or partner`;
+  if (p.kind === 'gateway') {
+    if (!route.equipment) return `gateway ${p.id} may not publish records (${route.channel})`;
+    const allowed = route.equipment.kind === 'elevator' ? p.elevators : p.gasSites;
+    return allowed.has(route.equipment.code) ? null : `gateway ${p.id} is not bound to ${route.equipment.kind} ${route.equipment.code}`;
+  }
+  if (route.equipment) return `partner ${p.id} may publish only records, not equipment topics`;
+  return (PARTNER_CHANNELS[p.partnerKind] as readonly string[]).includes(route.channel) ? null : `partner ${p.id} (${p.partnerKind}) may not publish ${route.channel} records`;
+}
+
+export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
+  const { registry, spool, metrics, log } = opts;
+  const refuse = (reason: Reason, client: Client | null, message: string) => {
+    metrics.refusals.inc({ reason });
+    log.warn({ reason, client: client?.id, message }, 'mqtt refusal');
+  };
+  const options: AedesOptions = {
+    concurrency: 1000,
+    connectTimeout: 10_000,
+    authenticate(client, username, password, done) {
+      if (username === undefined && password === undefined && opts.allowAnonymous) return done(null, true);
+      const fail = (reason: Reason, msg: string) => {
+        refuse(reason, client, msg);
+        const err = Object.assign(new Error(msg), { returnCode: 4 as const });
+        done(err as never, false);
+      };
+      if (!username || !password) return fail('no_credentials', 'username (gateway or partner id) and password (its secret) are required');
+      if (!registry.verifySecret(username, password)) return fail('bad_credentials', `bad username or password for ${username}`);
+      (client as Client & { principal?: string }).principal = username;
+      done(null, true);
+    },
+    authorizePublish(client, packet, callback) {
+      const principal = (client as (Client & { principal?: string }) | null)?.principal;
+      const denied = publishDenied(registry, principal, packet.topic);
+      if (denied) {
+        refuse('topic_not_permitted', client, denied);
+        return callback(refusal('topic_not_permitted', denied));
+      }
+      spool.append(
+        { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload: packet.payload as Buffer },
+        (err) => {
+          if (err) {
+            const reason: Reason = err instanceof SpoolFullError ? 'spool_full' : 'spool_error';
+            refuse(reason, client, err.message);
+            return callback(refusal(reason, err.message));
+          }
+          const route = parseTopic(packet.topic);
+          metrics.messagesIn.inc({ transport: 'mqtt', channel: route!.channel });
+          // Nobody subscribes to gateway traffic through the broker; don't fan it out.
+          callback(null);
+        },
+      );
+    },
+    authorizeSubscribe(client, sub, callback) {
+      // Gateways have no command topics in protocol v1: deny every subscription.
+      refuse('subscribe_not_permitted', client, `client ${client.id} may not subscribe to ${sub.topic}`);
+      callback(null, null);
+    },
+  };
+  const aedes = await Aedes.createBroker(options);
+  aedes.on('client', () => metrics.clients.inc());
+  aedes.on('clientDisconnect', () => metrics.clients.dec());
+  aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
+  aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'mqtt connection error'));
+
+  const servers: Server[] = [];
+  const listen = (server: Server, port: number) =>
+    new Promise<number>((res, rej) => {
+      server.once('error', rej);
+      server.listen(port, opts.host, () => {
+        servers.push(server);
+        const addr = server.address();
+        res(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  const port = await listen(createServer(aedes.handle), opts.port);
+  let tlsPort: number | undefined;
+  if (opts.tls) {
+    tlsPort = await listen(createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, aedes.handle), opts.tls.port);
+  }
+  log.info({ port, tlsPort }, 'mqtt broker listening');
+  return {
+    aedes,
+    port,
+    tlsPort,
+    async close() {
+      // Stop accepting, then let Aedes close client connections (in-flight
+      // authorizePublish callbacks finish their spool appends first).
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await new Promise<void>((r) => aedes.close(() => r()));
+    },
+  };
+}

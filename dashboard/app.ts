@@ -1,0 +1,64 @@
+// The HTTP server: registry and ingest APIs, dead letters, /healthz and
+// /metrics. Built by a factory and listened to elsewhere, so tests can use
+// app.inject.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Ingest } from '../ingest/pipeline.js';
+import { ingestRoutes } from '../ingest/http.js';
+import type { DeadLetters } from '../ingest/dead-letters.js';
+import type { Registry } from '../registry/registry.js';
+import { registryRoutes } from '../registry/routes.js';
+import type { Metrics } from '../service/metrics.js';
+import { InfluxStore } from '../storage/influx.js';
+import type { Spool } from '../storage/spool.js';
+import { authenticator } from './auth.js';
+
+export interface AppDeps {
+  registry: Registry;
+  spool: Spool;
+  ingest: Ingest;
+  store: InfluxStore;
+  deadLetters: DeadLetters;
+  metrics: Metrics;
+  log: Logger;
+  adminToken: string;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      return reply.code(400).send({ error: 'invalid request', issues: err.validation.map((v) => `${v.instancePath} ${v.message}`.trim()) });
+    }
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({ error: (err as Error).message });
+  });
+  const auth = authenticator(deps.adminToken, deps.registry);
+
+  app.get('/healthz', async (_req, reply) => {
+    const version = await InfluxStore.ping(deps.store.cfg.url, 1000);
+    const spool = { depthMessages: deps.spool.depthCount, depthBytes: deps.spool.depthBytes, limitBytes: deps.spool.limitBytes, full: deps.spool.full };
+    const ok = version !== null && !spool.full;
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'degraded',
+      influx: { reachable: version !== null, version, writing: deps.ingest.influxUp },
+      spool,
+    });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    deps.metrics.spoolDepth.set(deps.spool.depthCount);
+    deps.metrics.spoolBytes.set(deps.spool.depthBytes);
+    return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  await app.register(async (scope) => {
+    scope.addHook('preHandler', auth.requireAdmin);
+    await registryRoutes(scope, { registry: deps.registry });
+  });
+  await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
+  return app;
+}

@@ -1,0 +1,71 @@
+// Topics of the gateway protocol v1 and the channel each one carries.
+import type { z } from 'zod';
+import {
+  complaintSchema, eventSchema, fillingSchema, inspectionSchema, maintenanceSchema, readingSchema, rescueSchema, statusSchema,
+} from './messages.js';
+
+export const CHANNELS = ['status', 'event', 'reading', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const RECORD_CHANNELS = ['maintenance', 'inspection', 'complaint', 'rescue'] as const;
+export type RecordChannel = (typeof RECORD_CHANNELS)[number];
+
+export const SCHEMAS = {
+  status: statusSchema,
+  event: eventSchema,
+  reading: readingSchema,
+  filling: fillingSchema,
+  maintenance: maintenanceSchema,
+  inspection: inspectionSchema,
+  complaint: complaintSchema,
+  rescue: rescueSchema,
+} satisfies Record<Channel, z.ZodType>;
+
+export type ChannelRecord = { [C in Channel]: z.output<(typeof SCHEMAS)[C]> };
+
+/** A parsed topic: the channel and, for equipment channels, the equipment it speaks for. */
+export type Route =
+  | { channel: 'status' | 'event'; equipment: { kind: 'elevator'; code: string } }
+  | { channel: 'reading' | 'filling'; equipment: { kind: 'gas_site'; code: string } }
+  | { channel: RecordChannel; equipment: null };
+
+const CODE = /^[A-Za-z0-9_-]{1,32}$/;
+export const TOPIC_PREFIX = 'se/v1/';
+
+/** Parses a topic of protocol v1; null when the topic is not one of its topics. */
+export function parseTopic(topic: string): Route | null {
+  if (!topic.startsWith(TOPIC_PREFIX)) return null;
+  const parts = topic.slice(TOPIC_PREFIX.length).split('/');
+  if (parts.length === 2 && parts[0] === 'records') {
+    const c = parts[1] as RecordChannel;
+    return (RECORD_CHANNELS as readonly string[]).includes(c) ? { channel: c, equipment: null } : null;
+  }
+  if (parts.length !== 3) return null;
+  const [kind, code, leaf] = parts as [string, string, string];
+  if (!CODE.test(code)) return null;
+  if (kind === 'elevator' && (leaf === 'status' || leaf === 'event')) return { channel: leaf, equipment: { kind: 'elevator', code } };
+  if (kind === 'gas-site' && (leaf === 'reading' || leaf === 'filling')) return { channel: leaf, equipment: { kind: 'gas_site', code } };
+  return null;
+}
+
+export const topics = {
+  status: (code: string) => `se/v1/elevator/${code}/status`,
+  event: (code: string) => `se/v1/elevator/${code}/event`,
+  reading: (site: string) => `se/v1/gas-site/${site}/reading`,
+  filling: (site: string) => `se/v1/gas-site/${site}/filling`,
+  record: (c: RecordChannel) => `se/v1/records/${c}`,
+};
+
+/** Partner kinds and the record channels each may send. */
+export const PARTNER_KINDS = ['institute', 'maintenance_unit', 'hotline'] as const;
+export type PartnerKind = (typeof PARTNER_KINDS)[number];
+export const PARTNER_CHANNELS: Record<PartnerKind, readonly RecordChannel[]> = {
+  institute: ['inspection'],
+  maintenance_unit: ['maintenance', 'rescue'],
+  hotline: ['complaint', 'rescue'],
+};
+
+/** Largest payload accepted, and the most objects in one batch. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+export const MAX_BATCH = 500;
+export const MAX_FUTURE_MS = 5 * 60_000;

@@ -1,0 +1,76 @@
+// Records over HTTP: POST the same JSON bodies as MQTT to
+// /api/v1/ingest/<topic>. The caller authenticates as a gateway or partner
+// (HTTP Basic, same credentials and rights as MQTT) or with the admin token.
+// The body is validated at once, so the answer names every rejected object,
+// and appended to the durable spool before the 202 (the same path as an MQTT
+// QoS 1 publish, so dead letters are counted in one place).
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { publishDenied } from '../broker/broker.js';
+import type { Registry } from '../registry/registry.js';
+import type { Metrics } from '../service/metrics.js';
+import { HTTP_TRANSPORT, SpoolFullError, type Spool } from '../storage/spool.js';
+import type { Authenticator } from '../dashboard/auth.js';
+import { decode, REJECT_REASONS } from './decode.js';
+import type { DeadLetters } from './dead-letters.js';
+
+export interface IngestHttpOptions {
+  registry: Registry;
+  spool: Spool;
+  deadLetters: DeadLetters;
+  metrics: Metrics;
+  auth: Authenticator;
+}
+
+export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions): Promise<void> {
+  const { registry, spool, metrics, auth } = opts;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+  app.post('/api/v1/ingest/*', async (req, reply) => {
+    const topic = (req.params as { '*': string })['*'];
+    const caller = auth.caller(req);
+    if (!caller) {
+      metrics.refusals.inc({ reason: 'bad_credentials' });
+      return reply.code(401).header('www-authenticate', 'Basic realm="se-monitor"').send({ error: 'authenticate with the gateway or partner id and secret (HTTP Basic), or the admin token' });
+    }
+    const sender = caller.kind === 'admin' ? 'admin' : caller.id;
+    if (caller.kind === 'principal') {
+      const denied = publishDenied(registry, caller.id, topic);
+      if (denied) {
+        metrics.refusals.inc({ reason: 'topic_not_permitted' });
+        req.log.warn({ reason: 'topic_not_permitted', sender, topic }, denied);
+        return reply.code(403).send({ error: denied });
+      }
+    }
+    const payload = req.body as Buffer;
+    const now = Date.now();
+    const d = decode(topic, payload, now, registry);
+    try {
+      await spool.appendAsync({ qos: HTTP_TRANSPORT, topic, sender, receivedAt: now, payload });
+    } catch (e) {
+      const full = e instanceof SpoolFullError;
+      metrics.refusals.inc({ reason: full ? 'spool_full' : 'spool_error' });
+      return reply.code(503).header('retry-after', '30').send({ error: (e as Error).message });
+    }
+    if (d.channel) metrics.messagesIn.inc({ transport: 'http', channel: d.channel });
+    return reply.code(202).send({
+      accepted: d.items.length,
+      rejected: d.rejects.map(({ reason, message, index }) => ({ index, reason, message })),
+    });
+  });
+
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/api/v1/dead-letters', {
+    preHandler: auth.requireAdmin,
+    schema: {
+      querystring: z.object({
+        reason: z.enum(REJECT_REASONS).optional(),
+        sender: z.string().optional(),
+        page: z.coerce.number().int().min(1).default(1),
+        pageSize: z.coerce.number().int().min(1).max(500).default(50),
+      }),
+    },
+  }, async (req) => ({ ...opts.deadLetters.list(req.query), countsByReason: opts.deadLetters.countsByReason() }));
+}

@@ -1,0 +1,218 @@
+// The registry: maintenance units, elevators, gas sites, partners and
+// gateways, persisted in SQLite and held in memory for the hot path
+// (authorising a publish, tagging a point). Secrets are stored as SHA-256
+// digests: they are 192-bit random tokens, so a slow password hash would add
+// CPU on every reconnect storm without adding any resistance to guessing.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { z } from 'zod';
+import { ENTITIES, type EntityName, type EntityTypes } from './schemas.js';
+import type { PartnerKind } from '../domain/channels.js';
+
+export class RegistryError extends Error {
+  constructor(message: string, readonly status: 400 | 404 | 409) {
+    super(message);
+  }
+}
+
+export interface ListQuery {
+  page?: number;
+  pageSize?: number;
+  q?: string | undefined;
+  filter?: Record<string, string | undefined>;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+export type Principal =
+  | { kind: 'gateway'; id: string; elevators: ReadonlySet<string>; gasSites: ReadonlySet<string> }
+  | { kind: 'partner'; id: string; partnerKind: PartnerKind; unit?: string | undefined };
+
+type Checker<N extends EntityName> = (item: EntityTypes[N]) => string | null;
+
+class Collection<N extends EntityName> {
+  readonly items = new Map<string, EntityTypes[N]>();
+  private insert;
+  private del;
+  private readonly keyField: string;
+  check: Checker<N> = () => null;
+  onChange: (key: string, item: EntityTypes[N] | undefined) => void = () => undefined;
+
+  constructor(private db: Database, readonly name: N) {
+    const table = name.replace('-', '_');
+    db.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)`);
+    this.insert = db.prepare(`INSERT INTO ${table} (key, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`);
+    this.del = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
+    this.keyField = ENTITIES[name].key;
+    for (const row of db.prepare(`SELECT key, data FROM ${table}`).iterate() as Iterable<{ key: string; data: string }>) {
+      this.items.set(row.key, JSON.parse(row.data));
+    }
+  }
+
+  get schema(): z.ZodType<EntityTypes[N]> {
+    return ENTITIES[this.name].schema as unknown as z.ZodType<EntityTypes[N]>;
+  }
+
+  keyOf(item: EntityTypes[N]): string {
+    return (item as Record<string, string>)[this.keyField]!;
+  }
+
+  get(key: string): EntityTypes[N] | undefined {
+    return this.items.get(key);
+  }
+
+  list(q: ListQuery = {}): Page<EntityTypes[N]> {
+    const page = Math.max(1, q.page ?? 1);
+    const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
+    const needle = q.q?.toLowerCase();
+    const filters = Object.entries(q.filter ?? {}).filter(([, v]) => v !== undefined && v !== '');
+    const all = [...this.items.values()].filter((it) => {
+      const rec = it as Record<string, unknown>;
+      for (const [k, v] of filters) if (String(rec[k]) !== v) return false;
+      return !needle || JSON.stringify(it).toLowerCase().includes(needle);
+    });
+    all.sort((a, b) => (this.keyOf(a) < this.keyOf(b) ? -1 : 1));
+    return { items: all.slice((page - 1) * pageSize, page * pageSize), total: all.length, page, pageSize };
+  }
+
+  /** Validates and stores one item (create or replace). */
+  put(input: unknown, mode: 'create' | 'upsert' = 'upsert'): EntityTypes[N] {
+    const parsed = this.schema.safeParse(input);
+    if (!parsed.success) throw new RegistryError(formatIssues(parsed.error), 400);
+    const item = parsed.data;
+    const key = this.keyOf(item);
+    if (mode === 'create' && this.items.has(key)) throw new RegistryError(`${this.name} ${key} already exists`, 409);
+    const problem = this.check(item);
+    if (problem) throw new RegistryError(problem, 400);
+    this.insert.run(key, JSON.stringify(item), Date.now());
+    this.items.set(key, item);
+    this.onChange(key, item);
+    return item;
+  }
+
+  patch(key: string, changes: Record<string, unknown>): EntityTypes[N] {
+    const current = this.items.get(key);
+    if (!current) throw new RegistryError(`${this.name} ${key} not found`, 404);
+    return this.put({ ...current, ...changes, [this.keyField]: key });
+  }
+
+  remove(key: string): void {
+    if (!this.items.delete(key)) throw new RegistryError(`${this.name} ${key} not found`, 404);
+    this.del.run(key);
+    this.onChange(key, undefined);
+  }
+
+  /** Stores many items in one transaction; returns per-item errors without aborting the rest. */
+  putMany(rows: { row: number; input: unknown }[]): { row: number; error: string }[] {
+    const errors: { row: number; error: string }[] = [];
+    this.db.transaction(() => {
+      for (const { row, input } of rows) {
+        try {
+          this.put(input);
+        } catch (e) {
+          errors.push({ row, error: (e as Error).message });
+        }
+      }
+    })();
+    return errors;
+  }
+}
+
+export function formatIssues(err: z.ZodError): string {
+  return err.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+export class Registry {
+  readonly units: Collection<'units'>;
+  readonly elevators: Collection<'elevators'>;
+  readonly gasSites: Collection<'gas-sites'>;
+  readonly partners: Collection<'partners'>;
+  readonly gateways: Collection<'gateways'>;
+  private secrets = new Map<string, Buffer>();
+  private principals = new Map<string, Principal>();
+  private putSecret;
+
+  constructor(private db: Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL)`);
+    this.putSecret = db.prepare(`INSERT INTO credentials (principal, digest, issued_at) VALUES (?, ?, ?) ON CONFLICT(principal) DO UPDATE SET digest = excluded.digest, issued_at = excluded.issued_at`);
+    for (const r of db.prepare('SELECT principal, digest FROM credentials').iterate() as Iterable<{ principal: string; digest: Buffer }>) {
+      this.secrets.set(r.principal, r.digest);
+    }
+    this.units = new Collection(db, 'units');
+    this.elevators = new Collection(db, 'elevators');
+    this.gasSites = new Collection(db, 'gas-sites');
+    this.partners = new Collection(db, 'partners');
+    this.gateways = new Collection(db, 'gateways');
+
+    this.elevators.check = (e) => (this.units.get(e.maintenanceUnit) ? null : `maintenanceUnit: unknown maintenance unit ${e.maintenanceUnit}`);
+    this.partners.check = (p) => {
+      if (this.gateways.get(p.id)) return `id: ${p.id} is already a gateway`;
+      if (p.kind === 'maintenance_unit' && (!p.unit || !this.units.get(p.unit))) return `unit: a maintenance_unit partner needs the id of a registered maintenance unit`;
+      return null;
+    };
+    this.gateways.check = (g) => {
+      if (this.partners.get(g.id)) return `id: ${g.id} is already a partner`;
+      const missingE = g.elevators.filter((c) => !this.elevators.get(c));
+      const missingG = g.gasSites.filter((c) => !this.gasSites.get(c));
+      if (missingE.length) return `elevators: not registered: ${missingE.slice(0, 10).join(', ')}`;
+      if (missingG.length) return `gasSites: not registered: ${missingG.slice(0, 10).join(', ')}`;
+      return null;
+    };
+    const refreshGateway = (id: string, g: EntityTypes['gateways'] | undefined) => {
+      if (g) this.principals.set(id, { kind: 'gateway', id, elevators: new Set(g.elevators), gasSites: new Set(g.gasSites) });
+      else this.principals.delete(id);
+    };
+    const refreshPartner = (id: string, p: EntityTypes['partners'] | undefined) => {
+      if (p) this.principals.set(id, { kind: 'partner', id, partnerKind: p.kind, unit: p.unit });
+      else this.principals.delete(id);
+    };
+    this.gateways.onChange = refreshGateway;
+    this.partners.onChange = refreshPartner;
+    for (const [k, g] of this.gateways.items) refreshGateway(k, g);
+    for (const [k, p] of this.partners.items) refreshPartner(k, p);
+  }
+
+  collection<N extends EntityName>(name: N): Collection<N> {
+    const c = { units: this.units, elevators: this.elevators, 'gas-sites': this.gasSites, partners: this.partners, gateways: this.gateways }[name];
+    return c as unknown as Collection<N>;
+  }
+
+  principal(id: string): Principal | undefined {
+    return this.principals.get(id);
+  }
+
+  /** Issues a new secret for a gateway or partner; the plain secret is returned once and never stored. */
+  issueSecret(id: string): string {
+    if (!this.principals.has(id)) throw new RegistryError(`no gateway or partner ${id}`, 404);
+    const secret = randomBytes(24).toString('base64url');
+    const digest = sha256(secret);
+    this.putSecret.run(id, digest, Date.now());
+    this.secrets.set(id, digest);
+    return secret;
+  }
+
+  /** Stores many secrets at once (the simulator issuing a city's credentials). */
+  issueSecrets(ids: string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    this.db.transaction(() => {
+      for (const id of ids) out.set(id, this.issueSecret(id));
+    })();
+    return out;
+  }
+
+  /** Constant-time check of a presented secret. */
+  verifySecret(id: string, secret: string | Buffer | undefined): boolean {
+    const stored = this.secrets.get(id);
+    const given = sha256(secret === undefined ? '' : secret.toString());
+    // Compare even when unknown, so timing does not tell which ids exist.
+    const ok = timingSafeEqual(stored ?? Buffer.alloc(32), given);
+    return ok && stored !== undefined && this.principals.has(id);
+  }
+}

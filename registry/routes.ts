@@ -1,0 +1,68 @@
+// Registry HTTP API: create, read, update, delete and list (paginated) every
+// entity; bulk import from CSV or NDJSON with a per-row error report; issue a
+// gateway's or partner's secret (shown once).
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ENTITIES, type EntityName } from './schemas.js';
+import { RegistryError, type Registry } from './registry.js';
+import { parseRows, type ImportFormat } from './import.js';
+
+const listQuery = z.object({
+  page: z.coerce.number().int().min(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+  q: z.string().optional(),
+}).catchall(z.string());
+
+const keyParams = z.object({ key: z.string().min(1).max(64) });
+
+export async function registryRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+  const { registry } = opts;
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'text/plain'], { parseAs: 'string', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof RegistryError) return reply.code(err.status).send({ error: err.message });
+    throw err;
+  });
+
+  for (const name of Object.keys(ENTITIES) as EntityName[]) {
+    const col = registry.collection(name);
+    const base = `/api/v1/${name}`;
+    r.get(base, { schema: { querystring: listQuery } }, async (req) => {
+      const { page, pageSize, q, ...rest } = req.query;
+      const filter = Object.fromEntries(ENTITIES[name].filters.map((f) => [f, rest[f]]));
+      return col.list({ page, pageSize, q, filter });
+    });
+    r.get(`${base}/:key`, { schema: { params: keyParams } }, async (req) => {
+      const item = col.get(req.params.key);
+      if (!item) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
+      return item;
+    });
+    r.post(base, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
+    r.put(`${base}/:key`, { schema: { params: keyParams } }, async (req) => {
+      const body = { ...(req.body as object), [ENTITIES[name].key]: req.params.key };
+      return col.put(body);
+    });
+    r.patch(`${base}/:key`, { schema: { params: keyParams } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
+    r.delete(`${base}/:key`, { schema: { params: keyParams } }, async (req, reply) => {
+      col.remove(req.params.key);
+      return reply.code(204).send();
+    });
+    r.post(`${base}/import`, async (req, reply) => {
+      const ct = String(req.headers['content-type'] ?? '');
+      const format: ImportFormat = ct.includes('csv') ? 'csv' : 'ndjson';
+      if (typeof req.body !== 'string') return reply.code(415).send({ error: 'send the file as text/csv or application/x-ndjson' });
+      const { rows, errors: parseErrors } = parseRows(req.body, format);
+      const errors = [...parseErrors, ...col.putMany(rows)].sort((a, b) => a.row - b.row);
+      return { total: rows.length + parseErrors.length, imported: rows.length - (errors.length - parseErrors.length), failed: errors.length, errors: errors.slice(0, 1000) };
+    });
+  }
+
+  for (const name of ['gateways', 'partners'] as const) {
+    r.post(`/api/v1/${name}/:key/secret`, { schema: { params: keyParams } }, async (req) => {
+      if (!registry.collection(name).get(req.params.key)) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
+      const secret = registry.issueSecret(req.params.key);
+      return { id: req.params.key, secret, note: 'Store this secret now: it is shown only once. Issuing again replaces it.' };
+    });
+  }
+}

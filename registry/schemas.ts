@@ -1,0 +1,72 @@
+// Registry entities: who and what the service knows about.
+import { z } from 'zod';
+import { codeSchema } from '../domain/messages.js';
+import { PARTNER_KINDS } from '../domain/channels.js';
+
+const idSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 . - _');
+const text = (max = 200) => z.string().min(1).max(max);
+
+export const unitSchema = z.object({
+  id: idSchema,
+  name: text(),
+  phone: z.string().max(32).optional(),
+  address: z.string().max(200).optional(),
+});
+
+export const elevatorSchema = z.object({
+  code: codeSchema,
+  address: text(),
+  district: text(64),
+  userUnit: text(),
+  maintenanceUnit: idSchema,
+  /** next periodic-inspection due date, YYYY-MM-DD */
+  nextInspectionDue: z.iso.date().nullable().default(null),
+  maintenanceIntervalDays: z.coerce.number().int().min(1).max(365).default(15),
+});
+
+export const gasSiteSchema = z.object({
+  code: codeSchema,
+  name: text(),
+  address: text(),
+  district: text(64),
+  kind: z.enum(['filling_station', 'storage_depot', 'restaurant', 'other']).default('other'),
+});
+
+export const partnerSchema = z.object({
+  id: idSchema,
+  kind: z.enum(PARTNER_KINDS),
+  name: text(),
+  /** for kind maintenance_unit: the unit it speaks for */
+  unit: idSchema.optional(),
+});
+
+const list = z.preprocess((v) => (typeof v === 'string' ? v.split(/[;| ]+/).filter(Boolean) : v), z.array(codeSchema).max(10_000));
+
+export const gatewaySchema = z.object({
+  id: idSchema,
+  name: z.string().max(200).optional(),
+  elevators: list.default([]),
+  gasSites: list.default([]),
+});
+
+export type Unit = z.infer<typeof unitSchema>;
+export type Elevator = z.infer<typeof elevatorSchema>;
+export type GasSite = z.infer<typeof gasSiteSchema>;
+export type Partner = z.infer<typeof partnerSchema>;
+export type Gateway = z.infer<typeof gatewaySchema>;
+
+export const ENTITIES = {
+  units: { schema: unitSchema, key: 'id', filters: ['name'] },
+  elevators: { schema: elevatorSchema, key: 'code', filters: ['district', 'maintenanceUnit'] },
+  'gas-sites': { schema: gasSiteSchema, key: 'code', filters: ['district', 'kind'] },
+  partners: { schema: partnerSchema, key: 'id', filters: ['kind'] },
+  gateways: { schema: gatewaySchema, key: 'id', filters: [] },
+} as const;
+export type EntityName = keyof typeof ENTITIES;
+export interface EntityTypes {
+  units: Unit;
+  elevators: Elevator;
+  'gas-sites': GasSite;
+  partners: Partner;
+  gateways: Gateway;
+}

@@ -1,0 +1,51 @@
+// Configuration from environment variables, validated at start-up with one
+// clear message per bad value. README.md "Configuration" lists the same.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const port = z.coerce.number().int().min(0).max(65535);
+const opt = z.string().min(1).optional();
+
+export const ENV = {
+  DATA_DIR: z.string().default('./data').describe('Directory for SQLite state, the spool and the project-local InfluxDB'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('pino log level'),
+  HTTP_HOST: z.string().default('127.0.0.1').describe('Address of the HTTP API'),
+  HTTP_PORT: port.default(8080).describe('Port of the HTTP API (0 = any free port)'),
+  MQTT_HOST: z.string().default('0.0.0.0').describe('Address of the MQTT listener'),
+  MQTT_PORT: port.default(1883).describe('MQTT over TCP port (0 = any free port)'),
+  MQTT_TLS_PORT: port.default(8883).describe('MQTT over TLS port, used when MQTT_TLS_CERT and MQTT_TLS_KEY are set'),
+  MQTT_TLS_CERT: opt.describe('PEM certificate file: enables the TLS listener'),
+  MQTT_TLS_KEY: opt.describe('PEM private key file for the TLS listener'),
+  MQTT_ALLOW_ANONYMOUS: bool.default(false).describe('Development only: let clients connect without credentials (they still cannot publish)'),
+  ADMIN_TOKEN: opt.describe('Bearer token for the registry and admin API; generated into DATA_DIR/admin-token when unset'),
+  INFLUX_URL: opt.describe('External InfluxDB (1.8+, 2.x, 3.x; or 1.x). Unset: start a project-local influxd'),
+  INFLUX_DATABASE: z.string().default('se_monitor').describe('Database (1.x) or bucket (2.x/3.x)'),
+  INFLUX_TOKEN: opt.describe('API token (2.x/3.x)'),
+  INFLUX_USERNAME: opt.describe('User name (1.x with auth)'),
+  INFLUX_PASSWORD: opt.describe('Password (1.x with auth)'),
+  INFLUX_ORG: opt.describe('Organisation (2.x)'),
+  INFLUX_LOCAL_PORT: port.default(8186).describe('HTTP port of the project-local influxd (RPC uses the next port)'),
+  INFLUX_AUTO_INSTALL: bool.default(true).describe('Install Debian\'s influxdb package when influxd is missing (root only)'),
+  SPOOL_MAX_BYTES: z.coerce.number().int().min(1_048_576).default(1_073_741_824).describe('Bytes of accepted-but-unstored messages before new publishes are refused'),
+  SPOOL_FSYNC: z.enum(['always', 'interval', 'none']).default('always').describe('always: PUBACK after fdatasync (survives power loss); interval: sync every SPOOL_FSYNC_MS; none: kernel decides'),
+  SPOOL_FSYNC_MS: z.coerce.number().int().min(1).default(100).describe('Sync period for SPOOL_FSYNC=interval'),
+  DEAD_LETTER_MAX: z.coerce.number().int().min(100).default(10_000).describe('Dead letters kept (newest first)'),
+  DEDUP_RETENTION_DAYS: z.coerce.number().int().min(1).default(400).describe('How long record ids are remembered for duplicate detection'),
+} as const;
+
+const schema = z.object(ENV);
+export type Config = z.infer<typeof schema> & { dataDir: string };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(Object.keys(ENV).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (Boolean(r.data.MQTT_TLS_CERT) !== Boolean(r.data.MQTT_TLS_KEY)) throw new ConfigError('invalid configuration:\n  MQTT_TLS_CERT and MQTT_TLS_KEY must be set together');
+  return { ...r.data, dataDir: resolve(r.data.DATA_DIR) };
+}

@@ -1,0 +1,32 @@
+// Entry point: `node --import tsx service/main.ts [--demo]`.
+// SIGTERM/SIGINT stop the service gracefully (drain, then exit).
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { startService } from './service.js';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'se-monitor' } });
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const service = await startService(config, log);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await service.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  if (process.argv.includes('--demo')) {
+    const { runDemo } = await import('../simulators/demo.js');
+    await runDemo(service, log.child({ part: 'demo' }));
+  }
+}
+
+main().catch((e) => {
+  if (e instanceof ConfigError) console.error(e.message);
+  else log.fatal({ err: e }, 'service failed to start');
+  process.exit(1);
+});

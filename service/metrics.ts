@@ -1,0 +1,31 @@
+// Prometheus metrics of the whole service (served at /metrics).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'se_' });
+  const m = {
+    registry,
+    messagesIn: new Counter({ name: 'se_messages_in_total', help: 'Messages accepted, by transport and channel', labelNames: ['transport', 'channel'], registers: [registry] }),
+    objectsStored: new Counter({ name: 'se_objects_stored_total', help: 'Objects written to InfluxDB, by channel', labelNames: ['channel'], registers: [registry] }),
+    duplicates: new Counter({ name: 'se_duplicates_total', help: 'Objects dropped as duplicates of an earlier id, by channel', labelNames: ['channel'], registers: [registry] }),
+    refusals: new Counter({ name: 'se_refusals_total', help: 'Connections, publishes and subscriptions refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    deadLetters: new Counter({ name: 'se_dead_letters_total', help: 'Objects rejected into dead letters, by reason', labelNames: ['reason'], registers: [registry] }),
+    spoolDepth: new Gauge({ name: 'se_spool_depth_messages', help: 'Messages accepted but not yet stored in InfluxDB', registers: [registry] }),
+    spoolBytes: new Gauge({ name: 'se_spool_depth_bytes', help: 'Bytes accepted but not yet stored in InfluxDB', registers: [registry] }),
+    writeLatency: new Histogram({
+      name: 'se_influx_write_seconds', help: 'InfluxDB write (flush) latency', registers: [registry],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
+    writeErrors: new Counter({ name: 'se_influx_write_errors_total', help: 'Failed InfluxDB writes, by kind', labelNames: ['kind'], registers: [registry] }),
+    storeLag: new Histogram({
+      name: 'se_ingest_store_lag_seconds', help: 'Event time to stored in InfluxDB, for live data (event time within the last 10 min)', registers: [registry],
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300],
+    }),
+    clients: new Gauge({ name: 'se_mqtt_clients_connected', help: 'MQTT clients connected', registers: [registry] }),
+    influxUp: new Gauge({ name: 'se_influx_up', help: '1 when the last InfluxDB write or ping succeeded', registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

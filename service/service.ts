@@ -1,0 +1,106 @@
+// Composition root: storage → registry → broker → ingest → HTTP, started in
+// that order and stopped in reverse, draining on the way down.
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { startBroker, type RunningBroker } from '../broker/broker.js';
+import { buildApp } from '../dashboard/app.js';
+import { DeadLetters } from '../ingest/dead-letters.js';
+import { Dedup } from '../ingest/dedup.js';
+import { startIngest, type Ingest } from '../ingest/pipeline.js';
+import { Registry } from '../registry/registry.js';
+import { InfluxStore } from '../storage/influx.js';
+import { startLocalInflux, type LocalInflux } from '../storage/influxd.js';
+import { Spool } from '../storage/spool.js';
+import type { Config } from './config.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+export interface Service {
+  config: Config;
+  registry: Registry;
+  store: InfluxStore;
+  spool: Spool;
+  ingest: Ingest;
+  broker: RunningBroker;
+  app: FastifyInstance;
+  metrics: Metrics;
+  db: Database.Database;
+  httpUrl: string;
+  mqttPort: number;
+  adminToken: string;
+  stop(): Promise<void>;
+}
+
+function adminToken(config: Config, log: Logger): string {
+  if (config.ADMIN_TOKEN) return config.ADMIN_TOKEN;
+  const path = join(config.dataDir, 'admin-token');
+  if (!existsSync(path)) {
+    writeFileSync(path, randomBytes(24).toString('base64url'), { mode: 0o600 });
+    log.warn({ path }, 'ADMIN_TOKEN not set: generated an admin token into this file');
+  }
+  return readFileSync(path, 'utf8').trim();
+}
+
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const metrics = createMetrics();
+  let local: LocalInflux | undefined;
+  const influxUrl = config.INFLUX_URL ?? (local = await startLocalInflux({ dataDir: join(config.dataDir, 'influxdb'), port: config.INFLUX_LOCAL_PORT, log, autoInstall: config.INFLUX_AUTO_INSTALL })).url;
+  const store = await InfluxStore.connect(
+    { url: influxUrl, database: config.INFLUX_DATABASE, token: config.INFLUX_TOKEN, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD, org: config.INFLUX_ORG },
+    log,
+  );
+
+  const db = new Database(join(config.dataDir, 'state.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const registry = new Registry(db);
+  const deadLetters = new DeadLetters(db, config.DEAD_LETTER_MAX);
+  const dedup = new Dedup(db);
+  const purged = dedup.purge(Date.now() - config.DEDUP_RETENTION_DAYS * 86_400_000);
+  if (purged) log.info({ purged }, 'forgot old record ids');
+
+  const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
+  if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
+  const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, metrics, log: log.child({ part: 'ingest' }) });
+
+  const token = adminToken(config, log);
+  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token });
+  await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  const addr = app.server.address();
+  const httpUrl = `http://${config.HTTP_HOST}:${typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT}`;
+
+  const broker = await startBroker({
+    host: config.MQTT_HOST,
+    port: config.MQTT_PORT,
+    tls: config.MQTT_TLS_CERT && config.MQTT_TLS_KEY ? { port: config.MQTT_TLS_PORT, cert: config.MQTT_TLS_CERT, key: config.MQTT_TLS_KEY } : undefined,
+    allowAnonymous: config.MQTT_ALLOW_ANONYMOUS,
+    registry,
+    spool,
+    metrics,
+    log: log.child({ part: 'broker' }),
+  });
+  log.info({ http: httpUrl, mqtt: broker.port, elevators: registry.elevators.items.size }, 'service started');
+
+  let stopped = false;
+  return {
+    config, registry, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await broker.close();
+      await app.close();
+      const drained = await ingest.drained(10_000);
+      if (!drained) log.warn({ messages: spool.depthCount }, 'stopping with messages still in the spool; they are stored on the next start');
+      await ingest.stop();
+      await spool.close();
+      await store.close();
+      db.close();
+      await local?.stop();
+      log.info('service stopped');
+    },
+  };
+}

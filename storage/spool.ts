@@ -1,0 +1,326 @@
+// The durable spool: every accepted message is appended here before it is
+// acknowledged (PUBACK or HTTP 202), and removed only after InfluxDB has
+// stored it. Append-only segment files of CRC-checked frames plus a
+// checkpoint of the first frame not yet stored.
+//
+// Durability: appends are group-committed. A batch is written with write(2)
+// before any of its callbacks run, so an acknowledged message survives
+// SIGKILL of the process (it is in the kernel's page cache). With
+// fsync "always" (the default) the callbacks also wait for fdatasync(2), so
+// it survives power loss too; "interval" syncs on a timer (up to that many
+// ms of acknowledged messages can be lost on power loss), "none" leaves it
+// to the kernel.
+import {
+  closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync,
+  renameSync, unlinkSync, writeFileSync, writeSync, fsyncSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from 'pino';
+
+export type FsyncPolicy = 'always' | 'interval' | 'none';
+
+export interface SpoolOptions {
+  dir: string;
+  /** refuse new appends once this many bytes wait to be stored */
+  maxBytes: number;
+  segmentBytes?: number;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs?: number;
+  log: Logger;
+}
+
+/** `qos` value of a message that came over HTTP rather than MQTT */
+export const HTTP_TRANSPORT = 128;
+
+export interface SpoolMessage {
+  /** MQTT QoS 0–2, or HTTP_TRANSPORT */
+  qos: number;
+  topic: string;
+  sender: string;
+  receivedAt: number;
+  payload: Buffer;
+}
+
+export interface SpoolEntry extends SpoolMessage {
+  /** segment number and byte offset: unique and stable for this message */
+  seg: number;
+  off: number;
+}
+
+export interface SpoolBatch {
+  entries: SpoolEntry[];
+  end: { seg: number; off: number };
+  bytes: number;
+}
+
+export class SpoolFullError extends Error {
+  constructor(limit: number) {
+    super(`spool full (${limit} bytes waiting for InfluxDB); refusing new messages until storage catches up`);
+  }
+}
+
+const HEADER = 8; // u32 body length, u32 crc32(body)
+const segName = (n: number) => `${String(n).padStart(10, '0')}.seg`;
+
+function encode(m: SpoolMessage): Buffer {
+  const topic = Buffer.from(m.topic);
+  const sender = Buffer.from(m.sender);
+  const bodyLen = 1 + 8 + 2 + topic.length + 2 + sender.length + m.payload.length;
+  const buf = Buffer.allocUnsafe(HEADER + bodyLen);
+  let o = HEADER;
+  buf.writeUInt8(m.qos, o); o += 1;
+  buf.writeDoubleLE(m.receivedAt, o); o += 8;
+  buf.writeUInt16LE(topic.length, o); o += 2;
+  topic.copy(buf, o); o += topic.length;
+  buf.writeUInt16LE(sender.length, o); o += 2;
+  sender.copy(buf, o); o += sender.length;
+  m.payload.copy(buf, o);
+  buf.writeUInt32LE(bodyLen, 0);
+  buf.writeUInt32LE(crc32(buf.subarray(HEADER)), 4);
+  return buf;
+}
+
+/** Decodes the frame at `at`; null if incomplete or corrupt (a torn tail). */
+function decode(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | null {
+  if (buf.length - at < HEADER) return null;
+  const len = buf.readUInt32LE(at);
+  if (len < 13 || buf.length - at - HEADER < len) return null;
+  const body = buf.subarray(at + HEADER, at + HEADER + len);
+  if (crc32(body) !== buf.readUInt32LE(at + 4)) return null;
+  let o = 0;
+  const qos = body.readUInt8(o); o += 1;
+  const receivedAt = body.readDoubleLE(o); o += 8;
+  const tl = body.readUInt16LE(o); o += 2;
+  const topic = body.toString('utf8', o, o + tl); o += tl;
+  const sl = body.readUInt16LE(o); o += 2;
+  const sender = body.toString('utf8', o, o + sl); o += sl;
+  return { msg: { qos, receivedAt, topic, sender, payload: Buffer.from(body.subarray(o)) }, size: HEADER + len };
+}
+
+interface Pending { frame: Buffer; cb: (err?: Error) => void }
+
+export class Spool {
+  private fd: number;
+  private seg: number;
+  private size: number;
+  private sealed = new Map<number, number>(); // finished segment → size
+  private checkpoint: { seg: number; off: number };
+  private cursor: { seg: number; off: number };
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private syncing = false;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private listeners = new Set<() => void>();
+  private readonly segmentBytes: number;
+  /** bytes and messages appended but not yet stored */
+  depthBytes = 0;
+  depthCount = 0;
+  closed = false;
+
+  private constructor(private opts: SpoolOptions) {
+    this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
+    mkdirSync(opts.dir, { recursive: true });
+    const cpPath = join(opts.dir, 'checkpoint.json');
+    const segs = readdirSync(opts.dir).filter((f) => f.endsWith('.seg')).map((f) => Number(f.slice(0, -4))).sort((a, b) => a - b);
+    this.checkpoint = existsSync(cpPath) ? JSON.parse(readFileSync(cpPath, 'utf8')) : { seg: segs[0] ?? 1, off: 0 };
+    if (segs.length === 0) segs.push(this.checkpoint.seg);
+    // Validate every frame after the checkpoint; cut a torn tail left by a crash.
+    for (const s of segs) {
+      if (s < this.checkpoint.seg) continue;
+      const path = join(opts.dir, segName(s));
+      const data = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+      let at = s === this.checkpoint.seg ? Math.min(this.checkpoint.off, data.length) : 0;
+      while (at < data.length) {
+        const f = decode(data, at);
+        if (!f) break;
+        this.depthBytes += f.size;
+        this.depthCount += 1;
+        at += f.size;
+      }
+      if (at < data.length) {
+        opts.log.warn({ segment: path, kept: at, dropped: data.length - at }, 'spool: cutting a torn tail (an append that never completed, so never acknowledged)');
+        const fd = openSync(path, 'r+');
+        ftruncateSync(fd, at);
+        fsyncSync(fd);
+        closeSync(fd);
+      }
+      this.sealed.set(s, at);
+    }
+    this.seg = segs[segs.length - 1]!;
+    this.sealed.delete(this.seg);
+    this.fd = openSync(join(opts.dir, segName(this.seg)), 'a');
+    this.size = fstatSync(this.fd).size;
+    this.cursor = { ...this.checkpoint };
+    for (const s of segs) if (s < this.checkpoint.seg) unlinkSync(join(opts.dir, segName(s)));
+    if (opts.fsync === 'interval') {
+      this.timer = setInterval(() => this.syncNow(), opts.fsyncIntervalMs ?? 100);
+      this.timer.unref();
+    }
+  }
+
+  static open(opts: SpoolOptions): Spool {
+    return new Spool(opts);
+  }
+
+  get full(): boolean {
+    return this.depthBytes >= this.opts.maxBytes;
+  }
+
+  get limitBytes(): number {
+    return this.opts.maxBytes;
+  }
+
+  /** Appends; `cb` runs once the message is durable per the fsync policy. */
+  append(m: SpoolMessage, cb: (err?: Error) => void): void {
+    if (this.closed) return cb(new Error('spool is closed'));
+    if (this.full) return cb(new SpoolFullError(this.opts.maxBytes));
+    this.pending.push({ frame: encode(m), cb });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  appendAsync(m: SpoolMessage): Promise<void> {
+    return new Promise((res, rej) => this.append(m, (e) => (e ? rej(e) : res())));
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.syncing || this.pending.length === 0) return; // the running sync flushes again when done
+    const batch = this.pending;
+    this.pending = [];
+    const done = (err?: Error) => {
+      for (const p of batch) p.cb(err);
+    };
+    try {
+      if (this.size >= this.segmentBytes) this.rotate();
+      const buf = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
+      let written = 0;
+      while (written < buf.length) written += writeSync(this.fd, buf, written);
+      this.size += buf.length;
+      this.depthBytes += buf.length;
+      this.depthCount += batch.length;
+    } catch (e) {
+      this.opts.log.error({ err: e }, 'spool append failed');
+      return done(e as Error);
+    }
+    for (const l of this.listeners) l();
+    if (this.opts.fsync !== 'always') {
+      this.dirty = true;
+      return done();
+    }
+    this.syncing = true;
+    fdatasync(this.fd, (err) => {
+      this.syncing = false;
+      done(err ?? undefined);
+      if (this.pending.length && !this.scheduled) this.flush();
+    });
+  }
+
+  private syncNow(): void {
+    if (!this.dirty || this.syncing) return;
+    this.dirty = false;
+    this.syncing = true;
+    fdatasync(this.fd, () => {
+      this.syncing = false;
+      if (this.pending.length && !this.scheduled) this.flush();
+    });
+  }
+
+  private rotate(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.sealed.set(this.seg, this.size);
+    this.seg += 1;
+    this.fd = openSync(join(this.opts.dir, segName(this.seg)), 'a');
+    this.size = 0;
+  }
+
+  /** Calls `fn` whenever new messages were appended. */
+  onAppend(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Reads up to about maxBytes of messages after the read cursor (not yet committed). */
+  read(maxBytes: number): SpoolBatch {
+    const entries: SpoolEntry[] = [];
+    let bytes = 0;
+    while (bytes < maxBytes) {
+      const { seg, off } = this.cursor;
+      const end = seg === this.seg ? this.size : this.sealed.get(seg);
+      if (end === undefined) break;
+      if (off >= end) {
+        if (seg === this.seg) break;
+        this.cursor = { seg: seg + 1, off: 0 };
+        continue;
+      }
+      const len = Math.min(end - off, Math.max(maxBytes - bytes, 64 * 1024));
+      const buf = Buffer.allocUnsafe(len);
+      const fd = openSync(join(this.opts.dir, segName(seg)), 'r');
+      try {
+        let got = 0;
+        while (got < len) {
+          const n = readSync(fd, buf, got, len - got, off + got);
+          if (n === 0) break;
+          got += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      let at = 0;
+      while (at < len) {
+        const f = decode(buf, at);
+        if (!f) break;
+        entries.push({ ...f.msg, seg, off: off + at });
+        at += f.size;
+      }
+      if (at === 0) {
+        // A frame larger than the read window: read exactly that frame next time.
+        const need = buf.readUInt32LE(0) + HEADER;
+        if (need > len && need <= end - off) {
+          maxBytes = bytes + need;
+          continue;
+        }
+        throw new Error(`spool corrupt at segment ${seg} offset ${off}`);
+      }
+      this.cursor = { seg, off: off + at };
+      bytes += at;
+    }
+    return { entries, end: { ...this.cursor }, bytes };
+  }
+
+  /** Rewinds the read cursor to the checkpoint (after a failed store, to read the same messages again). */
+  rewind(): void {
+    this.cursor = { ...this.checkpoint };
+  }
+
+  /** Marks everything up to the batch's end as stored: moves the checkpoint, frees old segments. */
+  commit(batch: SpoolBatch): void {
+    this.checkpoint = { ...batch.end };
+    const tmp = join(this.opts.dir, 'checkpoint.json.tmp');
+    writeFileSync(tmp, JSON.stringify(this.checkpoint));
+    renameSync(tmp, join(this.opts.dir, 'checkpoint.json'));
+    this.depthBytes -= batch.bytes;
+    this.depthCount -= batch.entries.length;
+    for (const s of [...this.sealed.keys()]) {
+      if (s < this.checkpoint.seg) {
+        this.sealed.delete(s);
+        unlinkSync(join(this.opts.dir, segName(s)));
+      }
+    }
+  }
+
+  /** Waits for pending appends, syncs and closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.pending.length || this.syncing || this.scheduled) await new Promise((r) => setTimeout(r, 5));
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+  }
+}
