@@ -129,10 +129,12 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     port,
     tlsPort,
     async close() {
-      // Stop accepting, then let Aedes close client connections (in-flight
-      // authorizePublish callbacks finish their spool appends first).
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      // Stop accepting and close client connections together: server.close
+      // alone would wait for every client to leave. Appends already handed to
+      // the spool complete; their clients retry unacknowledged QoS 1 on reconnect.
+      const listening = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       await new Promise<void>((r) => aedes.close(() => r()));
+      await Promise.all(listening);
     },
   };
 }

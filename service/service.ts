@@ -91,8 +91,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     async stop() {
       if (stopped) return;
       stopped = true;
+      log.debug('stopping broker');
       await broker.close();
+      log.debug('stopping http');
       await app.close();
+      log.debug('draining ingest');
       const drained = await ingest.drained(10_000);
       if (!drained) log.warn({ messages: spool.depthCount }, 'stopping with messages still in the spool; they are stored on the next start');
       await ingest.stop();

@@ -1,0 +1,121 @@
+// Bad input: refused with a reason, counted, kept for inspection; nothing
+// else is lost and the service keeps going.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { api, connect, count, publish, registerSmallCity, startTestService, status, waitFor, type SmallCity, type TestService } from '../helpers.js';
+
+let s: TestService;
+let city: SmallCity;
+let gw: MqttClient;
+let mu: MqttClient;
+
+beforeAll(async () => {
+  s = await startTestService({ DEAD_LETTER_MAX: '100' });
+  city = await registerSmallCity(s);
+  gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
+  mu = await connect(s.mqttPort, 'PMU1', city.secrets.PMU1);
+});
+afterAll(async () => {
+  await gw?.endAsync();
+  await mu?.endAsync();
+  await s?.cleanup();
+});
+
+async function letters(reason: string) {
+  return (await api(s, 'GET', `/api/v1/dead-letters?reason=${reason}`)).body;
+}
+
+async function expectLetter(reason: string, message: RegExp, n = 1) {
+  const dl = await waitFor(() => letters(reason), (b) => b.total >= n);
+  expect(dl.items[0]).toMatchObject({ reason, sender: expect.any(String), topic: expect.stringMatching(/^se\/v1\//) });
+  expect(dl.items[0].message).toMatch(message);
+  expect(dl.items[0].excerpt.length).toBeGreaterThan(0);
+  return dl.items[0];
+}
+
+describe('dead letters', () => {
+  it('malformed JSON', async () => {
+    await publish(gw, 'se/v1/elevator/E1/status', '{"id": "x", ');
+    const l = await expectLetter('malformed_json', /not valid JSON/);
+    expect(l).toMatchObject({ sender: 'GW1', transport: 'mqtt', excerpt: '{"id": "x", ' });
+  });
+
+  it('a payload over 64 KiB', async () => {
+    await publish(gw, 'se/v1/elevator/E1/status', JSON.stringify({ ...status('big'), detail: 'x'.repeat(70_000) }));
+    const l = await expectLetter('payload_too_large', /limit is 65536/);
+    expect(l.excerpt.length).toBeLessThan(600);
+  });
+
+  it('a wrong shape names the field', async () => {
+    await publish(gw, 'se/v1/elevator/E1/status', status('bad-shape', Date.now(), { floor: 'third', serviceMode: 42 }));
+    const l = await expectLetter('invalid_object', /floor/);
+    expect(l.message).toMatch(/serviceMode/);
+  });
+
+  it('a timestamp more than 5 minutes in the future', async () => {
+    await publish(gw, 'se/v1/elevator/E1/status', status('future', Date.now() + 10 * 60_000));
+    await expectLetter('future_timestamp', /in the future/);
+  });
+
+  it('a record for unknown equipment or an unknown unit', async () => {
+    await publish(mu, 'se/v1/records/maintenance', { id: 'm-x', ts: Date.now(), elevator: 'NOPE', unit: 'MU1', kind: 'quarterly' });
+    await expectLetter('unknown_equipment', /NOPE is not registered/);
+    await publish(mu, 'se/v1/records/maintenance', { id: 'm-y', ts: Date.now(), elevator: 'E1', unit: 'MU404', kind: 'quarterly' });
+    await expectLetter('unknown_unit', /MU404/);
+  });
+
+  it('too many objects, an empty batch, a non-object', async () => {
+    await publish(gw, 'se/v1/elevator/E1/status', Array.from({ length: 501 }, (_, i) => ({ id: `b${i}` })));
+    await expectLetter('batch_too_large', /501 objects/);
+    await publish(gw, 'se/v1/elevator/E1/status', '[]');
+    await expectLetter('empty_batch', /empty/);
+    await publish(gw, 'se/v1/elevator/E1/status', '42');
+    await expectLetter('not_an_object', /number/);
+  });
+
+  it('one bad object in a batch rejects that object only', async () => {
+    const t = Date.now() - 1000;
+    const batch = [status('ok-1', t), status('ok-2', t + 1), { id: 'bad', ts: t }, status('ok-3', t + 2)];
+    await publish(gw, 'se/v1/elevator/E2/status', batch);
+    await waitFor(() => count(s, 'elevator_status', `WHERE elevator = 'E2' AND id =~ /^ok-/`), (n) => n === 3);
+    const l = await waitFor(() => letters('invalid_object'), (b) => b.items.some((x: { excerpt: string }) => x.excerpt.includes('"bad"')));
+    expect(l.items.find((x: { excerpt: string }) => x.excerpt.includes('"bad"')).index).toBe(2);
+  });
+
+  it('counts per reason in /metrics and keeps the service answering', async () => {
+    const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
+    for (const reason of ['malformed_json', 'payload_too_large', 'invalid_object', 'future_timestamp', 'unknown_equipment', 'batch_too_large']) {
+      expect(text).toMatch(new RegExp(`se_dead_letters_total\\{reason="${reason}"\\} [1-9]`));
+    }
+    expect((await fetch(`${s.httpUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('keeps at most DEAD_LETTER_MAX letters, newest first', async () => {
+    for (let i = 0; i < 120; i++) gw.publish('se/v1/elevator/E1/status', `nope ${i}`, { qos: 0 });
+    await publish(gw, 'se/v1/elevator/E1/status', 'last one');
+    const all = await waitFor(() => api(s, 'GET', '/api/v1/dead-letters?pageSize=500'), (r) => r.body.items[0]?.excerpt === 'last one');
+    expect(all.body.total).toBe(100);
+  });
+});
+
+describe('duplicates', () => {
+  it('a re-sent status with the same id changes nothing', async () => {
+    const t = Date.now() - 5000;
+    await publish(gw, 'se/v1/elevator/E1/status', status('dup-s', t, { floor: 7 }));
+    await publish(gw, 'se/v1/elevator/E1/status', status('dup-s', t, { floor: 7 }));
+    await waitFor(() => count(s, 'elevator_status', `WHERE id = 'dup-s'`), (n) => n === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await count(s, 'elevator_status', `WHERE id = 'dup-s'`)).toBe(1);
+  });
+
+  it('a re-sent record with the same id, even with another time, is counted once', async () => {
+    const t = Date.now() - 86_400_000;
+    await publish(mu, 'se/v1/records/maintenance', { id: 'dup-m', ts: t, elevator: 'E1', unit: 'MU1', kind: 'half_monthly' });
+    await publish(mu, 'se/v1/records/maintenance', { id: 'dup-m', ts: t + 3600_000, elevator: 'E1', unit: 'MU1', kind: 'half_monthly' });
+    await publish(mu, 'se/v1/records/maintenance', [{ id: 'dup-n', ts: t, elevator: 'E2', unit: 'MU1', kind: 'quarterly' }, { id: 'dup-n', ts: t, elevator: 'E2', unit: 'MU1', kind: 'quarterly' }]);
+    await waitFor(() => count(s, 'maintenance', `WHERE id = 'dup-n'`), (n) => n === 1);
+    expect(await count(s, 'maintenance', `WHERE id = 'dup-m'`)).toBe(1);
+    const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
+    expect(text).toMatch(/se_duplicates_total\{channel="maintenance"\} 2/);
+  });
+});
