@@ -1,0 +1,135 @@
+// No acknowledged message is lost: InfluxDB stopped mid-stream, the spool
+// filling up, and the service killed with SIGKILL mid-stream.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startLocalInflux } from '../../storage/influxd.js';
+import { InfluxStore } from '../../storage/influx.js';
+import { api, connect, count, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => res(p));
+    });
+  });
+}
+
+describe('InfluxDB stopped mid-stream', () => {
+  it('keeps accepting into the spool, refuses visibly when the spool is full, and stores everything acknowledged once InfluxDB is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-influx-stop-'));
+    const port = await freePort();
+    let influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
+    cleanups.push(async () => {
+      await influx.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, SPOOL_MAX_BYTES: String(1024 * 1024) }));
+    cleanups.push(() => s.cleanup());
+    const city = await registerSmallCity(s);
+    let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
+    const acked: string[] = [];
+    const t0 = Date.now() - 3600_000;
+    for (let i = 0; i < 300; i++) {
+      await publish(gw, 'se/v1/elevator/E1/status', status(`a-${i}`, t0 + i));
+      acked.push(`a-${i}`);
+    }
+    await influx.stop();
+    // Still accepted while InfluxDB is down: the spool holds them.
+    for (let i = 0; i < 300; i++) {
+      await publish(gw, 'se/v1/elevator/E1/status', status(`b-${i}`, t0 + 1000 + i));
+      acked.push(`b-${i}`);
+    }
+    const health = await api(s, 'GET', '/healthz');
+    expect(health.status).toBe(503);
+    expect(health.body.influx.reachable).toBe(false);
+
+    // Fill the 1 MiB spool with padded messages until the broker refuses.
+    const pad = 'x'.repeat(20_000);
+    let refused = false;
+    for (let i = 0; i < 200 && !refused; i++) {
+      try {
+        await publish(gw, 'se/v1/elevator/E1/status', { ...status(`c-${i}`, t0 + 2000 + i), pad });
+        acked.push(`c-${i}`);
+      } catch {
+        refused = true;
+      }
+    }
+    expect(refused).toBe(true);
+    const metrics = await (await fetch(`${s.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/se_refusals_total\{reason="spool_full"\} 1/);
+    expect((await api(s, 'GET', '/healthz')).body.spool.full).toBe(true);
+
+    influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
+    await waitFor(async () => s.spool.depthCount, (n) => n === 0, 30_000);
+    expect(await count(s, 'elevator_status', `WHERE elevator = 'E1'`)).toBe(acked.length);
+    // and the broker accepts again
+    gw.end(true);
+    gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
+    await publish(gw, 'se/v1/elevator/E1/status', status('after', t0 + 5000));
+    await gw.endAsync();
+  });
+});
+
+describe('service killed with SIGKILL mid-stream', () => {
+  it('stores every message it acknowledged before the kill, after a restart', async () => {
+    const env = { ...process.env, ...testEnv({ HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), SPOOL_FSYNC: 'always', LOG_LEVEL: 'warn' }) };
+    cleanups.push(async () => rmSync(env.DATA_DIR!, { recursive: true, force: true }));
+    const start = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      cleanups.push(async () => void child.kill('SIGKILL'));
+      return child;
+    };
+    const httpUrl = `http://127.0.0.1:${env.HTTP_PORT}`;
+    const ready = () => waitFor(() => fetch(`${httpUrl}/healthz`).then((r) => r.status, () => 0), (st) => st === 200, 30_000);
+    let child: ChildProcess = start();
+    await ready();
+    const city = await registerSmallCity({ httpUrl });
+    const gw = await connect(Number(env.MQTT_PORT), 'GW1', city.secrets.GW1);
+    gw.on('error', () => undefined);
+    const acked = new Set<string>();
+    const t0 = Date.now() - 600_000;
+    let sent = 0;
+    let killed = false;
+    // A steady stream of QoS 1 messages, up to 50 in flight; kill the service while it flows.
+    await new Promise<void>((done) => {
+      const pump = () => {
+        while (!killed && sent - acked.size < 50) {
+          const id = `k-${sent}`;
+          gw.publish('se/v1/elevator/E1/status', JSON.stringify(status(id, t0 + sent)), { qos: 1 }, (err) => {
+            if (!err) acked.add(id);
+            if (!killed) pump();
+          });
+          sent++;
+        }
+      };
+      pump();
+      setTimeout(() => {
+        killed = true;
+        child.kill('SIGKILL');
+        child.once('exit', () => done());
+      }, 1500);
+    });
+    gw.end(true);
+    expect(acked.size).toBeGreaterThan(100);
+
+    child = start();
+    await ready();
+    const store = await InfluxStore.connect({ url: env.INFLUX_URL!, database: env.INFLUX_DATABASE! }, quietLog);
+    await waitFor(() => fetch(`${httpUrl}/healthz`).then((r) => r.json() as Promise<{ spool: { depthMessages: number } }>), (h) => h.spool.depthMessages === 0, 30_000);
+    const stored = new Set((await store.rows(`SELECT id FROM elevator_status WHERE elevator = 'E1'`)).map((r) => r.id as string));
+    const missing = [...acked].filter((id) => !stored.has(id));
+    expect(missing).toEqual([]);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  });
+});
