@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { PARTNER_CHANNELS, parseTopic } from '../domain/channels.js';
+import { CHANNELS, PARTNER_CHANNELS, parseTopic, type Route } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { SpoolFullError, type Spool } from '../storage/spool.js';
@@ -38,8 +38,8 @@ function refusal(reason: Reason, message: string): Error & { returnCode?: number
   return Object.assign(new Error(message), { reason });
 }
 
-/** Why `principalId` may not publish to `topic`, or null when it may. */
-export function publishDenied(registry: Registry, principalId: string | undefined, topic: string): string | null {
+/** Why `principalId` may not publish to `topic` (a string), or the topic's route when it may. */
+export function publishDenied(registry: Registry, principalId: string | undefined, topic: string): string | Route {
   const route = parseTopic(topic);
   if (!route) return `topic ${topic.slice(0, 200)} is not a topic of protocol v1`;
   const p = principalId === undefined ? undefined : registry.principal(principalId);
@@ -47,10 +47,10 @@ export function publishDenied(registry: Registry, principalId: string | undefine
   if (p.kind === 'gateway') {
     if (!route.equipment) return `gateway ${p.id} may not publish records (${route.channel})`;
     const allowed = route.equipment.kind === 'elevator' ? p.elevators : p.gasSites;
-    return allowed.has(route.equipment.code) ? null : `gateway ${p.id} is not bound to ${route.equipment.kind} ${route.equipment.code}`;
+    return allowed.has(route.equipment.code) ? route : `gateway ${p.id} is not bound to ${route.equipment.kind} ${route.equipment.code}`;
   }
   if (route.equipment) return `partner ${p.id} may publish only records, not equipment topics`;
-  return (PARTNER_CHANNELS[p.partnerKind] as readonly string[]).includes(route.channel) ? null : `partner ${p.id} (${p.partnerKind}) may not publish ${route.channel} records`;
+  return (PARTNER_CHANNELS[p.partnerKind] as readonly string[]).includes(route.channel) ? route : `partner ${p.id} (${p.partnerKind}) may not publish ${route.channel} records`;
 }
 
 export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
@@ -59,6 +59,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     metrics.refusals.inc({ reason });
     log.warn({ reason, client: client?.id, message }, 'mqtt refusal');
   };
+  const counted = Object.fromEntries(CHANNELS.map((c) => [c, metrics.messagesIn.labels({ transport: 'mqtt', channel: c })])) as Record<Route['channel'], { inc(): void }>;
   const options: AedesOptions = {
     concurrency: 1000,
     connectTimeout: 10_000,
@@ -76,10 +77,10 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     },
     authorizePublish(client, packet, callback) {
       const principal = (client as (Client & { principal?: string }) | null)?.principal;
-      const denied = publishDenied(registry, principal, packet.topic);
-      if (denied) {
-        refuse('topic_not_permitted', client, denied);
-        return callback(refusal('topic_not_permitted', denied));
+      const route = publishDenied(registry, principal, packet.topic);
+      if (typeof route === 'string') {
+        refuse('topic_not_permitted', client, route);
+        return callback(refusal('topic_not_permitted', route));
       }
       spool.append(
         { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload: packet.payload as Buffer },
@@ -89,8 +90,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
             refuse(reason, client, err.message);
             return callback(refusal(reason, err.message));
           }
-          const route = parseTopic(packet.topic);
-          metrics.messagesIn.inc({ transport: 'mqtt', channel: route!.channel });
+          counted[route.channel].inc();
           // Nobody subscribes to gateway traffic through the broker; don't fan it out.
           callback(null);
         },

@@ -38,7 +38,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
     const sender = caller.kind === 'admin' ? 'admin' : caller.id;
     if (caller.kind === 'principal') {
       const denied = publishDenied(registry, caller.id, topic);
-      if (denied) {
+      if (typeof denied === 'string') {
         metrics.refusals.inc({ reason: 'topic_not_permitted' });
         req.log.warn({ reason: 'topic_not_permitted', sender, topic }, denied);
         return reply.code(403).send({ error: denied });

@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import type { Channel } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
-import { InfluxError, type InfluxStore, type Point } from '../storage/influx.js';
-import { toPoint } from '../storage/points.js';
+import { InfluxError, type InfluxStore } from '../storage/influx.js';
+import { toLine } from '../storage/points.js';
 import { HTTP_TRANSPORT, type Spool, type SpoolBatch } from '../storage/spool.js';
 import { decode, type Accepted } from './decode.js';
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
@@ -42,7 +42,7 @@ export interface Ingest {
 }
 
 interface Prepared {
-  points: Point[];
+  points: string[];
   stored: StoredItem[];
   letters: DeadLetter[];
   seenKeys: string[];
@@ -82,14 +82,14 @@ export function startIngest(deps: IngestDeps): Ingest {
           batchKeys.add(key);
           out.seenKeys.push(key);
         }
-        out.points.push(toPoint(channel, item.record, item.code, item.ctx, e.sender));
+        out.points.push(toLine(channel, item.record, item.code, item.ctx, e.sender));
         out.stored.push({ ...item, sender: e.sender, receivedAt: e.receivedAt });
       }
     }
     return out;
   }
 
-  async function writeWithRetry(points: Point[]): Promise<void> {
+  async function writeWithRetry(points: string[]): Promise<void> {
     let delay = 100;
     for (;;) {
       const t0 = performance.now();
@@ -150,11 +150,13 @@ export function startIngest(deps: IngestDeps): Ingest {
       commitTx(p, batch, now);
       metrics.spoolDepth.set(spool.depthCount);
       metrics.spoolBytes.set(spool.depthBytes);
+      const perChannel = new Map<Channel, number>();
       for (const s of p.stored) {
-        metrics.objectsStored.inc({ channel: s.channel });
+        perChannel.set(s.channel, (perChannel.get(s.channel) ?? 0) + 1);
         const lag = now - s.record.ts;
         if (lag < 600_000) metrics.storeLag.observe(Math.max(0, lag) / 1000);
       }
+      for (const [channel, n] of perChannel) metrics.objectsStored.inc({ channel }, n);
       for (const l of listeners) {
         try {
           l(p.stored);

@@ -50,7 +50,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   let local: LocalInflux | undefined;
   const influxUrl = config.INFLUX_URL ?? (local = await startLocalInflux({ dataDir: join(config.dataDir, 'influxdb'), port: config.INFLUX_LOCAL_PORT, log, autoInstall: config.INFLUX_AUTO_INSTALL })).url;
   const store = await InfluxStore.connect(
-    { url: influxUrl, database: config.INFLUX_DATABASE, token: config.INFLUX_TOKEN, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD, org: config.INFLUX_ORG },
+    {
+      url: influxUrl, database: config.INFLUX_DATABASE, token: config.INFLUX_TOKEN, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD, org: config.INFLUX_ORG,
+      gzipThreshold: config.INFLUX_GZIP_THRESHOLD ?? (local ? 0 : 4096),
+    },
     log,
   );
 

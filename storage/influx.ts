@@ -1,10 +1,8 @@
 // InfluxDB access: version detection over /ping, batched gzip writes through
 // @influxdata/influxdb-client (v1 /write before 1.8, the v2 API otherwise) and
 // InfluxQL reads over /query, which 1.x, 2.x (with DBRP) and 3.x all answer.
-import { InfluxDB, Point, setLogger, type WriteApi } from '@influxdata/influxdb-client';
+import { InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
-
-export { Point };
 
 export interface InfluxConfig {
   url: string;
@@ -13,6 +11,8 @@ export interface InfluxConfig {
   username?: string | undefined;
   password?: string | undefined;
   org?: string | undefined;
+  /** gzip write bodies larger than this many bytes (0 = never) */
+  gzipThreshold?: number | undefined;
 }
 
 export interface SeriesResult {
@@ -54,7 +54,7 @@ export class InfluxStore {
       batchSize: 1_000_000, // we batch ourselves and call flush(); never auto-send
       flushInterval: 0,
       maxRetries: 0, // the spool retries; the client must not drop or reorder
-      gzipThreshold: 4096,
+      gzipThreshold: cfg.gzipThreshold === 0 ? undefined : (cfg.gzipThreshold ?? 4096),
       headers: legacyWrite ? authHeader(cfg) : {},
     });
     if (legacyWrite) {
@@ -85,10 +85,10 @@ export class InfluxStore {
     }
   }
 
-  /** Writes the points; resolves once InfluxDB has accepted all of them. */
-  async write(points: Point[]): Promise<void> {
-    if (points.length === 0) return;
-    this.writeApi.writePoints(points);
+  /** Writes line-protocol points; resolves once InfluxDB has accepted all of them. */
+  async write(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    this.writeApi.writeRecords(lines);
     try {
       await this.writeApi.flush();
     } catch (e) {

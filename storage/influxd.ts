@@ -53,7 +53,7 @@ export function ensureInfluxdInstalled(log: Logger, autoInstall = true): string 
 
 function config(dir: string, port: number): string {
   return `reporting-disabled = true
-bind-address = "127.0.0.1:${port + 1}"
+bind-address = "127.0.0.1:0"
 [meta]
   dir = "${join(dir, 'meta')}"
   logging-enabled = false

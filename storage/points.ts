@@ -9,7 +9,6 @@
 // codes and free text are fields.
 import type { Channel, ChannelRecord } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
-import { Point } from './influx.js';
 
 export const MEASUREMENTS: Record<Channel, string> = {
   status: 'elevator_status',
@@ -44,114 +43,101 @@ export function timestampNs(ts: number, id: string): string {
   return `${ts}${String(idOffsetNs(id)).padStart(6, '0')}`;
 }
 
-function opt(p: Point, name: string, v: number | undefined, kind: 'float' | 'int' = 'float'): void {
-  if (v === undefined) return;
-  if (kind === 'int') p.intField(name, v);
-  else p.floatField(name, v);
+const escKey = (s: string) => (/[ ,=\\]/.test(s) ? s.replace(/([ ,=\\])/g, '\\$1') : s);
+const escStr = (s: string) => (/["\\]/.test(s) ? s.replace(/(["\\])/g, '\\$1') : s);
+
+/**
+ * Builds one line of InfluxDB line protocol. This runs for every stored
+ * object (tens of thousands a second), so it appends to two strings instead
+ * of allocating the client's Point with an object per field. Tag keys are
+ * added in sorted order, as InfluxDB prefers.
+ */
+class Line {
+  private tags = '';
+  private fields = '';
+  constructor(private measurement: string) {}
+  tag(k: string, v: string | undefined): this {
+    if (v) this.tags += `,${k}=${escKey(v)}`;
+    return this;
+  }
+  private add(k: string, v: string): this {
+    this.fields += this.fields ? `,${k}=${v}` : `${k}=${v}`;
+    return this;
+  }
+  str(k: string, v: string | undefined): this {
+    return v === undefined ? this : this.add(k, `"${escStr(v)}"`);
+  }
+  int(k: string, v: number | undefined): this {
+    return v === undefined ? this : this.add(k, `${Math.trunc(v)}i`);
+  }
+  float(k: string, v: number | undefined): this {
+    return v === undefined || !Number.isFinite(v) ? this : this.add(k, String(v));
+  }
+  bool(k: string, v: boolean): this {
+    return this.add(k, v ? 'true' : 'false');
+  }
+  toString(ts: string): string {
+    return `${this.measurement}${this.tags} ${this.fields} ${ts}`;
+  }
 }
 
-function optStr(p: Point, name: string, v: string | undefined): void {
-  if (v !== undefined) p.stringField(name, v);
-}
-
-function tagIf(p: Point, name: string, v: string | undefined): void {
-  if (v) p.tag(name, v);
-}
-
-/** Builds the point for one validated object. `code` is the equipment named by the topic, if any. */
-export function toPoint<C extends Channel>(channel: C, r: ChannelRecord[C], code: string | null, ctx: PointContext, sender: string): Point {
-  const p = new Point(MEASUREMENTS[channel]);
+/** Builds the line-protocol point for one validated object. `code` is the equipment named by the topic, if any. */
+export function toLine<C extends Channel>(channel: C, r: ChannelRecord[C], code: string | null, ctx: PointContext, sender: string): string {
+  const p = new Line(MEASUREMENTS[channel]);
   switch (channel) {
     case 'status': {
       const s = r as ChannelRecord['status'];
-      p.tag('elevator', code!);
-      tagIf(p, 'district', ctx.district);
-      p.stringField('service_mode', s.serviceMode)
-        .stringField('car_status', s.carStatus)
-        .stringField('direction', s.direction)
-        .intField('floor', s.floor)
-        .booleanField('door_zone', s.doorZone)
-        .stringField('door_status', s.doorStatus)
-        .booleanField('passengers', s.passengers);
-      opt(p, 'speed', s.speed);
-      opt(p, 'load', s.load);
-      opt(p, 'run_count', s.runCount, 'int');
-      opt(p, 'run_hours', s.runHours);
-      opt(p, 'door_cycles', s.doorCycles, 'int');
+      p.tag('district', ctx.district).tag('elevator', code!);
+      p.str('service_mode', s.serviceMode).str('car_status', s.carStatus).str('direction', s.direction).int('floor', s.floor)
+        .bool('door_zone', s.doorZone).str('door_status', s.doorStatus).bool('passengers', s.passengers)
+        .float('speed', s.speed).float('load', s.load).int('run_count', s.runCount).float('run_hours', s.runHours).int('door_cycles', s.doorCycles);
       break;
     }
     case 'event': {
       const e = r as ChannelRecord['event'];
-      p.tag('elevator', code!).tag('type', e.type).tag('state', e.state);
-      tagIf(p, 'district', ctx.district);
-      tagIf(p, 'unit', ctx.unit);
-      opt(p, 'floor', e.floor, 'int');
-      optStr(p, 'detail', e.detail);
+      p.tag('district', ctx.district).tag('elevator', code!).tag('state', e.state).tag('type', e.type).tag('unit', ctx.unit);
+      p.int('floor', e.floor).str('detail', e.detail);
       break;
     }
     case 'reading': {
       const g = r as ChannelRecord['reading'];
-      p.tag('site', code!).tag('detector', g.detector);
-      tagIf(p, 'district', ctx.district);
-      p.floatField('lel', g.lel);
-      optStr(p, 'gas', g.gas);
-      opt(p, 'pressure_mpa', g.pressureMPa);
-      opt(p, 'temperature_c', g.temperatureC);
+      p.tag('detector', g.detector).tag('district', ctx.district).tag('site', code!);
+      p.float('lel', g.lel).str('gas', g.gas).float('pressure_mpa', g.pressureMPa).float('temperature_c', g.temperatureC);
       break;
     }
     case 'filling': {
       const f = r as ChannelRecord['filling'];
-      p.tag('site', code!).tag('medium', f.medium);
-      tagIf(p, 'district', ctx.district);
       const day = new Date(f.ts + 8 * 3600_000).toISOString().slice(0, 10); // Asia/Shanghai calendar day
-      const overdue = f.nextInspectionDue < day;
-      const scrapped = f.scrapDue !== undefined && f.scrapDue < day;
-      p.stringField('cylinder', f.cylinder)
-        .stringField('manufactured', f.manufactured)
-        .stringField('next_inspection_due', f.nextInspectionDue)
-        .booleanField('inspection_overdue', overdue)
-        .booleanField('scrap_overdue', scrapped);
-      optStr(p, 'scrap_due', f.scrapDue);
-      opt(p, 'net_kg', f.netKg);
-      optStr(p, 'station', f.station);
-      optStr(p, 'operator', f.operator);
+      p.tag('district', ctx.district).tag('medium', f.medium).tag('site', code!);
+      p.str('cylinder', f.cylinder).str('manufactured', f.manufactured).str('next_inspection_due', f.nextInspectionDue)
+        .bool('inspection_overdue', f.nextInspectionDue < day).bool('scrap_overdue', f.scrapDue !== undefined && f.scrapDue < day)
+        .str('scrap_due', f.scrapDue).float('net_kg', f.netKg).str('station', f.station).str('operator', f.operator);
       break;
     }
     case 'maintenance': {
       const m = r as ChannelRecord['maintenance'];
-      p.tag('elevator', m.elevator).tag('unit', m.unit).tag('kind', m.kind).tag('routine', ROUTINE_MAINTENANCE.has(m.kind) ? 'true' : 'false');
-      tagIf(p, 'district', ctx.district);
-      optStr(p, 'technician', m.technician);
+      p.tag('district', ctx.district).tag('elevator', m.elevator).tag('kind', m.kind).tag('routine', ROUTINE_MAINTENANCE.has(m.kind) ? 'true' : 'false').tag('unit', m.unit);
+      p.str('technician', m.technician);
       break;
     }
     case 'inspection': {
       const i = r as ChannelRecord['inspection'];
-      const unit = i.unit ?? ctx.unit;
-      p.tag('elevator', i.elevator).tag('kind', i.kind).tag('result', i.result).tag('institution', i.institution);
-      tagIf(p, 'unit', unit);
-      tagIf(p, 'district', ctx.district);
-      p.intField('attempt', i.attempt).stringField('unit_source', i.unit ? 'record' : 'registry');
-      optStr(p, 'next_due', i.nextDue);
+      p.tag('district', ctx.district).tag('elevator', i.elevator).tag('institution', i.institution).tag('kind', i.kind).tag('result', i.result).tag('unit', i.unit ?? ctx.unit);
+      p.int('attempt', i.attempt).str('unit_source', i.unit ? 'record' : 'registry').str('next_due', i.nextDue);
       break;
     }
     case 'complaint': {
       const c = r as ChannelRecord['complaint'];
-      const unit = c.unit ?? ctx.unit;
-      p.tag('source', c.source);
-      tagIf(p, 'unit', unit);
-      tagIf(p, 'district', ctx.district);
-      p.stringField('category', c.category).stringField('unit_source', c.unit ? 'record' : 'registry');
-      optStr(p, 'elevator', c.elevator);
+      p.tag('district', ctx.district).tag('source', c.source).tag('unit', c.unit ?? ctx.unit);
+      p.str('category', c.category).str('unit_source', c.unit ? 'record' : 'registry').str('elevator', c.elevator);
       break;
     }
     case 'rescue': {
       const s = r as ChannelRecord['rescue'];
-      p.tag('elevator', s.elevator).tag('unit', s.unit).tag('stage', s.stage);
-      tagIf(p, 'district', ctx.district);
+      p.tag('district', ctx.district).tag('elevator', s.elevator).tag('stage', s.stage).tag('unit', s.unit);
       break;
     }
   }
-  p.stringField('id', r.id).stringField('sender', sender);
-  p.timestamp(timestampNs(r.ts, r.id));
-  return p;
+  p.str('id', r.id).str('sender', sender);
+  return p.toString(timestampNs(r.ts, r.id));
 }

@@ -95,7 +95,7 @@ function decode(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | 
   const topic = body.toString('utf8', o, o + tl); o += tl;
   const sl = body.readUInt16LE(o); o += 2;
   const sender = body.toString('utf8', o, o + sl); o += sl;
-  return { msg: { qos, receivedAt, topic, sender, payload: Buffer.from(body.subarray(o)) }, size: HEADER + len };
+  return { msg: { qos, receivedAt, topic, sender, payload: body.subarray(o) }, size: HEADER + len };
 }
 
 interface Pending { frame: Buffer; cb: (err?: Error) => void }

@@ -121,6 +121,6 @@ export async function count(s: Parameters<typeof rows>[0], measurement: string, 
   return Number(r[0]?.count ?? 0);
 }
 
-export const status = (id: string, ts = Date.now(), extra: Record<string, unknown> = {}) => ({
+export const status = (id: string, ts: number | string = Date.now(), extra: Record<string, unknown> = {}) => ({
   id, ts, serviceMode: 'normal', carStatus: 'running', direction: 'up', floor: 3, doorZone: false, doorStatus: 'closed', passengers: true, ...extra,
 });

@@ -89,3 +89,17 @@ describe('round trip to InfluxDB', () => {
     expect(r.time).toBe(old);
   });
 });
+
+describe('a client none of us wrote', () => {
+  it('mosquitto_pub with a gateway\'s credentials publishes a status that is then queryable', async () => {
+    // Asynchronously: the service under test runs in this process.
+    const { execFile } = await import('node:child_process');
+    const msg = JSON.stringify(status('mosq-1', T + 7));
+    const args = ['-h', '127.0.0.1', '-p', String(s.mqttPort), '-u', 'GW1', '-P', city.secrets.GW1!, '-q', '1', '-t', 'se/v1/elevator/E2/status', '-m', msg];
+    const r = await new Promise<{ code: number | string; stderr: string }>((res) =>
+      execFile('mosquitto_pub', args, { timeout: 10_000 }, (err, _out, stderr) => res({ code: (err as { code?: number | string } | null)?.code ?? 0, stderr })),
+    );
+    expect(r.code, `mosquitto_pub (apt-get install mosquitto-clients): ${r.stderr}`).toBe(0);
+    expect(await one(`SELECT * FROM elevator_status WHERE id = 'mosq-1'`)).toMatchObject({ elevator: 'E2', time: T + 7, sender: 'GW1' });
+  });
+});
