@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   if (process.argv.includes('--demo')) {
     const { runDemo } = await import('../simulators/demo.js');
-    await runDemo(service, log.child({ part: 'demo' }));
+    // The demo is a guest: if it fails, say so and keep the service running.
+    runDemo(service, log.child({ part: 'demo' })).catch((e) => log.error({ err: e }, 'demo city stopped'));
   }
 }
 

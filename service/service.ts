@@ -16,6 +16,7 @@ import { InfluxStore } from '../storage/influx.js';
 import { startLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { Spool } from '../storage/spool.js';
 import type { Config } from './config.js';
+import type { Inspection } from '../domain/messages.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
 export interface Service {
@@ -69,6 +70,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
   if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
   const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, metrics, log: log.child({ part: 'ingest' }) });
+
+  // An inspection's nextDue is the registry's next periodic-inspection date (contract: "updates the registry").
+  ingest.onStored((items) => {
+    for (const it of items) {
+      if (it.channel !== 'inspection') continue;
+      const rec = it.record as Inspection;
+      const e = rec.nextDue && rec.kind === 'periodic' ? registry.elevators.get(rec.elevator) : undefined;
+      if (e && (e.nextInspectionDue === null || rec.nextDue! > e.nextInspectionDue)) registry.elevators.patch(rec.elevator, { nextInspectionDue: rec.nextDue });
+    }
+  });
 
   const token = adminToken(config, log);
   const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token });

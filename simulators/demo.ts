@@ -1,1 +1,120 @@
-export async function runDemo(): Promise<void> {}
+// `service/main.ts --demo`: fills an empty service with a simulated city of
+// Shaoyang, a year of partner records, and live gateway traffic.
+//
+// First start (no elevators registered): generate the city (DEMO_ELEVATORS,
+// DEMO_UNITS, DEMO_GAS_SITES, DEMO_SEED), register it in-process, save the
+// credentials to DATA_DIR/demo-secrets.json (mode 0600) and the city's
+// parameters to DATA_DIR/demo-secrets.city.json, post a year of records
+// through the HTTP ingest API, then run live gateways. Restart: load the
+// saved files, regenerate the same city and just run live (finishing the
+// backfill first if it was interrupted; re-sent records are duplicates and
+// change nothing).
+//
+// Other settings: DEMO_RATE (status messages/s, default 200),
+// DEMO_EVENT_BOOST (faults, entrapments and gas leaks × this, default 30),
+// DEMO_RECORD_SPEED (partner records this many times faster than life, default 200).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Service } from '../service/service.js';
+import { backfillRecords, postRecords } from './backfill.js';
+import { generateCity, registerCity, type CityOptions } from './city.js';
+import { runGateways, type RunningGateways } from './gateways.js';
+import { cstDate } from './time.js';
+
+/**
+ * Credentials are a plain JSON map { id: secret } (mode 0600). Beside it,
+ * `<name>.city.json` says how to regenerate the same city, so `sim live
+ * --secrets data/demo-secrets.json` needs no more options.
+ */
+export interface CityFile extends Required<CityOptions> {
+  backfillDone?: boolean;
+}
+
+export const cityFileOf = (secretsPath: string): string => `${secretsPath.replace(/\.json$/, '')}.city.json`;
+
+export function readSecrets(path: string): { secrets: Record<string, string>; city: CityFile | undefined } {
+  const secrets = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+  const cityPath = cityFileOf(path);
+  const city = existsSync(cityPath) ? (JSON.parse(readFileSync(cityPath, 'utf8')) as CityFile) : undefined;
+  return { secrets, city };
+}
+
+export function writeSecrets(path: string, secrets: ReadonlyMap<string, string> | Record<string, string>, city: CityFile): void {
+  const map = secrets instanceof Map ? Object.fromEntries(secrets) : secrets;
+  writeFileSync(path, `${JSON.stringify(map, null, 1)}\n`, { mode: 0o600 });
+  writeCityFile(path, city);
+}
+
+function writeCityFile(secretsPath: string, city: CityFile): void {
+  writeFileSync(cityFileOf(secretsPath), `${JSON.stringify(city, null, 1)}\n`);
+}
+
+function envInt(name: string, def: number, min = 0): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${raw}: expected a number ≥ ${min}`);
+  return n;
+}
+
+export async function runDemo(service: Service, log: Logger): Promise<void> {
+  const path = join(service.config.dataDir, 'demo-secrets.json');
+  let params: CityFile;
+  let secrets: Record<string, string>;
+  if (service.registry.elevators.items.size === 0) {
+    params = {
+      seed: envInt('DEMO_SEED', 1), elevators: envInt('DEMO_ELEVATORS', 2000, 1), units: envInt('DEMO_UNITS', 40, 1),
+      gasSites: envInt('DEMO_GAS_SITES', 60), elevatorsPerGateway: 4, today: cstDate(Date.now()), backfillDone: false,
+    };
+    const city = generateCity(params);
+    secrets = Object.fromEntries(registerCity(service.registry, city));
+    writeSecrets(path, secrets, params);
+    log.info({ elevators: city.elevators.length, units: city.units.length, gasSites: city.gasSites.length, gateways: city.gateways.length, partners: city.partners.length, secrets: path }, 'demo city registered');
+  } else {
+    const read = existsSync(path) ? readSecrets(path) : undefined;
+    if (!read?.city) {
+      log.warn({ path, city: cityFileOf(path) }, 'the registry already has elevators but not the demo city\'s files; not running the demo gateways');
+      return;
+    }
+    ({ secrets, city: params } = read as { secrets: Record<string, string>; city: CityFile });
+    log.info({ elevators: service.registry.elevators.items.size, secrets: path }, 'demo city already registered; resuming');
+  }
+  const city = generateCity(params);
+
+  if (!params.backfillDone) {
+    const to = Date.now();
+    const from = to - 365 * 86_400_000;
+    log.info({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }, 'backfilling a year of maintenance, inspection, complaint and rescue records');
+    let lastLog = 0;
+    const t0 = Date.now();
+    const p = await postRecords(service.httpUrl, service.adminToken, backfillRecords(city, { seed: params.seed, from, to }), {
+      onProgress: (pr) => {
+        if (Date.now() - lastLog < 2000) return;
+        lastLog = Date.now();
+        log.info({ objects: pr.objects, accepted: pr.accepted, rejected: pr.rejected, upTo: cstDate(pr.lastTs), done: `${Math.round(((pr.lastTs - from) / (to - from)) * 100)}%` }, 'backfill');
+      },
+    });
+    if (p.rejected) log.warn({ rejected: p.rejected, examples: p.rejections }, 'some backfill records were rejected');
+    log.info({ objects: p.objects, accepted: p.accepted, rejected: p.rejected, requests: p.requests, seconds: Math.round((Date.now() - t0) / 1000) }, 'backfill done');
+    params.backfillDone = true;
+    writeCityFile(path, params);
+  }
+
+  const live: RunningGateways = await runGateways({
+    mqttUrl: `mqtt://127.0.0.1:${service.mqttPort}`,
+    city,
+    secrets,
+    ratePerSecond: envInt('DEMO_RATE', 200),
+    seed: params.seed,
+    log,
+    eventBoost: envInt('DEMO_EVENT_BOOST', 30),
+    recordSpeed: envInt('DEMO_RECORD_SPEED', 200, 1),
+    summaryEveryMs: 10_000,
+  });
+  // Stop our clients as the service shuts down, so they do not try to reconnect.
+  const stop = () => void live.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  log.info({ rate: envInt('DEMO_RATE', 200) }, 'demo gateways running');
+}
