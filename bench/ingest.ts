@@ -9,8 +9,8 @@
 //    RSS, and the ratio to the bare broker.
 //
 // Environment: BENCH_GATEWAYS (100), BENCH_MESSAGES per gateway (12000),
-// BENCH_ELEVATORS (100000), BENCH_WINDOW in-flight per gateway (100),
-// BENCH_FSYNC (always).
+// BENCH_ELEVATORS (100000), BENCH_WINDOW in-flight per gateway (20),
+// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const C = Number(process.env.BENCH_GATEWAYS ?? 100);
 const N = Number(process.env.BENCH_MESSAGES ?? 12_000);
 const ELEVATORS = Math.max(Number(process.env.BENCH_ELEVATORS ?? 100_000), C * 4);
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 100);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
 const TOKEN = 'bench-admin-token';
 const dir = mkdtempSync(join(tmpdir(), 'se-bench-'));
 
@@ -115,7 +115,7 @@ async function main() {
     DATA_DIR: join(dir, 'service'), HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1',
     INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', SPOOL_FSYNC: process.env.BENCH_FSYNC ?? 'always',
   };
-  const svc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--max-semi-space-size=32', join(root, 'service/main.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const svc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean), join(root, 'service/main.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   const base = `http://127.0.0.1:${httpPort}`;
   try {
     for (let i = 0; ; i++) {
@@ -167,7 +167,8 @@ async function main() {
     console.log(`stored:     ${counted} counted in InfluxDB; end-to-end ${Math.round(storedRate)} msg/s over ${((storedAt - res.start) / 1000).toFixed(1)} s`);
     console.log(`loss:       ${res.acked - counted} of ${res.acked} acknowledged (failed publishes: ${res.failed})`);
     console.log(`latency:    publish → stored p50 ${(quantile(lagB, lagA, 0.5) * 1000).toFixed(0)} ms, p99 ${(quantile(lagB, lagA, 0.99) * 1000).toFixed(0)} ms`);
-    console.log(`rss:        ${rssIdle.toFixed(0)} MB idle with ${ELEVATORS} elevators, ${rssMax.toFixed(0)} MB max under load`);
+    const gauge = (name: string) => ([...parseMetrics(m1, name).values()][0] ?? NaN) / 1048576;
+    console.log(`rss:        ${rssIdle.toFixed(0)} MB idle with ${ELEVATORS} elevators, ${rssMax.toFixed(0)} MB max under load (after: heap used ${gauge('se_nodejs_heap_size_used_bytes').toFixed(0)} MB of ${gauge('se_nodejs_heap_size_total_bytes').toFixed(0)} MB, external ${gauge('se_nodejs_external_memory_bytes').toFixed(0)} MB)`);
     console.log(`ratio:      ${((storedRate / bareRate) * 100).toFixed(0)} % of the bare broker's rate (${Math.round(storedRate)} / ${Math.round(bareRate)})`);
   } finally {
     svc.kill('SIGTERM');
