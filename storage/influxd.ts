@@ -3,7 +3,7 @@
 // influxd is missing and we are root on Debian/Ubuntu; otherwise says exactly
 // what to install.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -130,8 +130,4 @@ export async function startLocalInflux(opts: LocalInfluxOptions): Promise<LocalI
         child.kill('SIGTERM');
       }),
   };
-}
-
-export function influxDataExists(dataDir: string): boolean {
-  return existsSync(join(dataDir, 'meta'));
 }
