@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { CHANNELS, PARTNER_CHANNELS, parseTopic, type Route } from '../domain/channels.js';
+import { CHANNELS, MAX_PAYLOAD_BYTES, PARTNER_CHANNELS, parseTopic, type Route } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { SpoolFullError, type Spool } from '../storage/spool.js';
@@ -82,8 +82,11 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
         refuse('topic_not_permitted', client, route);
         return callback(refusal('topic_not_permitted', route));
       }
+      // An oversized payload is kept only as far as its dead letter needs (decode rejects it as payload_too_large).
+      const raw = packet.payload as Buffer;
+      const payload = raw.length > MAX_PAYLOAD_BYTES ? raw.subarray(0, MAX_PAYLOAD_BYTES + 1) : raw;
       spool.append(
-        { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload: packet.payload as Buffer },
+        { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload },
         (err) => {
           if (err) {
             const reason: Reason = err instanceof SpoolFullError ? 'spool_full' : 'spool_error';

@@ -12,7 +12,14 @@ export const eventTime = z
     z.number().int().nonnegative(),
     z.iso.datetime({ offset: true, local: false }),
   ])
-  .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
+  .transform((v) => (typeof v === 'number' ? v : Date.parse(v)))
+  .pipe(z.number().int().min(0, 'must not be before 1970-01-01'));
+
+/**
+ * Free text that becomes an InfluxDB tag: no control characters and no
+ * backslash, which line protocol cannot carry in a tag.
+ */
+export const tagText = (max = 64) => z.string().min(1).max(max).regex(/^[^\p{Cc}\\]+$/u, 'must not contain control characters or backslashes');
 
 const dateOnly = z.iso.date();
 
@@ -84,7 +91,7 @@ export const eventSchema = z.object({
 
 export const readingSchema = z.object({
   ...base,
-  detector: z.string().min(1).max(64),
+  detector: tagText(),
   lel: z.number().min(0).max(100),
   gas: z.string().max(32).optional(),
   pressureMPa: z.number().optional(),
@@ -94,7 +101,7 @@ export const readingSchema = z.object({
 export const fillingSchema = z.object({
   ...base,
   cylinder: z.string().min(1).max(64),
-  medium: z.string().min(1).max(32),
+  medium: tagText(32),
   manufactured: dateOnly,
   nextInspectionDue: dateOnly,
   scrapDue: dateOnly.optional(),
@@ -109,7 +116,7 @@ export const ROUTINE_MAINTENANCE = new Set<string>(['half_monthly', 'quarterly',
 export const maintenanceSchema = z.object({
   ...base,
   elevator: codeSchema,
-  unit: z.string().min(1).max(64),
+  unit: tagText(),
   kind: z.enum(MAINTENANCE_KINDS),
   technician: z.string().max(64).optional(),
 });
@@ -117,8 +124,8 @@ export const maintenanceSchema = z.object({
 export const inspectionSchema = z.object({
   ...base,
   elevator: codeSchema,
-  institution: z.string().min(1).max(64),
-  unit: z.string().min(1).max(64).optional(),
+  institution: tagText(),
+  unit: tagText().optional(),
   kind: z.enum(['periodic', 'supervision']),
   attempt: z.number().int().min(1).max(20),
   result: z.enum(['pass', 'fail']),
@@ -131,14 +138,14 @@ export const complaintSchema = z
     source: z.enum(['12345', '96333', 'other']).or(z.literal(12345).transform(() => '12345' as const)).or(z.literal(96333).transform(() => '96333' as const)),
     category: z.string().min(1).max(64),
     elevator: codeSchema.optional(),
-    unit: z.string().min(1).max(64).optional(),
+    unit: tagText().optional(),
   })
   .refine((c) => c.elevator !== undefined || c.unit !== undefined, { message: 'at least one of elevator or unit is required' });
 
 export const rescueSchema = z.object({
   ...base,
   elevator: codeSchema,
-  unit: z.string().min(1).max(64),
+  unit: tagText(),
   stage: z.enum(['dispatched', 'arrived', 'released', 'false_alarm']),
 });
 

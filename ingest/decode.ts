@@ -7,7 +7,8 @@ import { formatIssues, type Registry } from '../registry/registry.js';
 
 export const REJECT_REASONS = [
   'unknown_topic', 'payload_too_large', 'malformed_json', 'not_an_object', 'batch_too_large', 'empty_batch',
-  'invalid_object', 'future_timestamp', 'unknown_equipment', 'unknown_unit',
+  'invalid_object', 'future_timestamp', 'unknown_equipment', 'unknown_unit', 'unit_not_permitted',
+  'storage_rejected', 'internal_error',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -35,8 +36,14 @@ export interface Decoded {
 }
 
 const EXCERPT = 512;
+/** A short, printable excerpt of a payload or object; never throws. */
 export const excerpt = (v: unknown): string => {
-  const s = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8', 0, EXCERPT * 4) : JSON.stringify(v);
+  let s: string;
+  try {
+    s = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8', 0, EXCERPT * 4) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = `(unprintable ${Array.isArray(v) ? 'array' : typeof v})`; // e.g. nested too deep to stringify
+  }
   return s.length > EXCERPT ? `${s.slice(0, EXCERPT)}…` : s;
 };
 
@@ -65,14 +72,14 @@ const REASON_TEXT: Partial<Record<RejectReason, (code: string | null, rec: Recor
  * Decodes a message. `payload` is the raw bytes (MQTT, spool) or an
  * already-parsed JSON value (bulk import).
  */
-export function decode(topic: string, payload: Buffer | unknown, receivedAt: number, registry: Registry): Decoded {
+export function decode(topic: string, payload: Buffer | unknown, receivedAt: number, registry: Registry, sender?: string): Decoded {
   const route = parseTopic(topic);
   if (!route) return reject(null, 'unknown_topic', `topic ${JSON.stringify(topic.slice(0, 200))} is not a topic of protocol v1`, payload);
   const { channel } = route;
   let value: unknown = payload;
   if (Buffer.isBuffer(payload)) {
     if (payload.length > MAX_PAYLOAD_BYTES) {
-      return reject(channel, 'payload_too_large', `payload is ${payload.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`, payload);
+      return reject(channel, 'payload_too_large', `payload is over ${MAX_PAYLOAD_BYTES} bytes, the limit`, payload);
     }
     try {
       value = JSON.parse(payload.toString('utf8'));
@@ -88,6 +95,9 @@ export function decode(topic: string, payload: Buffer | unknown, receivedAt: num
   const out: Decoded = { channel, items: [], rejects: [] };
   const schema = SCHEMAS[channel];
   const code = route.equipment?.code ?? null;
+  // A maintenance unit's app speaks for its own unit only.
+  const principal = sender === undefined ? undefined : registry.principal(sender);
+  const ownUnit = principal?.kind === 'partner' && principal.partnerKind === 'maintenance_unit' ? principal.unit : undefined;
   objects.forEach((obj, i) => {
     const index = batch ? i : undefined;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
@@ -103,6 +113,11 @@ export function decode(topic: string, payload: Buffer | unknown, receivedAt: num
     if (record.ts > receivedAt + MAX_FUTURE_MS) {
       const ahead = Math.round((record.ts - receivedAt) / 1000);
       out.rejects.push({ reason: 'future_timestamp', message: `ts is ${ahead} s in the future; at most ${MAX_FUTURE_MS / 1000} s is accepted`, index, excerpt: excerpt(obj) });
+      return;
+    }
+    const recUnit = (record as { unit?: string }).unit;
+    if (ownUnit !== undefined && recUnit !== undefined && recUnit !== ownUnit) {
+      out.rejects.push({ reason: 'unit_not_permitted', message: `partner ${sender} speaks for unit ${ownUnit}, not ${recUnit}`, index, excerpt: excerpt(obj) });
       return;
     }
     const ctx = context(channel, code, record as unknown as Record<string, unknown>, registry);

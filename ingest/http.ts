@@ -46,7 +46,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
     }
     const payload = req.body as Buffer;
     const now = Date.now();
-    const d = decode(topic, payload, now, registry);
+    const d = decode(topic, payload, now, registry, sender);
     try {
       await spool.appendAsync({ qos: HTTP_TRANSPORT, topic, sender, receivedAt: now, payload });
     } catch (e) {

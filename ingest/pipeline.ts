@@ -9,8 +9,8 @@ import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxError, type InfluxStore } from '../storage/influx.js';
 import { toLine } from '../storage/points.js';
-import { HTTP_TRANSPORT, type Spool, type SpoolBatch } from '../storage/spool.js';
-import { decode, type Accepted } from './decode.js';
+import { HTTP_TRANSPORT, type Spool, type SpoolBatch, type SpoolEntry } from '../storage/spool.js';
+import { decode, excerpt, type Accepted, type Reject } from './decode.js';
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import { DEDUP_CHANNELS, Dedup } from './dedup.js';
 
@@ -46,6 +46,8 @@ interface Prepared {
   stored: StoredItem[];
   letters: DeadLetter[];
   seenKeys: string[];
+  /** per point: the spool entry it came from and its dedup key */
+  origin: { entry: SpoolEntry; key: string | undefined }[];
 }
 
 export function startIngest(deps: IngestDeps): Ingest {
@@ -56,40 +58,57 @@ export function startIngest(deps: IngestDeps): Ingest {
   let influxUp = true;
   let wake: (() => void) | null = null;
   const unsubscribe = spool.onAppend(() => wake?.());
-  const commitTx = db.transaction((p: Prepared, batch: SpoolBatch, now: number) => {
+  // Dead letters and seen ids commit first, the spool checkpoint after: a
+  // crash in between replays the batch, which dedup and the idempotent points
+  // make harmless; the other order could lose the batch's seen ids.
+  const commitTx = db.transaction((p: Prepared, now: number) => {
     deadLetters.add(p.letters);
     dedup.remember(p.seenKeys, now);
-    spool.commit(batch);
   });
 
+  function letter(e: SpoolEntry, i: number | string, r: Reject): DeadLetter {
+    metrics.deadLetters.inc({ reason: r.reason });
+    return { ...r, key: `spool:${e.seg}:${e.off}:${i}`, at: e.receivedAt, topic: e.topic, sender: e.sender, transport: e.qos === HTTP_TRANSPORT ? 'http' : 'mqtt' };
+  }
+
   function prepare(batch: SpoolBatch): Prepared {
-    const out: Prepared = { points: [], stored: [], letters: [], seenKeys: [] };
+    const out: Prepared = { points: [], stored: [], letters: [], seenKeys: [], origin: [] };
     const batchKeys = new Set<string>();
     for (const e of batch.entries) {
-      const d = decode(e.topic, e.payload, e.receivedAt, registry);
-      d.rejects.forEach((r, i) => {
-        out.letters.push({ ...r, key: `spool:${e.seg}:${e.off}:${i}`, at: e.receivedAt, topic: e.topic, sender: e.sender, transport: e.qos === HTTP_TRANSPORT ? 'http' : 'mqtt' });
-        metrics.deadLetters.inc({ reason: r.reason });
-      });
-      for (const item of d.items) {
-        const channel: Channel = item.channel;
-        if (DEDUP_CHANNELS.has(channel)) {
-          const key = Dedup.key(e.sender, channel, item.record.id);
-          if (batchKeys.has(key) || dedup.seen(key)) {
-            metrics.duplicates.inc({ channel });
-            continue;
+      try {
+        const d = decode(e.topic, e.payload, e.receivedAt, registry, e.sender);
+        d.rejects.forEach((r, i) => out.letters.push(letter(e, i, r)));
+        for (const item of d.items) {
+          const channel: Channel = item.channel;
+          let key: string | undefined;
+          if (DEDUP_CHANNELS.has(channel)) {
+            key = Dedup.key(e.sender, channel, item.record.id);
+            if (batchKeys.has(key) || dedup.seen(key)) {
+              metrics.duplicates.inc({ channel });
+              continue;
+            }
+            batchKeys.add(key);
           }
-          batchKeys.add(key);
-          out.seenKeys.push(key);
+          out.points.push(toLine(channel, item.record, item.code, item.ctx, e.sender));
+          out.stored.push({ ...item, sender: e.sender, receivedAt: e.receivedAt });
+          out.origin.push({ entry: e, key });
         }
-        out.points.push(toLine(channel, item.record, item.code, item.ctx, e.sender));
-        out.stored.push({ ...item, sender: e.sender, receivedAt: e.receivedAt });
+      } catch (err) {
+        // A message must never stop the pipeline: keep it as a dead letter.
+        log.error({ err, topic: e.topic, sender: e.sender }, 'could not decode a spooled message');
+        out.letters.push(letter(e, 'x', { reason: 'internal_error', message: `could not be processed: ${(err as Error).message}`, excerpt: excerpt(e.payload) }));
       }
     }
     return out;
   }
 
-  async function writeWithRetry(points: string[]): Promise<void> {
+  /**
+   * Writes the points, retrying while InfluxDB is unavailable. When InfluxDB
+   * refuses the data itself (400/422), the batch is split until the refused
+   * points are found; their indexes are returned so they become dead letters
+   * instead of being dropped.
+   */
+  async function write(points: string[], offset = 0): Promise<number[]> {
     let delay = 100;
     for (;;) {
       const t0 = performance.now();
@@ -99,17 +118,20 @@ export function startIngest(deps: IngestDeps): Ingest {
         if (!influxUp) log.info('InfluxDB writes succeed again; replaying the spool');
         influxUp = true;
         metrics.influxUp.set(1);
-        return;
+        return [];
       } catch (e) {
         const err = e as InfluxError;
         if (err instanceof InfluxError && !err.retriable) {
-          // The server refused the data itself; InfluxDB 1.x still stores the valid points of a partial write.
           metrics.writeErrors.inc({ kind: 'rejected' });
-          log.error({ err: err.message, status: err.status, points: points.length }, 'InfluxDB refused part of a batch; not retrying it');
-          return;
+          if (points.length === 1) {
+            log.error({ err: err.message, line: points[0]!.slice(0, 300) }, 'InfluxDB refused a point; keeping it as a dead letter');
+            return [offset];
+          }
+          const half = Math.ceil(points.length / 2);
+          return [...(await write(points.slice(0, half), offset)), ...(await write(points.slice(half), offset + half))];
         }
         metrics.writeErrors.inc({ kind: 'unavailable' });
-        if (influxUp) log.warn({ err: err.message }, 'InfluxDB write failed; keeping messages in the spool and retrying');
+        if (influxUp) log.warn({ err: err.message, status: err.status }, 'InfluxDB write failed; keeping messages in the spool and retrying');
         influxUp = false;
         metrics.influxUp.set(0);
         if (stopping) throw err;
@@ -119,50 +141,55 @@ export function startIngest(deps: IngestDeps): Ingest {
     }
   }
 
+  async function step(): Promise<boolean> {
+    const batch = spool.read(batchBytes);
+    if (batch.entries.length === 0) return false;
+    const p = prepare(batch);
+    const refused = new Set(await write(p.points));
+    for (const [i, o] of p.origin.entries()) {
+      if (refused.has(i)) {
+        p.letters.push(letter(o.entry, `w${i}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(o.entry.payload) }));
+      } else if (o.key) p.seenKeys.push(o.key);
+    }
+    const stored = refused.size ? p.stored.filter((_, i) => !refused.has(i)) : p.stored;
+    const now = Date.now();
+    commitTx(p, now);
+    spool.commit(batch);
+    metrics.spoolDepth.set(spool.depthCount);
+    metrics.spoolBytes.set(spool.depthBytes);
+    const perChannel = new Map<Channel, number>();
+    for (const s of stored) {
+      perChannel.set(s.channel, (perChannel.get(s.channel) ?? 0) + 1);
+      const lag = now - s.record.ts;
+      if (lag < 600_000) metrics.storeLag.observe(Math.max(0, lag) / 1000);
+    }
+    for (const [channel, n] of perChannel) metrics.objectsStored.inc({ channel }, n);
+    for (const l of listeners) {
+      try {
+        l(stored);
+      } catch (e) {
+        log.error({ err: e }, 'stored-items listener failed');
+      }
+    }
+    return true;
+  }
+
   const loop = (async () => {
     while (!stopping) {
-      const batch = spool.read(batchBytes);
-      if (batch.entries.length === 0) {
+      try {
+        if (await step()) continue;
         await new Promise<void>((r) => {
           wake = r;
           setTimeout(r, 1000);
         });
         wake = null;
-        continue;
-      }
-      let p: Prepared;
-      try {
-        p = prepare(batch);
-        await writeWithRetry(p.points);
       } catch (e) {
-        if (stopping) {
-          spool.rewind();
-          break;
-        }
-        // decode never throws on input; this is a bug or a full disk: keep the
+        // Storage refused while stopping, a full disk, a SQLite error: keep the
         // messages in the spool and try again rather than skip them.
-        log.error({ err: e }, 'ingest batch failed; retrying');
         spool.rewind();
+        if (stopping) break;
+        log.error({ err: e }, 'ingest step failed; retrying from the spool checkpoint');
         await new Promise((r) => setTimeout(r, 1000));
-        continue;
-      }
-      const now = Date.now();
-      commitTx(p, batch, now);
-      metrics.spoolDepth.set(spool.depthCount);
-      metrics.spoolBytes.set(spool.depthBytes);
-      const perChannel = new Map<Channel, number>();
-      for (const s of p.stored) {
-        perChannel.set(s.channel, (perChannel.get(s.channel) ?? 0) + 1);
-        const lag = now - s.record.ts;
-        if (lag < 600_000) metrics.storeLag.observe(Math.max(0, lag) / 1000);
-      }
-      for (const [channel, n] of perChannel) metrics.objectsStored.inc({ channel }, n);
-      for (const l of listeners) {
-        try {
-          l(p.stored);
-        } catch (e) {
-          log.error({ err: e }, 'stored-items listener failed');
-        }
       }
     }
   })();

@@ -1,6 +1,6 @@
 // Registry entities: who and what the service knows about.
 import { z } from 'zod';
-import { codeSchema } from '../domain/messages.js';
+import { codeSchema, tagText } from '../domain/messages.js';
 import { PARTNER_KINDS } from '../domain/channels.js';
 
 const idSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 characters of A-Z a-z 0-9 . - _');
@@ -16,7 +16,7 @@ export const unitSchema = z.object({
 export const elevatorSchema = z.object({
   code: codeSchema,
   address: text(),
-  district: text(64),
+  district: tagText(),
   userUnit: text(),
   maintenanceUnit: idSchema,
   /** next periodic-inspection due date, YYYY-MM-DD */
@@ -28,7 +28,7 @@ export const gasSiteSchema = z.object({
   code: codeSchema,
   name: text(),
   address: text(),
-  district: text(64),
+  district: tagText(),
   kind: z.enum(['filling_station', 'storage_depot', 'restaurant', 'other']).default('other'),
 });
 

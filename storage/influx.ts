@@ -93,9 +93,11 @@ export class InfluxStore {
       await this.writeApi.flush();
     } catch (e) {
       const status = (e as { statusCode?: number }).statusCode;
-      // 4xx other than 429: the server refused the data itself (e.g. a partial
-      // write with a type conflict); retrying cannot help.
-      const retriable = status === undefined || status === 429 || status >= 500;
+      // 400/422: the server refused the data itself (a bad line, a type
+      // conflict); retrying the same lines cannot help. Everything else —
+      // unreachable, 5xx, 429, and 401/403/404/413 (credentials, a missing
+      // database, a size limit: fixable by an operator) — is retried.
+      const retriable = !(status === 400 || status === 422);
       throw new InfluxError(`InfluxDB write failed: ${(e as Error).message}`, status, retriable);
     }
   }

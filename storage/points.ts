@@ -43,8 +43,10 @@ export function timestampNs(ts: number, id: string): string {
   return `${ts}${String(idOffsetNs(id)).padStart(6, '0')}`;
 }
 
-const escKey = (s: string) => (/[ ,=\\]/.test(s) ? s.replace(/([ ,=\\])/g, '\\$1') : s);
-const escStr = (s: string) => (/["\\]/.test(s) ? s.replace(/(["\\])/g, '\\$1') : s);
+// Tag values: the schemas already exclude control characters and backslashes.
+const escKey = (s: string) => (/[ ,=]/.test(s) ? s.replace(/([ ,=])/g, '\\$1') : s);
+// Field strings: escape quotes and backslashes; line breaks would end the line, so they become spaces.
+const escStr = (s: string) => (/["\\\r\n]/.test(s) ? s.replace(/(["\\])/g, '\\$1').replace(/[\r\n]/g, ' ') : s);
 
 /**
  * Builds one line of InfluxDB line protocol. This runs for every stored

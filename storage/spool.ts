@@ -12,7 +12,7 @@
 // to the kernel.
 import {
   closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync,
-  renameSync, unlinkSync, writeFileSync, writeSync, fsyncSync,
+  renameSync, unlinkSync, writeSync, fsyncSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -100,6 +100,19 @@ function decode(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | 
 
 interface Pending { frame: Buffer; cb: (err?: Error) => void }
 
+function readCheckpoint(path: string, log: Logger): { seg: number; off: number } | null {
+  if (!existsSync(path)) return null;
+  try {
+    const cp = JSON.parse(readFileSync(path, 'utf8')) as { seg: unknown; off: unknown };
+    if (Number.isInteger(cp.seg) && Number.isInteger(cp.off) && (cp.off as number) >= 0) return cp as { seg: number; off: number };
+  } catch {
+    /* fall through */
+  }
+  // Replaying from the first segment is safe: stored messages are idempotent.
+  log.warn({ path }, 'spool checkpoint unreadable; replaying the spool from its first segment');
+  return null;
+}
+
 export class Spool {
   private fd: number;
   private seg: number;
@@ -124,14 +137,18 @@ export class Spool {
     mkdirSync(opts.dir, { recursive: true });
     const cpPath = join(opts.dir, 'checkpoint.json');
     const segs = readdirSync(opts.dir).filter((f) => f.endsWith('.seg')).map((f) => Number(f.slice(0, -4))).sort((a, b) => a - b);
-    this.checkpoint = existsSync(cpPath) ? JSON.parse(readFileSync(cpPath, 'utf8')) : { seg: segs[0] ?? 1, off: 0 };
+    this.checkpoint = readCheckpoint(cpPath, opts.log) ?? { seg: segs[0] ?? 1, off: 0 };
+    // A checkpoint past the segments that exist (lost with them on power loss): start at the first one.
+    if (segs.length && !segs.includes(this.checkpoint.seg) && this.checkpoint.seg > segs[segs.length - 1]!) this.checkpoint = { seg: segs[0]!, off: 0 };
+    if (segs.length && this.checkpoint.seg < segs[0]!) this.checkpoint = { seg: segs[0]!, off: 0 };
     if (segs.length === 0) segs.push(this.checkpoint.seg);
     // Validate every frame after the checkpoint; cut a torn tail left by a crash.
     for (const s of segs) {
       if (s < this.checkpoint.seg) continue;
       const path = join(opts.dir, segName(s));
       const data = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
-      let at = s === this.checkpoint.seg ? Math.min(this.checkpoint.off, data.length) : 0;
+      if (s === this.checkpoint.seg && this.checkpoint.off > data.length) this.checkpoint.off = data.length;
+      let at = s === this.checkpoint.seg ? this.checkpoint.off : 0;
       while (at < data.length) {
         const f = decode(data, at);
         if (!f) break;
@@ -199,7 +216,13 @@ export class Spool {
       if (this.size >= this.segmentBytes) this.rotate();
       const buf = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
       let written = 0;
-      while (written < buf.length) written += writeSync(this.fd, buf, written);
+      try {
+        while (written < buf.length) written += writeSync(this.fd, buf, written);
+      } catch (e) {
+        // e.g. ENOSPC part-way: cut the partial frames so later appends stay readable.
+        if (written > 0) ftruncateSync(this.fd, this.size);
+        throw e;
+      }
       this.size += buf.length;
       this.depthBytes += buf.length;
       this.depthCount += batch.length;
@@ -231,11 +254,12 @@ export class Spool {
   }
 
   private rotate(): void {
+    const next = openSync(join(this.opts.dir, segName(this.seg + 1)), 'a'); // open first: a failure leaves the current segment in use
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.sealed.set(this.seg, this.size);
     this.seg += 1;
-    this.fd = openSync(join(this.opts.dir, segName(this.seg)), 'a');
+    this.fd = next;
     this.size = 0;
   }
 
@@ -302,7 +326,13 @@ export class Spool {
   commit(batch: SpoolBatch): void {
     this.checkpoint = { ...batch.end };
     const tmp = join(this.opts.dir, 'checkpoint.json.tmp');
-    writeFileSync(tmp, JSON.stringify(this.checkpoint));
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify(this.checkpoint));
+      fsyncSync(fd); // a rename of unsynced data can leave an empty checkpoint after power loss
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, join(this.opts.dir, 'checkpoint.json'));
     this.depthBytes -= batch.bytes;
     this.depthCount -= batch.entries.length;

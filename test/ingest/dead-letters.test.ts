@@ -1,6 +1,6 @@
 // Bad input: refused with a reason, counted, kept for inspection; nothing
 // else is lost and the service keeps going.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { api, connect, count, publish, registerSmallCity, startTestService, status, waitFor, type SmallCity, type TestService } from '../helpers.js';
 
@@ -42,7 +42,7 @@ describe('dead letters', () => {
 
   it('a payload over 64 KiB', async () => {
     await publish(gw, 'se/v1/elevator/E1/status', JSON.stringify({ ...status('big'), detail: 'x'.repeat(70_000) }));
-    const l = await expectLetter('payload_too_large', /limit is 65536/);
+    const l = await expectLetter('payload_too_large', /over 65536 bytes/);
     expect(l.excerpt.length).toBeLessThan(600);
   });
 
@@ -60,7 +60,9 @@ describe('dead letters', () => {
   it('a record for unknown equipment or an unknown unit', async () => {
     await publish(mu, 'se/v1/records/maintenance', { id: 'm-x', ts: Date.now(), elevator: 'NOPE', unit: 'MU1', kind: 'quarterly' });
     await expectLetter('unknown_equipment', /NOPE is not registered/);
-    await publish(mu, 'se/v1/records/maintenance', { id: 'm-y', ts: Date.now(), elevator: 'E1', unit: 'MU404', kind: 'quarterly' });
+    const hot = await connect(s.mqttPort, 'HOT', city.secrets.HOT);
+    await publish(hot, 'se/v1/records/complaint', { id: 'c-y', ts: Date.now(), source: '12345', category: '故障', unit: 'MU404' });
+    await hot.endAsync();
     await expectLetter('unknown_unit', /MU404/);
   });
 
@@ -71,6 +73,29 @@ describe('dead letters', () => {
     await expectLetter('empty_batch', /empty/);
     await publish(gw, 'se/v1/elevator/E1/status', '42');
     await expectLetter('not_an_object', /number/);
+  });
+
+  it('a maintenance unit\'s app may not file records for another unit', async () => {
+    await publish(mu, 'se/v1/records/maintenance', { id: 'm-other', ts: Date.now(), elevator: 'E3', unit: 'MU2', kind: 'half_monthly' });
+    await expectLetter('unit_not_permitted', /speaks for unit MU1, not MU2/);
+  });
+
+  it('a line break in a tag value, or a time before 1970, is refused by the schema', async () => {
+    const g = await connect(s.mqttPort, 'GWG', city.secrets.GWG);
+    await publish(g, 'se/v1/gas-site/G1/reading', { id: 'nl', ts: Date.now(), detector: 'D1\nfoo lel=1', lel: 3 });
+    await g.endAsync();
+    await expectLetter('invalid_object', /detector: must not contain control characters/);
+    await publish(gw, 'se/v1/elevator/E1/status', status('old', '1960-01-01T00:00:00+08:00'));
+    await waitFor(() => letters('invalid_object'), (b) => b.items.some((x: { message: string }) => /1970/.test(x.message)));
+  });
+
+  it('a payload too deeply nested to print still becomes a dead letter and the pipeline goes on', async () => {
+    const deep = `{"id":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    await publish(gw, 'se/v1/elevator/E1/status', deep);
+    await publish(gw, 'se/v1/elevator/E1/status', status('after-deep'));
+    await waitFor(() => count(s, 'elevator_status', `WHERE id = 'after-deep'`), (n) => n === 1);
+    const all = (await api(s, 'GET', '/api/v1/dead-letters?pageSize=5')).body.items;
+    expect(all.some((x: { excerpt: string }) => x.excerpt.startsWith('(unprintable') || x.excerpt.startsWith('{"id":[[['))).toBe(true);
   });
 
   it('one bad object in a batch rejects that object only', async () => {
@@ -117,5 +142,20 @@ describe('duplicates', () => {
     expect(await count(s, 'maintenance', `WHERE id = 'dup-m'`)).toBe(1);
     const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
     expect(text).toMatch(/se_duplicates_total\{channel="maintenance"\} 2/);
+  });
+});
+
+describe('storage refusals', () => {
+  it('a point InfluxDB refuses becomes a dead letter; the rest of its batch is stored', async () => {
+    // Make InfluxDB refuse elevator_status points for this shard: a field type conflict on `speed`.
+    const t = Date.now() - 2000;
+    const r = await fetch(`${inject('influxUrl')}/write?db=${s.database}&precision=ms`, { method: 'POST', body: `elevator_status,elevator=ZZ speed="fast" ${t}` });
+    expect(r.status).toBe(204);
+    const g = await connect(s.mqttPort, 'GWG', city.secrets.GWG);
+    await publish(gw, 'se/v1/elevator/E1/status', status('conflict', t + 1, { speed: 1.2 }));
+    await publish(g, 'se/v1/gas-site/G1/reading', { id: 'fine', ts: t + 1, detector: 'D9', lel: 1 });
+    await g.endAsync();
+    await expectLetter('storage_rejected', /InfluxDB refused/);
+    expect(await count(s, 'gas_reading', `WHERE id = 'fine'`)).toBe(1);
   });
 });
