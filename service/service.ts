@@ -64,8 +64,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const registry = new Registry(db);
   const deadLetters = new DeadLetters(db, config.DEAD_LETTER_MAX);
   const dedup = new Dedup(db);
-  const purged = dedup.purge(Date.now() - config.DEDUP_RETENTION_DAYS * 86_400_000);
-  if (purged) log.info({ purged }, 'forgot old record ids');
+  const purgeIds = () => {
+    const purged = dedup.purge(Date.now() - config.DEDUP_RETENTION_DAYS * 86_400_000);
+    if (purged) log.info({ purged }, 'forgot old record ids');
+  };
+  purgeIds();
+  const purgeTimer = setInterval(purgeIds, 86_400_000);
+  purgeTimer.unref();
 
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
   if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
@@ -105,6 +110,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(purgeTimer);
       log.debug('stopping broker');
       await broker.close();
       log.debug('stopping http');
