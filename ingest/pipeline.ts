@@ -148,7 +148,7 @@ export function startIngest(deps: IngestDeps): Ingest {
     const refused = new Set(await write(p.points));
     for (const [i, o] of p.origin.entries()) {
       if (refused.has(i)) {
-        p.letters.push(letter(o.entry, `w${i}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(o.entry.payload) }));
+        p.letters.push(letter(o.entry, `w${i}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(p.stored[i]!.record) }));
       } else if (o.key) p.seenKeys.push(o.key);
     }
     const stored = refused.size ? p.stored.filter((_, i) => !refused.has(i)) : p.stored;

@@ -151,11 +151,12 @@ describe('storage refusals', () => {
     const t = Date.now() - 2000;
     const r = await fetch(`${inject('influxUrl')}/write?db=${s.database}&precision=ms`, { method: 'POST', body: `elevator_status,elevator=ZZ speed="fast" ${t}` });
     expect(r.status).toBe(204);
-    const g = await connect(s.mqttPort, 'GWG', city.secrets.GWG);
-    await publish(gw, 'se/v1/elevator/E1/status', status('conflict', t + 1, { speed: 1.2 }));
-    await publish(g, 'se/v1/gas-site/G1/reading', { id: 'fine', ts: t + 1, detector: 'D9', lel: 1 });
-    await g.endAsync();
-    await expectLetter('storage_rejected', /InfluxDB refused/);
-    expect(await count(s, 'gas_reading', `WHERE id = 'fine'`)).toBe(1);
+    // One message, so both objects are in one InfluxDB write.
+    await publish(gw, 'se/v1/elevator/E1/status', [status('conflict', t + 1, { speed: 1.2 }), status('fine', t + 2)]);
+    const l = await expectLetter('storage_rejected', /InfluxDB refused/);
+    expect(l.excerpt).toContain('"conflict"');
+    expect(l.excerpt).not.toContain('"fine"');
+    await waitFor(() => count(s, 'elevator_status', `WHERE id = 'fine'`), (n) => n === 1);
+    expect(await count(s, 'elevator_status', `WHERE id = 'conflict'`)).toBe(0);
   });
 });
