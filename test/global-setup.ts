@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import pino from 'pino';
 import type { TestProject } from 'vitest/node';
 import { startLocalInflux } from '../storage/influxd.js';
@@ -14,7 +15,13 @@ export default async function setup(project: TestProject) {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'se-test-influx-'));
-  const influx = await startLocalInflux({ dataDir: dir, port: 18186, log: pino({ level: 'warn' }) });
+  const port = await new Promise<number>((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => res(p));
+    });
+  });
+  const influx = await startLocalInflux({ dataDir: dir, port, log: pino({ level: 'warn' }) });
   project.provide('influxUrl', influx.url);
   return async () => {
     await influx.stop();
