@@ -1,0 +1,205 @@
+// Alerts: one lifecycle for every rule. Persisted in SQLite so open alerts
+// survive restarts. At most one active (open or acknowledged) alert per
+// subject and type, enforced by a partial unique index: a repeat updates the
+// active alert (count, last occurrence, evidence); a new alert opens only
+// after the previous one is resolved. Every transition is kept as an alert
+// event (to be written to InfluxDB and pushed to notifications).
+import type { Database } from 'better-sqlite3';
+
+export const SEVERITIES = ['critical', 'major', 'minor', 'warning'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export type AlertState = 'open' | 'acknowledged' | 'resolved';
+export type SubjectKind = 'elevator' | 'gas_site' | 'cylinder' | 'maintenance_unit';
+
+export interface RaiseInput {
+  type: string;
+  severity: Severity;
+  subjectKind: SubjectKind;
+  subject: string;
+  district?: string | undefined;
+  unit?: string | undefined;
+  /** event time of this occurrence */
+  at: number;
+  /** the message or record behind this occurrence (kept, newest last, at most 20) */
+  evidence?: unknown;
+}
+
+export interface Alert {
+  id: number;
+  type: string;
+  severity: Severity;
+  subjectKind: SubjectKind;
+  subject: string;
+  district: string | null;
+  unit: string | null;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+  state: AlertState;
+  ackBy: string | null;
+  ackAt: number | null;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  resolution: string | null;
+  escalation: number;
+  notes: { at: number; by: string; text: string }[];
+  evidence: unknown[];
+}
+
+export type Transition = 'raised' | 'repeated' | 'acknowledged' | 'resolved' | 'escalated' | 'noted';
+
+/** What a lifecycle call changed (after ThingsBoard's AlarmApiCallResult). */
+export interface AlertResult {
+  alert: Alert;
+  transition: Transition;
+}
+
+export class AlertError extends Error {
+  constructor(message: string, readonly status: 404 | 409) {
+    super(message);
+  }
+}
+
+const MAX_EVIDENCE = 20;
+
+interface Row {
+  id: number; type: string; severity: Severity; subject_kind: SubjectKind; subject: string; district: string | null; unit: string | null;
+  first_at: number; last_at: number; count: number; state: AlertState; ack_by: string | null; ack_at: number | null;
+  resolved_by: string | null; resolved_at: number | null; resolution: string | null; escalation: number; notes: string; evidence: string;
+}
+
+const toAlert = (r: Row): Alert => ({
+  id: r.id, type: r.type, severity: r.severity, subjectKind: r.subject_kind, subject: r.subject, district: r.district, unit: r.unit,
+  firstAt: r.first_at, lastAt: r.last_at, count: r.count, state: r.state, ackBy: r.ack_by, ackAt: r.ack_at,
+  resolvedBy: r.resolved_by, resolvedAt: r.resolved_at, resolution: r.resolution, escalation: r.escalation,
+  notes: JSON.parse(r.notes), evidence: JSON.parse(r.evidence),
+});
+
+export class AlertStore {
+  private listeners = new Set<(r: AlertResult) => void>();
+
+  constructor(private db: Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS alerts (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, severity TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL,
+      district TEXT, unit TEXT, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+      state TEXT NOT NULL DEFAULT 'open', ack_by TEXT, ack_at INTEGER, resolved_by TEXT, resolved_at INTEGER, resolution TEXT,
+      escalation INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]')`);
+    db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (type, subject_kind, subject) WHERE state != 'resolved'`);
+    db.exec(`CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS alert_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL)`);
+  }
+
+  /** Listeners hear every transition, after it is committed. */
+  onTransition(fn: (r: AlertResult) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get(id: number): Alert | undefined {
+    const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as Row | undefined;
+    return r && toAlert(r);
+  }
+
+  active(type: string, subjectKind: SubjectKind, subject: string): Alert | undefined {
+    const r = this.db.prepare(`SELECT * FROM alerts WHERE type = ? AND subject_kind = ? AND subject = ? AND state != 'resolved'`).get(type, subjectKind, subject) as Row | undefined;
+    return r && toAlert(r);
+  }
+
+  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; page?: number; pageSize?: number } = {}) {
+    const where: string[] = [];
+    const args: Record<string, unknown> = {};
+    if (q.state === 'active') where.push(`state != 'resolved'`);
+    else if (q.state) (where.push('state = @state'), (args.state = q.state));
+    for (const k of ['severity', 'district', 'type'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const page = Math.max(1, q.page ?? 1);
+    const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
+    const total = (this.db.prepare(`SELECT COUNT(*) n FROM alerts ${w}`).get(args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
+    return { items: rows.map(toAlert), total, page, pageSize };
+  }
+
+  /** Raises an alert, or updates the active one for the same subject and type. */
+  raise(input: RaiseInput): AlertResult {
+    return this.tx(() => {
+      const current = this.active(input.type, input.subjectKind, input.subject);
+      if (current) {
+        const evidence = input.evidence === undefined ? current.evidence : [...current.evidence, input.evidence].slice(-MAX_EVIDENCE);
+        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ? WHERE id = ?')
+          .run(input.at, input.at, JSON.stringify(evidence), current.id);
+        return this.event(current.id, 'repeated', input.at);
+      }
+      const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,
+        input.at, input.at, JSON.stringify(input.evidence === undefined ? [] : [input.evidence]));
+      return this.event(Number(info.lastInsertRowid), 'raised', input.at);
+    });
+  }
+
+  acknowledge(id: number, by: string, at = Date.now()): AlertResult {
+    return this.tx(() => {
+      const a = this.require(id);
+      if (a.state !== 'open') throw new AlertError(`alert ${id} is ${a.state}; only an open alert can be acknowledged`, 409);
+      this.db.prepare(`UPDATE alerts SET state = 'acknowledged', ack_by = ?, ack_at = ? WHERE id = ?`).run(by, at, id);
+      return this.event(id, 'acknowledged', at);
+    });
+  }
+
+  /** Resolves by hand (with a reason) or automatically when the condition clears (`by` = 'system'). */
+  resolve(id: number, by: string, reason: string, at = Date.now()): AlertResult {
+    return this.tx(() => {
+      const a = this.require(id);
+      if (a.state === 'resolved') throw new AlertError(`alert ${id} is already resolved`, 409);
+      this.db.prepare(`UPDATE alerts SET state = 'resolved', resolved_by = ?, resolved_at = ?, resolution = ? WHERE id = ?`).run(by, at, reason, id);
+      return this.event(id, 'resolved', at);
+    });
+  }
+
+  escalate(id: number, at = Date.now()): AlertResult {
+    return this.tx(() => {
+      const a = this.require(id);
+      if (a.state === 'resolved') throw new AlertError(`alert ${id} is resolved; it cannot escalate`, 409);
+      this.db.prepare('UPDATE alerts SET escalation = escalation + 1 WHERE id = ?').run(id);
+      return this.event(id, 'escalated', at);
+    });
+  }
+
+  note(id: number, by: string, text: string, at = Date.now()): AlertResult {
+    return this.tx(() => {
+      const a = this.require(id);
+      this.db.prepare('UPDATE alerts SET notes = ? WHERE id = ?').run(JSON.stringify([...a.notes, { at, by, text }]), id);
+      return this.event(id, 'noted', at);
+    });
+  }
+
+  /** Transitions after `seq` (for resuming a live feed), oldest first. */
+  eventsSince(seq: number, limit = 1000): { seq: number; transition: Transition; at: number; alert: Alert }[] {
+    const rows = this.db.prepare('SELECT seq, transition, at, snapshot FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as { seq: number; transition: Transition; at: number; snapshot: string }[];
+    return rows.map((r) => ({ seq: r.seq, transition: r.transition, at: r.at, alert: JSON.parse(r.snapshot) as Alert }));
+  }
+
+  private require(id: number): Alert {
+    const a = this.get(id);
+    if (!a) throw new AlertError(`alert ${id} not found`, 404);
+    return a;
+  }
+
+  private event(id: number, transition: Transition, at: number): AlertResult {
+    const alert = this.get(id)!;
+    this.db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot) VALUES (?, ?, ?, ?)').run(id, transition, at, JSON.stringify(alert));
+    return { alert, transition };
+  }
+
+  private tx(fn: () => AlertResult): AlertResult {
+    const result = this.db.transaction(fn)();
+    for (const l of this.listeners) {
+      try {
+        l(result);
+      } catch {
+        // a listener's failure must not undo or hide a committed transition
+      }
+    }
+    return result;
+  }
+}

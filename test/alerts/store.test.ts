@@ -1,0 +1,76 @@
+// The alert lifecycle on its own (SQLite): one active alert per subject and
+// type, repeats update it, transitions are checked and kept, and everything
+// survives reopening the database.
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AlertError, AlertStore, type RaiseInput } from '../../alerts/store.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+function open(dir = mkdtempSync(join(tmpdir(), 'alerts-'))) {
+  dirs.push(dir);
+  const db = new Database(join(dir, 'state.db'));
+  return { db, store: new AlertStore(db), dir };
+}
+const entrapment = (at: number, evidence?: unknown): RaiseInput => ({ type: 'entrapment', severity: 'critical', subjectKind: 'elevator', subject: 'E1', district: '大祥区', unit: 'MU1', at, evidence });
+
+describe('alert store', () => {
+  it('keeps one active alert per subject and type; a repeat updates it', () => {
+    const { store } = open();
+    const first = store.raise(entrapment(1000, { id: 'ev-1' }));
+    expect(first.transition).toBe('raised');
+    const again = store.raise(entrapment(5000, { id: 'ev-2' }));
+    expect(again.transition).toBe('repeated');
+    expect(again.alert).toMatchObject({ id: first.alert.id, count: 2, firstAt: 1000, lastAt: 5000, evidence: [{ id: 'ev-1' }, { id: 'ev-2' }] });
+    // a late occurrence moves first occurrence back, never last occurrence
+    expect(store.raise(entrapment(500)).alert).toMatchObject({ firstAt: 500, lastAt: 5000, count: 3 });
+    // another subject or type is another alert
+    expect(store.raise({ ...entrapment(1000), subject: 'E2' }).transition).toBe('raised');
+    expect(store.raise({ ...entrapment(1000), type: 'overspeed', severity: 'major' }).transition).toBe('raised');
+    expect(store.list({ state: 'active' }).total).toBe(3);
+  });
+
+  it('goes open → acknowledged → resolved with who and when, and opens a new alert only after resolution', () => {
+    const { store } = open();
+    const { alert } = store.raise(entrapment(1000));
+    expect(store.acknowledge(alert.id, 'inspector-wang', 2000).alert).toMatchObject({ state: 'acknowledged', ackBy: 'inspector-wang', ackAt: 2000 });
+    expect(() => store.acknowledge(alert.id, 'x')).toThrow(AlertError);
+    expect(store.raise(entrapment(2500)).alert.id).toBe(alert.id); // still active while acknowledged
+    expect(store.note(alert.id, 'inspector-wang', '已联系维保单位', 2600).alert.notes).toEqual([{ at: 2600, by: 'inspector-wang', text: '已联系维保单位' }]);
+    expect(store.escalate(alert.id, 2700).alert.escalation).toBe(1);
+    expect(store.resolve(alert.id, 'system', 'released', 3000).alert).toMatchObject({ state: 'resolved', resolvedBy: 'system', resolution: 'released' });
+    expect(() => store.resolve(alert.id, 'x', 'again')).toThrow(/already resolved/);
+    const next = store.raise(entrapment(4000));
+    expect(next.transition).toBe('raised');
+    expect(next.alert.id).not.toBe(alert.id);
+  });
+
+  it('tells listeners every transition and keeps them for resuming a feed', () => {
+    const { store } = open();
+    const heard: string[] = [];
+    store.onTransition((r) => heard.push(`${r.alert.id}:${r.transition}`));
+    const { alert } = store.raise(entrapment(1));
+    store.raise(entrapment(2));
+    store.acknowledge(alert.id, 'a', 3);
+    store.resolve(alert.id, 'a', 'done', 4);
+    expect(heard).toEqual([`${alert.id}:raised`, `${alert.id}:repeated`, `${alert.id}:acknowledged`, `${alert.id}:resolved`]);
+    const events = store.eventsSince(0);
+    expect(events.map((e) => e.transition)).toEqual(['raised', 'repeated', 'acknowledged', 'resolved']);
+    expect(store.eventsSince(events[1]!.seq).map((e) => e.transition)).toEqual(['acknowledged', 'resolved']);
+    expect(events[2]!.alert.state).toBe('acknowledged');
+  });
+
+  it('survives reopening the database', () => {
+    const a = open();
+    const { alert } = a.store.raise(entrapment(1000));
+    a.store.acknowledge(alert.id, 'w', 1500);
+    a.db.close();
+    const b = open(a.dir);
+    expect(b.store.active('entrapment', 'elevator', 'E1')).toMatchObject({ id: alert.id, state: 'acknowledged', ackBy: 'w' });
+    expect(b.store.raise(entrapment(2000)).transition).toBe('repeated');
+    b.db.close();
+  });
+});
