@@ -106,6 +106,12 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
+  /** The most recently resolved alert for this subject and type, if any. */
+  lastResolved(type: string, subjectKind: SubjectKind, subject: string): Alert | undefined {
+    const r = this.db.prepare(`SELECT * FROM alerts WHERE type = ? AND subject_kind = ? AND subject = ? AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1`).get(type, subjectKind, subject) as Row | undefined;
+    return r && toAlert(r);
+  }
+
   list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; page?: number; pageSize?: number } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};

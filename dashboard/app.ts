@@ -9,6 +9,8 @@ import { ingestRoutes } from '../ingest/http.js';
 import type { DeadLetters } from '../ingest/dead-letters.js';
 import type { Registry } from '../registry/registry.js';
 import { registryRoutes } from '../registry/routes.js';
+import { alertRoutes } from '../alerts/routes.js';
+import type { AlertStore } from '../alerts/store.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
@@ -23,6 +25,7 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   adminToken: string;
+  alerts: AlertStore;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -58,6 +61,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     scope.addHook('preHandler', auth.requireAdmin);
     await registryRoutes(scope, { registry: deps.registry });
+  });
+  await app.register(async (scope) => {
+    scope.addHook('preHandler', auth.requireAdmin);
+    await alertRoutes(scope, { alerts: deps.alerts });
   });
   await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
   return app;

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { startBroker, type RunningBroker } from '../broker/broker.js';
+import { startAlertEngine } from '../alerts/engine.js';
+import { AlertStore } from '../alerts/store.js';
 import { buildApp } from '../dashboard/app.js';
 import { DeadLetters } from '../ingest/dead-letters.js';
 import { Dedup } from '../ingest/dedup.js';
@@ -22,6 +24,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 export interface Service {
   config: Config;
   registry: Registry;
+  alerts: AlertStore;
   store: InfluxStore;
   spool: Spool;
   ingest: Ingest;
@@ -86,8 +89,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     }
   });
 
+  const alerts = new AlertStore(db);
+  const stopAlerts = startAlertEngine({ ingest, alerts, log: log.child({ part: 'alerts' }) });
+
   const token = adminToken(config, log);
-  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token });
+  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   const addr = app.server.address();
   const httpUrl = `http://${config.HTTP_HOST}:${typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT}`;
@@ -106,7 +112,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -119,6 +125,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       const drained = await ingest.drained(10_000);
       if (!drained) log.warn({ messages: spool.depthCount }, 'stopping with messages still in the spool; they are stored on the next start');
       await ingest.stop();
+      stopAlerts(); // after the drain, so what is stored on the way down still raises its alerts
       await spool.close();
       await store.close();
       db.close();
