@@ -132,8 +132,10 @@ export class AlertStore {
       const current = this.active(input.type, input.subjectKind, input.subject);
       if (current) {
         const evidence = input.evidence === undefined ? current.evidence : [...current.evidence, input.evidence].slice(-MAX_EVIDENCE);
-        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ? WHERE id = ?')
-          .run(input.at, input.at, JSON.stringify(evidence), current.id);
+        // A repeat may only raise the severity (a gas alarm going from first to second level), never lower it.
+        const severity = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity) ? input.severity : current.severity;
+        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ? WHERE id = ?')
+          .run(input.at, input.at, JSON.stringify(evidence), severity, current.id);
         return this.event(current.id, 'repeated', input.at);
       }
       const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence)

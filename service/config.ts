@@ -33,6 +33,10 @@ export const ENV = {
   SPOOL_FSYNC_MS: z.coerce.number().int().min(1).default(100).describe('Sync period for SPOOL_FSYNC=interval'),
   DEAD_LETTER_MAX: z.coerce.number().int().min(100).default(10_000).describe('Dead letters kept (newest first)'),
   DEDUP_RETENTION_DAYS: z.coerce.number().int().min(1).default(400).describe('How long record ids are remembered for duplicate detection'),
+  GAS_LEVEL1_LEL: z.coerce.number().min(0).max(100).default(25).describe('First-level gas alarm at or above this %LEL (GB/T 50493-2019)'),
+  GAS_LEVEL2_LEL: z.coerce.number().min(0).max(100).default(50).describe('Second-level gas alarm at or above this %LEL'),
+  GAS_CLEAR_MARGIN_LEL: z.coerce.number().min(0).max(50).default(5).describe('A gas alarm clears only below level 1 minus this margin …'),
+  GAS_CLEAR_HOLD_S: z.coerce.number().int().min(0).default(60).describe('… held for this many seconds (event time)'),
 } as const;
 
 const schema = z.object(ENV);
@@ -47,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = r.error.issues.map((i) => `  ${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  if (r.data.GAS_LEVEL2_LEL <= r.data.GAS_LEVEL1_LEL) throw new ConfigError(`invalid configuration:\n  GAS_LEVEL2_LEL=${r.data.GAS_LEVEL2_LEL} must be above GAS_LEVEL1_LEL=${r.data.GAS_LEVEL1_LEL}`);
   if (Boolean(r.data.MQTT_TLS_CERT) !== Boolean(r.data.MQTT_TLS_KEY)) throw new ConfigError('invalid configuration:\n  MQTT_TLS_CERT and MQTT_TLS_KEY must be set together');
   return { ...r.data, dataDir: resolve(r.data.DATA_DIR) };
 }

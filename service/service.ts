@@ -90,7 +90,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   });
 
   const alerts = new AlertStore(db);
-  const stopAlerts = startAlertEngine({ ingest, alerts, log: log.child({ part: 'alerts' }) });
+  const stopAlerts = startAlertEngine({
+    ingest, alerts, log: log.child({ part: 'alerts' }),
+    gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
+  });
 
   const token = adminToken(config, log);
   const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts });

@@ -1,0 +1,32 @@
+// Gas alarms through the real pipeline: hovering readings raise once, the
+// second level raises the severity, and low readings for the hold time clear.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, connect, publish, registerSmallCity, startTestService, waitFor, type TestService } from '../helpers.js';
+
+let s: TestService;
+beforeAll(async () => {
+  s = await startTestService();
+});
+afterAll(async () => s?.cleanup());
+
+describe('gas leak alarms', () => {
+  it('raise once while hovering at 25 %LEL, go critical at 50, and clear after a minute below 20', async () => {
+    const city = await registerSmallCity(s);
+    const g = await connect(s.mqttPort, 'GWG', city.secrets.GWG);
+    const t0 = Date.now() - 10 * 60_000;
+    const reading = (i: number, lel: number) => ({ id: `gr-${i}`, ts: t0 + i * 10_000, detector: 'D1', lel });
+    // one batch per message, hovering at the line
+    await publish(g, 'se/v1/gas-site/G1/reading', Array.from({ length: 12 }, (_, i) => reading(i, i % 2 ? 24.5 : 25.5)));
+    const raised = await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=gas_leak'), (r) => r.body.total === 1);
+    expect(raised.body.items[0]).toMatchObject({ subject: 'G1:D1', severity: 'major', district: '双清区', count: 1, state: 'open' });
+
+    await publish(g, 'se/v1/gas-site/G1/reading', reading(20, 62));
+    await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=gas_leak'), (r) => r.body.items[0]?.severity === 'critical');
+
+    await publish(g, 'se/v1/gas-site/G1/reading', [reading(21, 5), reading(24, 4), reading(27, 3)]);
+    const done = await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=gas_leak'), (r) => r.body.items[0]?.state === 'resolved');
+    expect(done.body.total).toBe(1);
+    expect(done.body.items[0].resolvedAt).toBe(t0 + 27 * 10_000);
+    await g.endAsync();
+  });
+});
