@@ -1,7 +1,8 @@
 // The real-time rule engine: a thin shell that feeds every stored object to
 // the pure rules and applies their actions to the alert store.
 import type { Logger } from 'pino';
-import type { ElevatorEvent, Reading, Rescue } from '../domain/messages.js';
+import type { ElevatorEvent, Filling, Reading, Rescue } from '../domain/messages.js';
+import { fillingViolation } from './rules/filling.js';
 import { DEFAULT_GAS, gasStep, type GasConfig, type GasState } from './rules/gas.js';
 import type { Ingest, StoredItem } from '../ingest/pipeline.js';
 import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
@@ -50,6 +51,10 @@ export function startAlertEngine(deps: { ingest: Ingest; alerts: AlertStore; log
           const e = item.record as ElevatorEvent;
           const code = item.code!;
           apply(item, code, onFaultEvent(e, alerts.active(e.type, 'elevator', code), alerts.lastResolved(e.type, 'elevator', code)));
+        } else if (item.channel === 'filling') {
+          const f = item.record as Filling;
+          const why = fillingViolation(f);
+          if (why) alerts.raise({ type: 'illegal_filling', severity: 'major', subjectKind: 'gas_site', subject: item.code!, district: item.ctx.district, at: f.ts, evidence: { channel: item.channel, sender: item.sender, why, ...f } });
         } else if (item.channel === 'reading') {
           onReading(item);
         } else if (item.channel === 'rescue') {

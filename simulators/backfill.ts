@@ -17,7 +17,7 @@ import {
 } from './behaviour.js';
 import type { City, SimElevator, SimUnit } from './city.js';
 import { Rng } from './random.js';
-import { addDays, cstDate, cstMidnight, DAY_MS, HOUR_MS } from './time.js';
+import { addDays, cstDate, cstMidnight, DAY_MS, HOUR_MS } from '../domain/time.js';
 
 export type RecordPayload = MaintenanceIn | InspectionIn | ComplaintIn | RescueIn;
 export interface BackfillRecord {

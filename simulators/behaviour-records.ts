@@ -5,7 +5,7 @@
 import { MAINTENANCE_KINDS, type ComplaintIn, type InspectionIn, type MaintenanceIn, type RescueIn } from '../domain/messages.js';
 import type { SimElevator, SimUnit } from './city.js';
 import type { Rng } from './random.js';
-import { HOUR_MS, MINUTE_MS } from './time.js';
+import { HOUR_MS, MINUTE_MS } from '../domain/time.js';
 
 export type MaintenanceKind = (typeof MAINTENANCE_KINDS)[number];
 

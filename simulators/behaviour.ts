@@ -8,7 +8,7 @@ import type { EventIn, EventType, FillingIn, ReadingIn, RescueIn, StatusIn } fro
 import type { SimElevator, SimGasSite } from './city.js';
 import { clamp, type Rng } from './random.js';
 import { entrapmentRescue, personName } from './behaviour-records.js';
-import { addDays, DAY_MS, HOUR_MS, MINUTE_MS } from './time.js';
+import { addDays, DAY_MS, HOUR_MS, MINUTE_MS } from '../domain/time.js';
 
 export * from './behaviour-records.js';
 

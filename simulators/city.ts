@@ -6,7 +6,7 @@
 import type { Elevator, GasSite, Gateway, Partner, Unit } from '../registry/schemas.js';
 import type { Registry } from '../registry/registry.js';
 import { clamp, Rng } from './random.js';
-import { addDays, cstDate } from './time.js';
+import { addDays, cstDate } from '../domain/time.js';
 
 export const DISTRICTS = ['大祥区', '双清区', '北塔区', '邵东市', '武冈市', '新邵县', '邵阳县', '隆回县'] as const;
 const DISTRICT_WEIGHTS = [5, 4, 3, 3, 2, 1.5, 1.5, 2];

@@ -18,7 +18,7 @@ import { backfillRecords, postRecords, writeNdjson } from './backfill.js';
 import { generateCity, registerCityOverHttp } from './city.js';
 import { readSecrets, writeSecrets, type CityFile } from './demo.js';
 import { runGateways } from './gateways.js';
-import { cstDate, cstMidnight } from './time.js';
+import { cstDate, cstMidnight } from '../domain/time.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { part: 'sim' } });
 

@@ -20,7 +20,7 @@ import type { Service } from '../service/service.js';
 import { backfillRecords, postRecords } from './backfill.js';
 import { generateCity, registerCity, type CityOptions } from './city.js';
 import { runGateways, type RunningGateways } from './gateways.js';
-import { cstDate } from './time.js';
+import { cstDate } from '../domain/time.js';
 
 /**
  * Credentials are a plain JSON map { id: secret } (mode 0600). Beside it,

@@ -12,7 +12,7 @@ import {
 } from './behaviour.js';
 import { unitPartnerId, type City, type SimElevator } from './city.js';
 import { Rng } from './random.js';
-import { addDays, cstDate, DAY_MS } from './time.js';
+import { addDays, cstDate, DAY_MS } from '../domain/time.js';
 
 export type SimLog = Pick<Logger, 'info' | 'warn' | 'error'>;
 

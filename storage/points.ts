@@ -9,6 +9,7 @@
 // codes and free text are fields.
 import type { Channel, ChannelRecord } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
+import { cstDate } from '../domain/time.js';
 
 export const MEASUREMENTS: Record<Channel, string> = {
   status: 'elevator_status',
@@ -109,7 +110,7 @@ export function toLine<C extends Channel>(channel: C, r: ChannelRecord[C], code:
     }
     case 'filling': {
       const f = r as ChannelRecord['filling'];
-      const day = new Date(f.ts + 8 * 3600_000).toISOString().slice(0, 10); // Asia/Shanghai calendar day
+      const day = cstDate(f.ts);
       p.tag('district', ctx.district).tag('medium', f.medium).tag('site', code!);
       p.str('cylinder', f.cylinder).str('manufactured', f.manufactured).str('next_inspection_due', f.nextInspectionDue)
         .bool('inspection_overdue', f.nextInspectionDue < day).bool('scrap_overdue', f.scrapDue !== undefined && f.scrapDue < day)

@@ -1,5 +1,5 @@
-// Calendar helpers for the simulators. Shaoyang keeps China Standard Time
-// (UTC+8, no daylight saving), so a calendar day is a fixed 24 h window.
+// Calendar helpers. The monitoring center keeps China Standard Time (UTC+8,
+// no daylight saving), so a calendar day is a fixed 24 h window.
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
