@@ -1,6 +1,8 @@
 // The real-time rule engine: a thin shell that feeds every stored object to
 // the pure rules and applies their actions to the alert store.
+import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { OfflineMonitor } from './rules/offline.js';
 import type { ElevatorEvent, Filling, Reading, Rescue } from '../domain/messages.js';
 import { fillingViolation } from './rules/filling.js';
 import { DEFAULT_GAS, gasStep, type GasConfig, type GasState } from './rules/gas.js';
@@ -8,8 +10,52 @@ import type { Ingest, StoredItem } from '../ingest/pipeline.js';
 import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
 import type { AlertStore } from './store.js';
 
-export function startAlertEngine(deps: { ingest: Ingest; alerts: AlertStore; log: Logger; gas?: GasConfig }): () => void {
+export interface AlertEngineOptions {
+  ingest: Ingest;
+  alerts: AlertStore;
+  log: Logger;
+  db: Database;
+  gas?: GasConfig;
+  offline?: { timeoutMs: number; checkMs: number };
+  clock?: () => number;
+}
+
+export function startAlertEngine(deps: AlertEngineOptions): () => void {
   const { alerts, log } = deps;
+  const now = deps.clock ?? Date.now;
+  const offlineCfg = deps.offline ?? { timeoutMs: 5 * 60_000, checkMs: 30_000 };
+  const offline = new OfflineMonitor(deps.db, offlineCfg.timeoutMs);
+
+  function signOfLife(item: StoredItem): void {
+    const kind = item.channel === 'status' || item.channel === 'event' ? 'elevator' : 'gas_site';
+    const key = `${kind}:${item.code}`;
+    const at = Math.min(item.record.ts, item.receivedAt);
+    if (!offline.seen({ key, at, district: item.ctx.district ?? null, unit: item.ctx.unit ?? null })) return;
+    const active = alerts.active('offline', kind, item.code!);
+    if (active && at > active.lastAt) alerts.resolve(active.id, 'system', 'sending again', at);
+  }
+
+  function checkOffline(): void {
+    const t = now();
+    for (const s of offline.silent(t)) {
+      const [kind, code] = s.key.split(':') as ['elevator' | 'gas_site', string];
+      const active = alerts.active('offline', kind, code);
+      if (active) continue;
+      const last = alerts.lastResolved('offline', kind, code);
+      if (last && last.lastAt >= s.at) continue; // this silence had its alert already (resolved by hand)
+      // First and last occurrence: the last sign of life, so the alert says since when it has been silent.
+      alerts.raise({ type: 'offline', severity: 'minor', subjectKind: kind, subject: code, district: s.district ?? undefined, unit: s.unit ?? undefined, at: s.at, evidence: { lastSeen: s.at, checkedAt: t } });
+    }
+    offline.flush();
+  }
+  const timer = setInterval(() => {
+    try {
+      checkOffline();
+    } catch (err) {
+      log.error({ err }, 'offline check failed');
+    }
+  }, offlineCfg.checkMs);
+  timer.unref();
   const gasCfg = deps.gas ?? DEFAULT_GAS;
   const gasStates = new Map<string, GasState>();
 
@@ -44,9 +90,10 @@ export function startAlertEngine(deps: { ingest: Ingest; alerts: AlertStore; log
     });
   }
 
-  return deps.ingest.onStored((items) => {
+  const unsubscribe = deps.ingest.onStored((items) => {
     for (const item of items) {
       try {
+        if (item.code !== null) signOfLife(item);
         if (item.channel === 'event') {
           const e = item.record as ElevatorEvent;
           const code = item.code!;
@@ -66,4 +113,9 @@ export function startAlertEngine(deps: { ingest: Ingest; alerts: AlertStore; log
       }
     }
   });
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+    offline.flush();
+  };
 }

@@ -91,7 +91,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const alerts = new AlertStore(db);
   const stopAlerts = startAlertEngine({
-    ingest, alerts, log: log.child({ part: 'alerts' }),
+    ingest, alerts, db, log: log.child({ part: 'alerts' }),
+    offline: { timeoutMs: config.OFFLINE_TIMEOUT_S * 1000, checkMs: config.OFFLINE_CHECK_MS },
     gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
   });
 

@@ -1,0 +1,51 @@
+// Offline detection: equipment that sent nothing for longer than its timeout
+// is offline until it sends again. Timed from the last message received
+// (its event time, capped at arrival, so backfilled history does not count
+// as a sign of life), checked on a timer, not from MQTT sessions. Last-seen
+// times are kept in SQLite so a restart keeps the clocks running.
+import type { Database } from 'better-sqlite3';
+
+export interface Seen {
+  key: string; // e.g. elevator:E1, gas_site:G1
+  at: number;
+  district: string | null;
+  unit: string | null;
+}
+
+export class OfflineMonitor {
+  private last = new Map<string, Seen>();
+  private dirty = new Set<string>();
+  private upsert;
+
+  constructor(private db: Database, private timeoutMs: number) {
+    db.exec('CREATE TABLE IF NOT EXISTS last_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL, district TEXT, unit TEXT) WITHOUT ROWID');
+    this.upsert = db.prepare('INSERT INTO last_seen (key, at, district, unit) VALUES (@key, @at, @district, @unit) ON CONFLICT(key) DO UPDATE SET at = MAX(at, excluded.at), district = excluded.district, unit = excluded.unit');
+    for (const r of db.prepare('SELECT key, at, district, unit FROM last_seen').iterate() as Iterable<Seen>) this.last.set(r.key, r);
+  }
+
+  /** Records a sign of life; returns true when it is newer than what was known. */
+  seen(s: Seen): boolean {
+    const prev = this.last.get(s.key);
+    if (prev && prev.at >= s.at) return false;
+    this.last.set(s.key, s);
+    this.dirty.add(s.key);
+    return true;
+  }
+
+  /** Equipment silent for longer than the timeout at `now`. */
+  silent(now: number): Seen[] {
+    const out: Seen[] = [];
+    for (const s of this.last.values()) if (now - s.at > this.timeoutMs) out.push(s);
+    return out;
+  }
+
+  /** Writes changed last-seen times to SQLite. */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    this.db.transaction(() => {
+      for (const k of keys) this.upsert.run(this.last.get(k)!);
+    })();
+  }
+}
