@@ -26,11 +26,20 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   const offlineCfg = deps.offline ?? { timeoutMs: 5 * 60_000, checkMs: 30_000 };
   const offline = new OfflineMonitor(deps.db, offlineCfg.timeoutMs);
 
+  // Which equipment is offline now, kept in memory: signOfLife runs for every stored status message.
+  const offlineNow = alerts.activeIds('offline');
+  const stopTracking = alerts.onTransition(({ alert, transition }) => {
+    if (alert.type !== 'offline') return;
+    const key = `${alert.subjectKind}:${alert.subject}`;
+    if (transition === 'raised') offlineNow.set(key, alert.id);
+    else if (transition === 'resolved') offlineNow.delete(key);
+  });
+
   function signOfLife(item: StoredItem): void {
     const kind = item.channel === 'status' || item.channel === 'event' ? 'elevator' : 'gas_site';
     const key = `${kind}:${item.code}`;
     const at = Math.min(item.record.ts, item.receivedAt);
-    if (!offline.seen({ key, at, district: item.ctx.district ?? null, unit: item.ctx.unit ?? null })) return;
+    if (!offline.seen({ key, at, district: item.ctx.district ?? null, unit: item.ctx.unit ?? null }) || !offlineNow.has(key)) return;
     const active = alerts.active('offline', kind, item.code!);
     if (active && at > active.lastAt) alerts.resolve(active.id, 'system', 'sending again', at);
   }
@@ -38,9 +47,8 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   function checkOffline(): void {
     const t = now();
     for (const s of offline.silent(t)) {
+      if (offlineNow.has(s.key)) continue;
       const [kind, code] = s.key.split(':') as ['elevator' | 'gas_site', string];
-      const active = alerts.active('offline', kind, code);
-      if (active) continue;
       const last = alerts.lastResolved('offline', kind, code);
       if (last && last.lastAt >= s.at) continue; // this silence had its alert already (resolved by hand)
       // First and last occurrence: the last sign of life, so the alert says since when it has been silent.
@@ -116,6 +124,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   return () => {
     clearInterval(timer);
     unsubscribe();
+    stopTracking();
     offline.flush();
   };
 }

@@ -106,6 +106,12 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
+  /** Active alerts of a type by `kind:subject` → alert id (for rules on the hot path). */
+  activeIds(type: string): Map<string, number> {
+    const rows = this.db.prepare(`SELECT id, subject_kind, subject FROM alerts WHERE type = ? AND state != 'resolved'`).all(type) as { id: number; subject_kind: string; subject: string }[];
+    return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject}`, r.id]));
+  }
+
   /** The most recently resolved alert for this subject and type, if any. */
   lastResolved(type: string, subjectKind: SubjectKind, subject: string): Alert | undefined {
     const r = this.db.prepare(`SELECT * FROM alerts WHERE type = ? AND subject_kind = ? AND subject = ? AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1`).get(type, subjectKind, subject) as Row | undefined;
