@@ -12,7 +12,7 @@
 // to the kernel.
 import {
   closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync,
-  renameSync, unlinkSync, writeSync, fsyncSync,
+  renameSync, unlinkSync, writeFileSync, writeSync, fsyncSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -325,14 +325,11 @@ export class Spool {
   /** Marks everything up to the batch's end as stored: moves the checkpoint, frees old segments. */
   commit(batch: SpoolBatch): void {
     this.checkpoint = { ...batch.end };
+    // Not fsynced: after power loss an old or empty checkpoint only means a
+    // longer replay (stored points are idempotent; an unreadable checkpoint
+    // replays from the first segment), and a sync per batch would stall ingest.
     const tmp = join(this.opts.dir, 'checkpoint.json.tmp');
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify(this.checkpoint));
-      fsyncSync(fd); // a rename of unsynced data can leave an empty checkpoint after power loss
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSync(tmp, JSON.stringify(this.checkpoint));
     renameSync(tmp, join(this.opts.dir, 'checkpoint.json'));
     this.depthBytes -= batch.bytes;
     this.depthCount -= batch.entries.length;
