@@ -3,6 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { OfflineMonitor } from './rules/offline.js';
+import { RescueTimings } from './rescue-timings.js';
 import type { ElevatorEvent, Filling, Reading, Rescue } from '../domain/messages.js';
 import { fillingViolation } from './rules/filling.js';
 import { DEFAULT_GAS, gasStep, type GasConfig, type GasState } from './rules/gas.js';
@@ -17,6 +18,8 @@ export interface AlertEngineOptions {
   db: Database;
   gas?: GasConfig;
   offline?: { timeoutMs: number; checkMs: number };
+  /** an entrapment escalates when no unit has arrived after this long (default 30 min, TSG T5002) */
+  arrivalMs?: number;
   clock?: () => number;
 }
 
@@ -25,6 +28,8 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   const now = deps.clock ?? Date.now;
   const offlineCfg = deps.offline ?? { timeoutMs: 5 * 60_000, checkMs: 30_000 };
   const offline = new OfflineMonitor(deps.db, offlineCfg.timeoutMs);
+  const timings = new RescueTimings(deps.db);
+  const arrivalMs = deps.arrivalMs ?? 30 * 60_000;
 
   // Which equipment is offline now, kept in memory: signOfLife runs for every stored status message.
   const offlineNow = alerts.activeIds('offline');
@@ -59,8 +64,9 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   const timer = setInterval(() => {
     try {
       checkOffline();
+      checkArrivals(now());
     } catch (err) {
-      log.error({ err }, 'offline check failed');
+      log.error({ err }, 'timed checks failed');
     }
   }, offlineCfg.checkMs);
   timer.unref();
@@ -92,10 +98,21 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
       alerts.resolve(action.alertId, 'system', action.reason, action.at);
       return;
     }
-    alerts.raise({
+    const r = alerts.raise({
       type: action.type, severity: action.severity, subjectKind: 'elevator', subject: code, district: item.ctx.district, unit: item.ctx.unit,
       at: action.at, evidence: { channel: item.channel, sender: item.sender, ...item.record },
     });
+    if (action.type === 'entrapment') timings.open(r.alert.id, code, r.alert.unit, r.alert.firstAt);
+  }
+
+  /** An entrapment with no `arrived` rescue record within the arrival limit escalates (once per limit passed). */
+  function checkArrivals(t: number): void {
+    for (const a of alerts.list({ state: 'active', type: 'entrapment', pageSize: 500 }).items) {
+      const timing = timings.get(a.id);
+      if (timing?.arrivedAt != null) continue;
+      const due = Math.floor((t - a.firstAt) / arrivalMs);
+      if (due > a.escalation) alerts.escalate(a.id, t, due);
+    }
   }
 
   const unsubscribe = deps.ingest.onStored((items) => {
@@ -114,7 +131,9 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
           onReading(item);
         } else if (item.channel === 'rescue') {
           const r = item.record as Rescue;
-          apply(item, r.elevator, onRescue(r, alerts.active('entrapment', 'elevator', r.elevator)));
+          const active = alerts.active('entrapment', 'elevator', r.elevator);
+          if (active && r.ts >= active.firstAt) timings.stage(active.id, r.stage, r.ts);
+          apply(item, r.elevator, onRescue(r, active));
         }
       } catch (err) {
         log.error({ err, channel: item.channel, id: item.record.id }, 'alert rule failed');

@@ -170,11 +170,12 @@ export class AlertStore {
     });
   }
 
-  escalate(id: number, at = Date.now()): AlertResult {
+  /** Raises the escalation level by one, or to `level` when given (never lowers it). */
+  escalate(id: number, at = Date.now(), level?: number): AlertResult {
     return this.tx(() => {
       const a = this.require(id);
       if (a.state === 'resolved') throw new AlertError(`alert ${id} is resolved; it cannot escalate`, 409);
-      this.db.prepare('UPDATE alerts SET escalation = escalation + 1 WHERE id = ?').run(id);
+      this.db.prepare('UPDATE alerts SET escalation = ? WHERE id = ?').run(Math.max(a.escalation, level ?? a.escalation + 1), id);
       return this.event(id, 'escalated', at);
     });
   }

@@ -37,6 +37,7 @@ export const ENV = {
   GAS_LEVEL2_LEL: z.coerce.number().min(0).max(100).default(50).describe('Second-level gas alarm at or above this %LEL'),
   GAS_CLEAR_MARGIN_LEL: z.coerce.number().min(0).max(50).default(5).describe('A gas alarm clears only below level 1 minus this margin …'),
   GAS_CLEAR_HOLD_S: z.coerce.number().int().min(0).default(60).describe('… held for this many seconds (event time)'),
+  ENTRAPMENT_ARRIVAL_S: z.coerce.number().int().min(1).default(1800).describe('An entrapment escalates when no rescue `arrived` record comes within this time (TSG T5002: 30 min)'),
   OFFLINE_TIMEOUT_S: z.coerce.number().int().min(1).default(300).describe('Equipment silent for longer than this is offline'),
   OFFLINE_CHECK_MS: z.coerce.number().int().min(100).default(30_000).describe('How often silence is checked'),
 } as const;

@@ -93,6 +93,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const stopAlerts = startAlertEngine({
     ingest, alerts, db, log: log.child({ part: 'alerts' }),
     offline: { timeoutMs: config.OFFLINE_TIMEOUT_S * 1000, checkMs: config.OFFLINE_CHECK_MS },
+    arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000,
     gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
   });
 

@@ -2,6 +2,7 @@
 // → InfluxDB → rule → alert, acknowledged and resolved over the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import { RescueTimings } from '../../alerts/rescue-timings.js';
 import { api, connect, publish, registerSmallCity, startTestService, waitFor, type SmallCity, type TestService } from '../helpers.js';
 
 let s: TestService;
@@ -76,5 +77,33 @@ describe('other faults', () => {
     expect(r.body).toMatchObject({ state: 'resolved', resolvedBy: 'inspector-li', resolution: '现场确认已修复' });
     expect((await api(s, 'GET', '/api/v1/alerts', undefined, {})).status).toBe(401);
     expect((await api(s, 'POST', `/api/v1/alerts/99999/ack`, { by: 'x' })).status).toBe(404);
+  });
+});
+
+describe('entrapment escalation', () => {
+  it('escalates when no rescue arrives within the limit, and keeps the rescue timings', async () => {
+    const e = await startTestService({ ENTRAPMENT_ARRIVAL_S: '2', OFFLINE_CHECK_MS: '200' });
+    try {
+      const c = await registerSmallCity(e);
+      const g = await connect(e.mqttPort, 'GW1', c.secrets.GW1);
+      const m = await connect(e.mqttPort, 'PMU1', c.secrets.PMU1);
+      const t = Date.now();
+      await publish(g, 'se/v1/elevator/E2/event', ev('x-1', t, 'entrapment', 'raised'));
+      await publish(m, 'se/v1/records/rescue', { id: 'x-d', ts: t + 100, elevator: 'E2', unit: 'MU1', stage: 'dispatched' });
+      const a = await waitFor(() => api(e, 'GET', '/api/v1/alerts?type=entrapment'), (r) => r.body.items[0]?.escalation >= 1, 10_000);
+      const id = a.body.items[0].id;
+      // the unit arrives: no further escalation
+      await publish(m, 'se/v1/records/rescue', { id: 'x-a', ts: Date.now(), elevator: 'E2', unit: 'MU1', stage: 'arrived' });
+      const timings = new RescueTimings(e.db);
+      await waitFor(async () => timings.get(id)?.arrivedAt, (v) => typeof v === 'number');
+      const level = (await api(e, 'GET', `/api/v1/alerts/${id}`)).body.escalation;
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await api(e, 'GET', `/api/v1/alerts/${id}`)).body.escalation).toBe(level);
+      const timing = timings.get(id)!;
+      expect(timing).toMatchObject({ elevator: 'E2', unit: 'MU1', trappedAt: t, dispatchedAt: t + 100 });
+      await Promise.all([g.endAsync(), m.endAsync()]);
+    } finally {
+      await e.cleanup();
+    }
   });
 });
