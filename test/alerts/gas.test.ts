@@ -1,7 +1,7 @@
 // Gas alarms through the real pipeline: hovering readings raise once, the
 // second level raises the severity, and low readings for the hold time clear.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, connect, publish, registerSmallCity, startTestService, waitFor, type SmallCity, type TestService } from '../helpers.js';
+import { api, connect, publish, registerSmallCity, startTestService, testEnv, waitFor, type SmallCity, type TestService } from '../helpers.js';
 
 let s: TestService;
 let city: SmallCity;
@@ -44,5 +44,31 @@ describe('illegal cylinder filling', () => {
     expect(r.body.items[0].evidence.map((e: { cylinder: string; why: string }) => e.cylinder)).toEqual(['CYL-OLD', 'CYL-SCRAP']);
     expect(r.body.items[0].evidence[1].why).toMatch(/scrap date 2021-06-30/);
     await g.endAsync();
+  });
+});
+
+describe('gas alarm across a restart', () => {
+  it('keeps the level in force: hovering after a restart does not raise a second alert, low readings still clear it', async () => {
+    const env = testEnv();
+    let x = await startTestService({}, env);
+    try {
+      const c = await registerSmallCity(x);
+      let g = await connect(x.mqttPort, 'GWG', c.secrets.GWG);
+      const t0 = Date.now() - 10 * 60_000;
+      await publish(g, 'se/v1/gas-site/G1/reading', { id: 'r-0', ts: t0, detector: 'D7', lel: 30 });
+      await waitFor(() => api(x, 'GET', '/api/v1/alerts?type=gas_leak&state=active'), (r) => r.body.total === 1);
+      await g.endAsync();
+      await x.stop();
+      x = await startTestService({}, env);
+      g = await connect(x.mqttPort, 'GWG', c.secrets.GWG);
+      await publish(g, 'se/v1/gas-site/G1/reading', [{ id: 'r-1', ts: t0 + 10_000, detector: 'D7', lel: 26 }, { id: 'r-2', ts: t0 + 20_000, detector: 'D7', lel: 24 }]);
+      await publish(g, 'se/v1/gas-site/G1/reading', [{ id: 'r-3', ts: t0 + 30_000, detector: 'D7', lel: 2 }, { id: 'r-4', ts: t0 + 100_000, detector: 'D7', lel: 2 }]);
+      const r = await waitFor(() => api(x, 'GET', '/api/v1/alerts?type=gas_leak'), (b) => b.body.items[0]?.state === 'resolved');
+      expect(r.body.total).toBe(1);
+      expect(r.body.items[0].count).toBe(1);
+      await g.endAsync();
+    } finally {
+      await x.cleanup();
+    }
   });
 });
