@@ -2,14 +2,17 @@
 // the pure rules and applies their actions to the alert store.
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { OfflineMonitor } from './rules/offline.js';
-import { RescueTimings } from './rescue-timings.js';
 import type { ElevatorEvent, Filling, Reading, Rescue } from '../domain/messages.js';
+import type { Ingest, StoredItem } from '../ingest/pipeline.js';
+import { RescueTimings } from './rescue-timings.js';
+import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
 import { fillingViolation } from './rules/filling.js';
 import { DEFAULT_GAS, gasStep, type GasConfig, type GasState } from './rules/gas.js';
-import type { Ingest, StoredItem } from '../ingest/pipeline.js';
-import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
+import { OfflineMonitor } from './rules/offline.js';
 import type { AlertStore } from './store.js';
+
+/** What an alert keeps of the object that triggered it. */
+const evidenceOf = (item: StoredItem, extra: Record<string, unknown> = {}) => ({ channel: item.channel, sender: item.sender, ...extra, ...item.record });
 
 export interface AlertEngineOptions {
   ingest: Ingest;
@@ -85,7 +88,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     const { state: next, action } = gasStep(state, g.lel, g.ts, gasCfg);
     gasStates.set(subject, next);
     if (action.kind === 'raise') {
-      alerts.raise({ type: 'gas_leak', severity: action.severity, subjectKind: 'gas_site', subject, district: item.ctx.district, at: g.ts, evidence: { channel: item.channel, sender: item.sender, ...g } });
+      alerts.raise({ type: 'gas_leak', severity: action.severity, subjectKind: 'gas_site', subject, district: item.ctx.district, at: g.ts, evidence: evidenceOf(item) });
     } else if (action.kind === 'resolve') {
       const active = alerts.active('gas_leak', 'gas_site', subject);
       if (active) alerts.resolve(active.id, 'system', `below ${gasCfg.level1 - gasCfg.clearMargin} %LEL for ${gasCfg.clearHoldMs / 1000} s`, g.ts);
@@ -100,7 +103,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     }
     const r = alerts.raise({
       type: action.type, severity: action.severity, subjectKind: 'elevator', subject: code, district: item.ctx.district, unit: item.ctx.unit,
-      at: action.at, evidence: { channel: item.channel, sender: item.sender, ...item.record },
+      at: action.at, evidence: evidenceOf(item),
     });
     if (action.type === 'entrapment') timings.open(r.alert.id, code, r.alert.unit, r.alert.firstAt);
   }
@@ -126,7 +129,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
         } else if (item.channel === 'filling') {
           const f = item.record as Filling;
           const why = fillingViolation(f);
-          if (why) alerts.raise({ type: 'illegal_filling', severity: 'major', subjectKind: 'gas_site', subject: item.code!, district: item.ctx.district, at: f.ts, evidence: { channel: item.channel, sender: item.sender, why, ...f } });
+          if (why) alerts.raise({ type: 'illegal_filling', severity: 'major', subjectKind: 'gas_site', subject: item.code!, district: item.ctx.district, at: f.ts, evidence: evidenceOf(item, { why }) });
         } else if (item.channel === 'reading') {
           onReading(item);
         } else if (item.channel === 'rescue') {

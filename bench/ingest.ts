@@ -13,11 +13,11 @@
 // BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
 
 const C = Number(process.env.BENCH_GATEWAYS ?? 100);
 const N = Number(process.env.BENCH_MESSAGES ?? 12_000);
@@ -26,13 +26,6 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
 const TOKEN = 'bench-admin-token';
 const dir = mkdtempSync(join(tmpdir(), 'se-bench-'));
 
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
 
 // Runs from the compiled tree (npm run build): what production runs, without a TypeScript loader.
 const root = fileURLToPath(new URL('..', import.meta.url));

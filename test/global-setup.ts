@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import pino from 'pino';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../bench/free-port.js';
 import { startLocalInflux } from '../storage/influxd.js';
 
 export default async function setup(project: TestProject) {
@@ -15,13 +15,7 @@ export default async function setup(project: TestProject) {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'se-test-influx-'));
-  const port = await new Promise<number>((res) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => res(p));
-    });
-  });
-  const influx = await startLocalInflux({ dataDir: dir, port, log: pino({ level: 'warn' }) });
+  const influx = await startLocalInflux({ dataDir: dir, port: await freePort(), log: pino({ level: 'warn' }) });
   project.provide('influxUrl', influx.url);
   return async () => {
     await influx.stop();

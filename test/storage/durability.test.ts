@@ -2,10 +2,10 @@
 // filling up, and the service killed with SIGKILL mid-stream.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/free-port.js';
 import { startLocalInflux } from '../../storage/influxd.js';
 import { InfluxStore } from '../../storage/influx.js';
 import { api, connect, count, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
@@ -15,14 +15,6 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => res(p));
-    });
-  });
-}
 
 describe('InfluxDB stopped mid-stream', () => {
   it('keeps accepting into the spool, refuses visibly when the spool is full, and stores everything acknowledged once InfluxDB is back', async () => {
