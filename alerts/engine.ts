@@ -8,6 +8,7 @@ import { RescueTimings } from './rescue-timings.js';
 import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
 import { fillingViolation } from './rules/filling.js';
 import { DEFAULT_GAS, gasStep, type GasConfig, type GasState } from './rules/gas.js';
+import { DEFAULT_ESCALATION, escalationStep, type EscalationConfig } from './rules/escalation.js';
 import { OfflineMonitor } from './rules/offline.js';
 import type { AlertStore } from './store.js';
 
@@ -23,6 +24,7 @@ export interface AlertEngineOptions {
   offline?: { timeoutMs: number; checkMs: number };
   /** an entrapment escalates when no unit has arrived after this long (default 30 min, TSG T5002) */
   arrivalMs?: number;
+  escalation?: EscalationConfig;
   clock?: () => number;
 }
 
@@ -33,6 +35,8 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   const offline = new OfflineMonitor(deps.db, offlineCfg.timeoutMs);
   const timings = new RescueTimings(deps.db);
   const arrivalMs = deps.arrivalMs ?? 30 * 60_000;
+  /** How long after its event time an occurrence is processed: what tells live data from late or backfilled data. */
+  const lag = (eventTs: number) => Math.max(0, now() - eventTs);
 
   // Which equipment is offline now, kept in memory: signOfLife runs for every stored status message.
   const offlineNow = alerts.activeIds('offline');
@@ -49,7 +53,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     const at = Math.min(item.record.ts, item.receivedAt);
     if (!offline.seen({ key, at, district: item.ctx.district ?? null, unit: item.ctx.unit ?? null }) || !offlineNow.has(key)) return;
     const active = alerts.active('offline', kind, item.code!);
-    if (active && at > active.lastAt) alerts.resolve(active.id, 'system', 'sending again', at);
+    if (active && at > active.lastAt) alerts.resolve(active.id, 'system', 'sending again', at, lag(at));
   }
 
   function checkOffline(): void {
@@ -68,6 +72,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     try {
       checkOffline();
       checkArrivals(now());
+      checkUnacknowledged(now());
     } catch (err) {
       log.error({ err }, 'timed checks failed');
     }
@@ -88,22 +93,22 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     const { state: next, action } = gasStep(state, g.lel, g.ts, gasCfg);
     gasStates.set(subject, next);
     if (action.kind === 'raise') {
-      alerts.raise({ type: 'gas_leak', severity: action.severity, subjectKind: 'gas_site', subject, district: item.ctx.district, at: g.ts, evidence: evidenceOf(item) });
+      alerts.raise({ type: 'gas_leak', severity: action.severity, subjectKind: 'gas_site', subject, district: item.ctx.district, at: g.ts, lagMs: lag(g.ts), evidence: evidenceOf(item) });
     } else if (action.kind === 'resolve') {
       const active = alerts.active('gas_leak', 'gas_site', subject);
-      if (active) alerts.resolve(active.id, 'system', `below ${gasCfg.level1 - gasCfg.clearMargin} %LEL for ${gasCfg.clearHoldMs / 1000} s`, g.ts);
+      if (active) alerts.resolve(active.id, 'system', `below ${gasCfg.level1 - gasCfg.clearMargin} %LEL for ${gasCfg.clearHoldMs / 1000} s`, g.ts, lag(g.ts));
     }
   }
 
   function apply(item: StoredItem, code: string, action: FaultAction): void {
     if (action.kind === 'ignore') return;
     if (action.kind === 'resolve') {
-      alerts.resolve(action.alertId, 'system', action.reason, action.at);
+      alerts.resolve(action.alertId, 'system', action.reason, action.at, lag(action.at));
       return;
     }
     const r = alerts.raise({
       type: action.type, severity: action.severity, subjectKind: 'elevator', subject: code, district: item.ctx.district, unit: item.ctx.unit,
-      at: action.at, evidence: evidenceOf(item),
+      at: action.at, lagMs: lag(action.at), evidence: evidenceOf(item),
     });
     if (action.type === 'entrapment') timings.open(r.alert.id, code, r.alert.unit, r.alert.firstAt);
   }
@@ -118,6 +123,16 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     }
   }
 
+  /** Unacknowledged critical alerts: remind every N minutes, next contact level after M. */
+  const escalationCfg = deps.escalation ?? DEFAULT_ESCALATION;
+  function checkUnacknowledged(t: number): void {
+    for (const a of alerts.list({ state: 'open', severity: 'critical', pageSize: 500 }).items) {
+      const step = escalationStep(a, t, escalationCfg);
+      if (step.escalateTo !== undefined) alerts.escalate(a.id, t, step.escalateTo);
+      else if (step.remind) alerts.remind(a.id, t);
+    }
+  }
+
   const unsubscribe = deps.ingest.onStored((items) => {
     for (const item of items) {
       try {
@@ -129,7 +144,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
         } else if (item.channel === 'filling') {
           const f = item.record as Filling;
           const why = fillingViolation(f);
-          if (why) alerts.raise({ type: 'illegal_filling', severity: 'major', subjectKind: 'gas_site', subject: item.code!, district: item.ctx.district, at: f.ts, evidence: evidenceOf(item, { why }) });
+          if (why) alerts.raise({ type: 'illegal_filling', severity: 'major', subjectKind: 'gas_site', subject: item.code!, district: item.ctx.district, at: f.ts, lagMs: lag(f.ts), evidence: evidenceOf(item, { why }) });
         } else if (item.channel === 'reading') {
           onReading(item);
         } else if (item.channel === 'rescue') {

@@ -23,6 +23,8 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
         severity: z.enum(SEVERITIES).optional(),
         district: z.string().optional(),
         type: z.string().optional(),
+        subject: z.string().optional(),
+        unit: z.string().optional(),
         page: z.coerce.number().int().min(1).default(1),
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
       }),

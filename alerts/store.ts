@@ -5,9 +5,9 @@
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Database } from 'better-sqlite3';
+import { SEVERITIES, type Severity } from '../domain/alerts.js';
 
-export const SEVERITIES = ['critical', 'major', 'minor', 'warning'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+export { SEVERITIES, type Severity };
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
 export type SubjectKind = 'elevator' | 'gas_site' | 'cylinder' | 'maintenance_unit';
 
@@ -22,6 +22,8 @@ export interface RaiseInput {
   at: number;
   /** the message or record behind this occurrence (kept, newest last, at most 20) */
   evidence?: unknown;
+  /** how long after its event time this occurrence was processed (late or backfilled data); 0 for timers */
+  lagMs?: number;
 }
 
 export interface Alert {
@@ -42,16 +44,28 @@ export interface Alert {
   resolvedAt: number | null;
   resolution: string | null;
   escalation: number;
+  /** wall-clock time the alert was opened (re-notification and escalation count from here) */
+  openedAt: number;
+  /** processing lag of the occurrence that opened it (see RaiseInput.lagMs) */
+  openedLagMs: number;
+  /** wall-clock time of the last reminder, if any */
+  remindedAt: number | null;
   notes: { at: number; by: string; text: string }[];
   evidence: unknown[];
 }
 
-export type Transition = 'raised' | 'repeated' | 'acknowledged' | 'resolved' | 'escalated' | 'noted';
+export type Transition = 'raised' | 'repeated' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
 
 /** What a lifecycle call changed (after ThingsBoard's AlarmApiCallResult). */
 export interface AlertResult {
   alert: Alert;
   transition: Transition;
+  /** position in the transition log (alert_events.seq) */
+  seq: number;
+  /** event time of the transition */
+  at: number;
+  /** processing lag of the transition: how long after its event time it was processed */
+  lagMs: number;
 }
 
 export class AlertError extends Error {
@@ -62,18 +76,28 @@ export class AlertError extends Error {
 
 const MAX_EVIDENCE = 20;
 
+/** Brings a table created by an older version up to date (SQLite has no ADD COLUMN IF NOT EXISTS). */
+function addMissingColumns(db: Database, table: string, columns: Record<string, string>): void {
+  const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  for (const [name, def] of Object.entries(columns)) if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${def}`);
+}
+
 interface Row {
   id: number; type: string; severity: Severity; subject_kind: SubjectKind; subject: string; district: string | null; unit: string | null;
   first_at: number; last_at: number; count: number; state: AlertState; ack_by: string | null; ack_at: number | null;
   resolved_by: string | null; resolved_at: number | null; resolution: string | null; escalation: number; notes: string; evidence: string;
+  opened_at: number; opened_lag_ms: number; reminded_at: number | null;
 }
 
 const toAlert = (r: Row): Alert => ({
   id: r.id, type: r.type, severity: r.severity, subjectKind: r.subject_kind, subject: r.subject, district: r.district, unit: r.unit,
   firstAt: r.first_at, lastAt: r.last_at, count: r.count, state: r.state, ackBy: r.ack_by, ackAt: r.ack_at,
   resolvedBy: r.resolved_by, resolvedAt: r.resolved_at, resolution: r.resolution, escalation: r.escalation,
-  notes: JSON.parse(r.notes), evidence: JSON.parse(r.evidence),
+  openedAt: r.opened_at, openedLagMs: r.opened_lag_ms, remindedAt: r.reminded_at, notes: JSON.parse(r.notes), evidence: JSON.parse(r.evidence),
 });
+
+interface EventRow { seq: number; transition: Transition; at: number; snapshot: string; lag_ms: number }
+const toResult = (r: EventRow): AlertResult => ({ seq: r.seq, transition: r.transition, at: r.at, lagMs: r.lag_ms, alert: JSON.parse(r.snapshot) as Alert });
 
 export class AlertStore {
   private listeners = new Set<(r: AlertResult) => void>();
@@ -83,11 +107,23 @@ export class AlertStore {
       id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, severity TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL,
       district TEXT, unit TEXT, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
       state TEXT NOT NULL DEFAULT 'open', ack_by TEXT, ack_at INTEGER, resolved_by TEXT, resolved_at INTEGER, resolution TEXT,
-      escalation INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]')`);
+      escalation INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]',
+      opened_at INTEGER NOT NULL DEFAULT 0, opened_lag_ms INTEGER NOT NULL DEFAULT 0, reminded_at INTEGER)`);
+    addMissingColumns(db, 'alerts', { opened_at: 'INTEGER NOT NULL DEFAULT 0', opened_lag_ms: 'INTEGER NOT NULL DEFAULT 0', reminded_at: 'INTEGER' });
     db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (type, subject_kind, subject) WHERE state != 'resolved'`);
     db.exec(`CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id)`);
     db.exec(`CREATE TABLE IF NOT EXISTS alert_events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL)`);
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL,
+      lag_ms INTEGER NOT NULL DEFAULT 0)`);
+    addMissingColumns(db, 'alert_events', { lag_ms: 'INTEGER NOT NULL DEFAULT 0' });
+    this.insertEvent = db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot, lag_ms) VALUES (?, ?, ?, ?, ?)');
+  }
+
+  private insertEvent;
+
+  /** The newest transition's seq (0 when there is none). */
+  get lastSeq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) seq FROM alert_events').get() as { seq: number }).seq;
   }
 
   /** Listeners hear every transition, after it is committed. */
@@ -118,12 +154,12 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
-  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; page?: number; pageSize?: number } = {}) {
+  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     if (q.state === 'active') where.push(`state != 'resolved'`);
     else if (q.state) (where.push('state = @state'), (args.state = q.state));
-    for (const k of ['severity', 'district', 'type'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
+    for (const k of ['severity', 'district', 'type', 'subject', 'unit'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
@@ -142,12 +178,12 @@ export class AlertStore {
         const severity = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity) ? input.severity : current.severity;
         this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ? WHERE id = ?')
           .run(input.at, input.at, JSON.stringify(evidence), severity, current.id);
-        return this.event(current.id, 'repeated', input.at);
+        return this.event(current.id, 'repeated', input.at, input.lagMs);
       }
-      const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,
-        input.at, input.at, JSON.stringify(input.evidence === undefined ? [] : [input.evidence]));
-      return this.event(Number(info.lastInsertRowid), 'raised', input.at);
+      const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence, opened_at, opened_lag_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,
+        input.at, input.at, JSON.stringify(input.evidence === undefined ? [] : [input.evidence]), Date.now(), Math.max(0, Math.round(input.lagMs ?? 0)));
+      return this.event(Number(info.lastInsertRowid), 'raised', input.at, input.lagMs);
     });
   }
 
@@ -161,12 +197,22 @@ export class AlertStore {
   }
 
   /** Resolves by hand (with a reason) or automatically when the condition clears (`by` = 'system'). */
-  resolve(id: number, by: string, reason: string, at = Date.now()): AlertResult {
+  resolve(id: number, by: string, reason: string, at = Date.now(), lagMs = 0): AlertResult {
     return this.tx(() => {
       const a = this.require(id);
       if (a.state === 'resolved') throw new AlertError(`alert ${id} is already resolved`, 409);
       this.db.prepare(`UPDATE alerts SET state = 'resolved', resolved_by = ?, resolved_at = ?, resolution = ? WHERE id = ?`).run(by, at, reason, id);
-      return this.event(id, 'resolved', at);
+      return this.event(id, 'resolved', at, lagMs);
+    });
+  }
+
+  /** Records that an unacknowledged alert was notified again (the escalation policy's reminder). */
+  remind(id: number, at = Date.now()): AlertResult {
+    return this.tx(() => {
+      const a = this.require(id);
+      if (a.state === 'resolved') throw new AlertError(`alert ${id} is resolved; there is nothing to remind of`, 409);
+      this.db.prepare('UPDATE alerts SET reminded_at = ? WHERE id = ?').run(at, id);
+      return this.event(id, 'reminded', at);
     });
   }
 
@@ -189,9 +235,15 @@ export class AlertStore {
   }
 
   /** Transitions after `seq` (for resuming a live feed), oldest first. */
-  eventsSince(seq: number, limit = 1000): { seq: number; transition: Transition; at: number; alert: Alert }[] {
-    const rows = this.db.prepare('SELECT seq, transition, at, snapshot FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as { seq: number; transition: Transition; at: number; snapshot: string }[];
-    return rows.map((r) => ({ seq: r.seq, transition: r.transition, at: r.at, alert: JSON.parse(r.snapshot) as Alert }));
+  eventsSince(seq: number, limit = 1000): AlertResult[] {
+    const rows = this.db.prepare('SELECT seq, transition, at, snapshot, lag_ms FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as EventRow[];
+    return rows.map(toResult);
+  }
+
+  /** One transition of the log, with the alert as it was then. */
+  transitionAt(seq: number): AlertResult | undefined {
+    const r = this.db.prepare('SELECT seq, transition, at, snapshot, lag_ms FROM alert_events WHERE seq = ?').get(seq) as EventRow | undefined;
+    return r && toResult(r);
   }
 
   private require(id: number): Alert {
@@ -200,10 +252,11 @@ export class AlertStore {
     return a;
   }
 
-  private event(id: number, transition: Transition, at: number): AlertResult {
+  private event(id: number, transition: Transition, at: number, lagMs = 0): AlertResult {
     const alert = this.get(id)!;
-    this.db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot) VALUES (?, ?, ?, ?)').run(id, transition, at, JSON.stringify(alert));
-    return { alert, transition };
+    const lag = Math.max(0, Math.round(lagMs));
+    const info = this.insertEvent.run(id, transition, at, JSON.stringify(alert), lag);
+    return { alert, transition, seq: Number(info.lastInsertRowid), at, lagMs: lag };
   }
 
   private tx(fn: () => AlertResult): AlertResult {

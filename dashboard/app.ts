@@ -11,6 +11,11 @@ import type { Registry } from '../registry/registry.js';
 import { registryRoutes } from '../registry/routes.js';
 import { alertRoutes } from '../alerts/routes.js';
 import type { AlertStore } from '../alerts/store.js';
+import { ruleRoutes } from '../alerts/rule-routes.js';
+import type { Scheduler } from '../alerts/scheduled.js';
+import type { Notifier } from '../alerts/notify/notifier.js';
+import { notificationRoutes } from '../alerts/notify/routes.js';
+import { attachLive } from './live.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
@@ -26,6 +31,8 @@ export interface AppDeps {
   log: Logger;
   adminToken: string;
   alerts: AlertStore;
+  scheduler: Scheduler;
+  notifier: Notifier;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -65,7 +72,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     scope.addHook('preHandler', auth.requireAdmin);
     await alertRoutes(scope, { alerts: deps.alerts });
+    await ruleRoutes(scope, { scheduler: deps.scheduler });
+    await notificationRoutes(scope, { notifier: deps.notifier });
   });
+  const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, authorize: auth.adminHeaders });
+  app.addHook('preClose', async () => live.close());
   await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
   return app;
 }

@@ -11,6 +11,11 @@ export function cstDate(ms: number): string {
   return new Date(ms + CST_OFFSET_MS).toISOString().slice(0, 10);
 }
 
+/** China Standard Time to the second, for people: 2026-11-22 15:04:05. */
+export function cstTime(ms: number): string {
+  return new Date(ms + CST_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 /** Epoch ms of 00:00 China Standard Time on the given YYYY-MM-DD. */
 export function cstMidnight(date: string): number {
   return Date.parse(`${date}T00:00:00+08:00`);

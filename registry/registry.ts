@@ -135,6 +135,7 @@ export class Registry {
   readonly gasSites: Collection<'gas-sites'>;
   readonly partners: Collection<'partners'>;
   readonly gateways: Collection<'gateways'>;
+  readonly contacts: Collection<'contacts'>;
   private secrets = new Map<string, Buffer>();
   private principals = new Map<string, Principal>();
   private putSecret;
@@ -150,6 +151,7 @@ export class Registry {
     this.gasSites = new Collection(db, 'gas-sites');
     this.partners = new Collection(db, 'partners');
     this.gateways = new Collection(db, 'gateways');
+    this.contacts = new Collection(db, 'contacts');
 
     this.elevators.check = (e) => (this.units.get(e.maintenanceUnit) ? null : `maintenanceUnit: unknown maintenance unit ${e.maintenanceUnit}`);
     this.partners.check = (p) => {
@@ -180,7 +182,7 @@ export class Registry {
   }
 
   collection<N extends EntityName>(name: N): Collection<N> {
-    const c = { units: this.units, elevators: this.elevators, 'gas-sites': this.gasSites, partners: this.partners, gateways: this.gateways }[name];
+    const c = { units: this.units, elevators: this.elevators, 'gas-sites': this.gasSites, partners: this.partners, gateways: this.gateways, contacts: this.contacts }[name];
     return c as unknown as Collection<N>;
   }
 

@@ -1,11 +1,17 @@
 // Configuration from environment variables, validated at start-up with one
 // clear message per bad value. README.md "Configuration" lists the same.
 import { resolve } from 'node:path';
+import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const port = z.coerce.number().int().min(0).max(65535);
 const opt = z.string().min(1).optional();
+/** A cron expression (5 fields, or 6 with seconds), checked with node-cron so a typo stops the start, naming the field. */
+const cronExpr = z.string().superRefine((v, ctx) => {
+  const r = validateDetailed(v);
+  if (!r.valid) ctx.addIssue({ code: 'custom', message: `not a cron expression: ${r.errors.map((e) => e.message).join('; ')}` });
+});
 
 export const ENV = {
   DATA_DIR: z.string().default('./data').describe('Directory for SQLite state, the spool and the project-local InfluxDB'),
@@ -39,7 +45,20 @@ export const ENV = {
   GAS_CLEAR_HOLD_S: z.coerce.number().int().min(0).default(60).describe('… held for this many seconds (event time)'),
   ENTRAPMENT_ARRIVAL_S: z.coerce.number().int().min(1).default(1800).describe('An entrapment escalates when no rescue `arrived` record comes within this time (TSG T5002: 30 min)'),
   OFFLINE_TIMEOUT_S: z.coerce.number().int().min(1).default(300).describe('Equipment silent for longer than this is offline'),
-  OFFLINE_CHECK_MS: z.coerce.number().int().min(100).default(30_000).describe('How often silence is checked'),
+  ALERT_CHECK_MS: z.coerce.number().int().min(100).default(10_000).describe('How often the timed rules run: silence (offline), rescue arrival, unacknowledged critical alerts'),
+  ALERT_RENOTIFY_S: z.coerce.number().int().min(1).default(300).describe('An unacknowledged critical alert is notified again every this many seconds'),
+  ALERT_ESCALATE_S: z.coerce.number().int().min(1).default(900).describe('… and moves up one contact level every this many seconds'),
+  ALERT_MAX_LEVEL: z.coerce.number().int().min(0).max(5).default(2).describe('Highest contact level reached by waiting (contacts have level 0 = duty inspector, 1, 2, …)'),
+  NOTIFY_LATE_AFTER_S: z.coerce.number().int().min(1).default(600).describe('A transition processed more than this after its event time is late: a late raise is held …'),
+  NOTIFY_LATE_GRACE_S: z.coerce.number().int().min(0).default(30).describe('… this long and paged only if the alert is still active then (a backfilled raise-and-clear is recorded, not paged)'),
+  NOTIFY_HISTORICAL_AFTER_S: z.coerce.number().int().min(1).default(21_600).describe('An alert opened from data older than this is history: recorded and shown, never paged, reminded or escalated by page'),
+  NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8).describe('Webhook delivery attempts before a notification is marked failed'),
+  NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(10).default(2000).describe('First retry delay; doubles per attempt (±20 % jitter), at most 5 minutes'),
+  NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000).describe('Webhook request timeout'),
+  DASHBOARD_URL: z.url().optional().describe('Public base URL of the dashboard, for links in notifications'),
+  SCHEDULE_OVERDUE_MAINTENANCE: cronExpr.default('0 2 * * *').describe('When the overdue-maintenance rule runs (cron, Asia/Shanghai)'),
+  SCHEDULE_OVERDUE_INSPECTION: cronExpr.default('10 2 * * *').describe('When the overdue-inspection rule runs (cron, Asia/Shanghai)'),
+  SCHEDULE_CATCH_UP: bool.default(true).describe('On start, run each scheduled rule whose last successful run is older than 24 h (missed while down)'),
 } as const;
 
 const schema = z.object(ENV);

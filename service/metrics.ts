@@ -23,6 +23,9 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300],
     }),
     clients: new Gauge({ name: 'se_mqtt_clients_connected', help: 'MQTT clients connected', registers: [registry] }),
+    alertTransitions: new Counter({ name: 'se_alert_transitions_total', help: 'Alert transitions, by type and transition', labelNames: ['type', 'transition'], registers: [registry] }),
+    notifications: new Counter({ name: 'se_notifications_total', help: 'Notification outcomes, by format and status (sent, retry, failed, suppressed)', labelNames: ['format', 'status'], registers: [registry] }),
+    liveClients: new Gauge({ name: 'se_live_clients', help: 'WebSocket live-feed clients connected', registers: [registry] }),
     influxUp: new Gauge({ name: 'se_influx_up', help: '1 when the last InfluxDB write or ping succeeded', registers: [registry] }),
   };
   return m;

@@ -9,6 +9,9 @@ import type { Logger } from 'pino';
 import { startBroker, type RunningBroker } from '../broker/broker.js';
 import { startAlertEngine } from '../alerts/engine.js';
 import { AlertStore } from '../alerts/store.js';
+import { Scheduler } from '../alerts/scheduled.js';
+import { startAlertHistory } from '../alerts/history.js';
+import { Notifier } from '../alerts/notify/notifier.js';
 import { buildApp } from '../dashboard/app.js';
 import { DeadLetters } from '../ingest/dead-letters.js';
 import { Dedup } from '../ingest/dedup.js';
@@ -25,6 +28,8 @@ export interface Service {
   config: Config;
   registry: Registry;
   alerts: AlertStore;
+  scheduler: Scheduler;
+  notifier: Notifier;
   store: InfluxStore;
   spool: Spool;
   ingest: Ingest;
@@ -92,13 +97,31 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const alerts = new AlertStore(db);
   const stopAlerts = startAlertEngine({
     ingest, alerts, db, log: log.child({ part: 'alerts' }),
-    offline: { timeoutMs: config.OFFLINE_TIMEOUT_S * 1000, checkMs: config.OFFLINE_CHECK_MS },
+    offline: { timeoutMs: config.OFFLINE_TIMEOUT_S * 1000, checkMs: config.ALERT_CHECK_MS },
     arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000,
     gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
+    escalation: { renotifyMs: config.ALERT_RENOTIFY_S * 1000, escalateMs: config.ALERT_ESCALATE_S * 1000, maxLevel: config.ALERT_MAX_LEVEL, historicalAfterMs: config.NOTIFY_HISTORICAL_AFTER_S * 1000 },
   });
+  alerts.onTransition(({ alert, transition }) => metrics.alertTransitions.inc({ type: alert.type, transition }));
+  const notifier = new Notifier({
+    db, alerts, registry, metrics, log: log.child({ part: 'notify' }),
+    config: {
+      lateAfterMs: config.NOTIFY_LATE_AFTER_S * 1000, lateGraceMs: config.NOTIFY_LATE_GRACE_S * 1000, historicalAfterMs: config.NOTIFY_HISTORICAL_AFTER_S * 1000,
+      maxAttempts: config.NOTIFY_MAX_ATTEMPTS, retryBaseMs: config.NOTIFY_RETRY_BASE_MS, timeoutMs: config.NOTIFY_TIMEOUT_MS, dashboardUrl: config.DASHBOARD_URL,
+    },
+  });
+  notifier.start();
+  const history = startAlertHistory({ db, alerts, store, log: log.child({ part: 'alert-history' }) });
+
+  // Scheduled rules (overdue maintenance / inspection); the start-up catch-up runs in the background.
+  const scheduler = new Scheduler({
+    db, registry, alerts, ingest, log: log.child({ part: 'scheduled' }), catchUp: config.SCHEDULE_CATCH_UP,
+    schedules: { 'overdue-maintenance': config.SCHEDULE_OVERDUE_MAINTENANCE, 'overdue-inspection': config.SCHEDULE_OVERDUE_INSPECTION },
+  });
+  scheduler.start().catch((err: unknown) => log.error({ err }, 'scheduled rules: start-up catch-up failed'));
 
   const token = adminToken(config, log);
-  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts });
+  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   const addr = app.server.address();
   const httpUrl = `http://${config.HTTP_HOST}:${typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT}`;
@@ -117,7 +140,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, notifier, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -131,6 +154,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
       if (!drained) log.warn({ messages: spool.depthCount }, 'stopping with messages still in the spool; they are stored on the next start');
       await ingest.stop();
       stopAlerts(); // after the drain, so what is stored on the way down still raises its alerts
+      scheduler.stop();
+      await notifier.stop();
+      await history.caughtUp(2000);
+      await history.stop();
       await spool.close();
       await store.close();
       db.close();

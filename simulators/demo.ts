@@ -12,7 +12,15 @@
 //
 // Other settings: DEMO_RATE (status messages/s, default 200),
 // DEMO_EVENT_BOOST (faults, entrapments and gas leaks × this, default 30),
-// DEMO_RECORD_SPEED (partner records this many times faster than life, default 200).
+// DEMO_RECORD_SPEED (partner records this many times faster than life, default 200),
+// DEMO_OUTAGE_MIN (about every N minutes a gateway goes silent for 8 minutes,
+// so its equipment shows as offline; default 4, 0 = never).
+//
+// Notifications: the demo registers one DingTalk robot per district (the
+// district's inspectors' group chat) and a city-level section chief at
+// contact level 1, all pointing at a local stand-in robot
+// (DEMO_WEBHOOK_PORT, default 8090) that logs every message it receives in
+// DingTalk's markdown format.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -21,6 +29,9 @@ import { backfillRecords, postRecords } from './backfill.js';
 import { generateCity, registerCity, type CityOptions } from './city.js';
 import { runGateways, type RunningGateways } from './gateways.js';
 import { cstDate } from '../domain/time.js';
+import { RULE_NAMES } from '../alerts/scheduled.js';
+import { DISTRICTS } from './city.js';
+import { startWebhookSink } from './webhook-sink.js';
 
 /**
  * Credentials are a plain JSON map { id: secret } (mode 0600). Beside it,
@@ -99,8 +110,14 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
     log.info({ objects: p.objects, accepted: p.accepted, rejected: p.rejected, requests: p.requests, seconds: Math.round((Date.now() - t0) / 1000) }, 'backfill done');
     params.backfillDone = true;
     writeCityFile(path, params);
+    // The year's records are stored: run the scheduled rules now rather than at 02:00, so the late units' elevators show as overdue.
+    await service.ingest.drained(120_000);
+    await runScheduledRules(service, log);
   }
 
+  await registerDemoContacts(service, log);
+
+  const outageMin = envInt('DEMO_OUTAGE_MIN', 4);
   const live: RunningGateways = await runGateways({
     mqttUrl: `mqtt://127.0.0.1:${service.mqttPort}`,
     city,
@@ -111,10 +128,45 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
     eventBoost: envInt('DEMO_EVENT_BOOST', 30),
     recordSpeed: envInt('DEMO_RECORD_SPEED', 200, 1),
     summaryEveryMs: 10_000,
+    outages: outageMin > 0 ? { everyMs: outageMin * 60_000, durationMs: 8 * 60_000 } : undefined,
   });
   // Stop our clients as the service shuts down, so they do not try to reconnect.
   const stop = () => void live.stop();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   log.info({ rate: envInt('DEMO_RATE', 200) }, 'demo gateways running');
+}
+
+/** The inspectors' group chats, as DingTalk robots pointing at a local stand-in that logs what it is sent. */
+async function registerDemoContacts(service: Service, log: Logger): Promise<void> {
+  const port = envInt('DEMO_WEBHOOK_PORT', 8090);
+  try {
+    const sink = await startWebhookSink(port);
+    sink.onReceive = (r) => {
+      const md = (r.body as { markdown?: { title?: string; text?: string } }).markdown;
+      log.info({ robot: r.path, title: md?.title, text: md?.text }, 'DingTalk robot received');
+    };
+    const contacts = [
+      ...DISTRICTS.map((d, i) => ({ id: `dingtalk-${i + 1}`, name: `${d}特种设备监管群`, districts: [d], minSeverity: 'major', level: 0, format: 'dingtalk', webhook: `${sink.url}/robot/send?access_token=demo-${i + 1}`, secret: `SECdemo${i + 1}` })),
+      { id: 'chief', name: '市局特种设备安全监察科科长', phone: '13900000000', districts: [], minSeverity: 'critical', level: 1, format: 'dingtalk', webhook: `${sink.url}/robot/send?access_token=chief` },
+    ];
+    for (const c of contacts) if (!service.registry.contacts.get(c.id)) service.registry.contacts.put(c);
+    log.info({ robot: sink.url, contacts: contacts.length }, 'demo notification contacts: DingTalk robots (local stand-in) per district and a section chief');
+  } catch (e) {
+    log.warn({ port, err: (e as Error).message }, 'demo webhook receiver could not start (set DEMO_WEBHOOK_PORT); notifications will be retried and logged as failed');
+  }
+}
+
+/** Runs every scheduled rule once over the API, as an operator would. */
+async function runScheduledRules(service: Service, log: Logger): Promise<void> {
+  for (const rule of RULE_NAMES) {
+    try {
+      const res = await fetch(`${service.httpUrl}/api/v1/rules/${rule}/run`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}` } });
+      const body = (await res.json()) as { raised?: number; stillActive?: number; durationMs?: number; error?: string };
+      if (res.ok) log.info({ rule, raised: body.raised, active: body.stillActive, ms: body.durationMs }, 'scheduled rule run over the demo city');
+      else log.warn({ rule, status: res.status, error: body.error }, 'scheduled rule run failed');
+    } catch (e) {
+      log.warn({ rule, err: (e as Error).message }, 'could not run a scheduled rule');
+    }
+  }
 }

@@ -42,6 +42,8 @@ export interface GatewayOptions {
   maxInflight?: number;
   /** one-line summary in the log this often; 0 = never */
   summaryEveryMs?: number;
+  /** power or network cuts: about every `everyMs` one gateway goes silent for `durationMs` (its equipment shows as offline) */
+  outages?: { everyMs: number; durationMs: number };
 }
 
 export interface GatewayStats {
@@ -56,6 +58,8 @@ export interface GatewayStats {
   skipped: number;
   /** messages for clients that could not connect */
   undeliverable: number;
+  /** messages not sent because their gateway was in a simulated outage */
+  silenced: number;
   uptimeMs: number;
 }
 
@@ -83,7 +87,8 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   const started = Date.now();
   const published = { status: 0, event: 0, reading: 0, filling: 0, maintenance: 0, inspection: 0, complaint: 0, rescue: 0 } satisfies Record<Channel, number>;
   const online = new Set<string>();
-  const st = { connectFailures: 0, acked: 0, publishErrors: 0, inflight: 0, skipped: 0, undeliverable: 0 };
+  const st = { connectFailures: 0, acked: 0, publishErrors: 0, inflight: 0, skipped: 0, undeliverable: 0, silenced: 0 };
+  const downUntil = new Map<string, number>();
 
   // ---- connections
   const clients = new Map<string, MqttClient>();
@@ -119,6 +124,10 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
     const c = clients.get(clientId);
     if (!c) {
       st.undeliverable++;
+      return;
+    }
+    if ((downUntil.get(clientId) ?? 0) > Date.now()) {
+      st.silenced++;
       return;
     }
     st.inflight++;
@@ -213,6 +222,19 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
       agenda.at(now + pr.exp(complaintEvery), complain);
     };
     if (total > 0) agenda.at(now0 + pr.exp(complaintEvery), complain);
+  }
+
+  // power or network cuts at random gateways
+  if (opts.outages && city.gateways.length) {
+    const { everyMs, durationMs } = opts.outages;
+    const or = rng.fork('outages');
+    const cut = (now: number) => {
+      const g = city.gateways[or.int(0, city.gateways.length - 1)]!;
+      downUntil.set(g.id, now + durationMs);
+      log.info({ gateway: g.id, elevators: g.elevators.length, gasSites: g.gasSites.length, minutes: Math.round(durationMs / 60_000) }, 'simulated outage: gateway goes silent');
+      agenda.at(now + or.exp(everyMs), cut);
+    };
+    agenda.at(now0 + or.exp(everyMs), cut);
   }
 
   // ---- the clock: status by a token bucket, everything else from the agenda

@@ -10,6 +10,7 @@
 import type { Channel, ChannelRecord } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import { cstDate } from '../domain/time.js';
+import type { AlertResult } from '../alerts/store.js';
 
 export const MEASUREMENTS: Record<Channel, string> = {
   status: 'elevator_status',
@@ -82,6 +83,21 @@ class Line {
   toString(ts: string): string {
     return `${this.measurement}${this.tags} ${this.fields} ${ts}`;
   }
+}
+
+/**
+ * One alert transition as a point of `alert_event`, at its event time. The
+ * sub-millisecond part is the transition's seq, so re-writing the log after
+ * an outage lands on the same points.
+ */
+export function alertEventLine(e: AlertResult): string {
+  const a = e.alert;
+  const by = e.transition === 'acknowledged' ? a.ackBy : e.transition === 'resolved' ? a.resolvedBy : null;
+  return new Line('alert_event')
+    .tag('district', a.district ?? undefined).tag('severity', a.severity).tag('subject_kind', a.subjectKind).tag('transition', e.transition).tag('type', a.type).tag('unit', a.unit ?? undefined)
+    .int('alert_id', a.id).str('subject', a.subject).str('state', a.state).int('escalation', a.escalation).int('count', a.count).int('lag_ms', e.lagMs)
+    .int('seq', e.seq).str('by', by ?? undefined).str('resolution', e.transition === 'resolved' ? (a.resolution ?? undefined) : undefined)
+    .toString(`${e.at}${String(e.seq % 1_000_000).padStart(6, '0')}`);
 }
 
 /** Builds the line-protocol point for one validated object. `code` is the equipment named by the topic, if any. */

@@ -82,7 +82,7 @@ describe('other faults', () => {
 
 describe('entrapment escalation', () => {
   it('escalates when no rescue arrives within the limit, and keeps the rescue timings', async () => {
-    const e = await startTestService({ ENTRAPMENT_ARRIVAL_S: '2', OFFLINE_CHECK_MS: '200' });
+    const e = await startTestService({ ENTRAPMENT_ARRIVAL_S: '2', ALERT_CHECK_MS: '200' });
     try {
       const c = await registerSmallCity(e);
       const g = await connect(e.mqttPort, 'GW1', c.secrets.GW1);

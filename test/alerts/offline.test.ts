@@ -8,7 +8,7 @@ import { api, connect, publish, registerSmallCity, startTestService, status, tes
 let s: TestService;
 let city: SmallCity;
 let gw: MqttClient;
-const env = testEnv({ OFFLINE_TIMEOUT_S: '1', OFFLINE_CHECK_MS: '200' });
+const env = testEnv({ OFFLINE_TIMEOUT_S: '1', ALERT_CHECK_MS: '200' });
 
 beforeAll(async () => {
   s = await startTestService({}, env);

@@ -1,0 +1,19 @@
+// The notification log: who was told what, when, and how delivery went.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Notifier } from './notifier.js';
+
+export async function notificationRoutes(app: FastifyInstance, opts: { notifier: Notifier }): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get('/api/v1/notifications', {
+    schema: {
+      querystring: z.object({
+        alertId: z.coerce.number().int().positive().optional(),
+        status: z.enum(['pending', 'held', 'sent', 'failed', 'suppressed']).optional(),
+        contact: z.string().optional(),
+        page: z.coerce.number().int().min(1).default(1),
+        pageSize: z.coerce.number().int().min(1).max(500).default(50),
+      }),
+    },
+  }, async (req) => opts.notifier.list(req.query));
+}

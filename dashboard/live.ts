@@ -1,0 +1,126 @@
+// The live feed: a WebSocket on the HTTP server's port at /api/v1/live.
+//
+//   ws://host:port/api/v1/live?since=<seq>      Authorization: Bearer <token>
+//   (browsers cannot set headers on a WebSocket: ?token=<token> works too)
+//
+// Server → client, one JSON object per message:
+//   {"type":"alert","seq":N,"transition":"raised",...,"alert":{...}}  every alert transition, in seq order
+//   {"type":"ready","seq":N}   the replay after `since` is complete; N is the newest seq
+//   {"type":"reset","seq":N}   `since` is too far behind to replay: reload state over the API, then go on from N
+// A client remembers the last seq it handled and reconnects with since=<that
+// seq>: it receives every transition it missed, none twice. Without `since`
+// the feed starts at the newest transition. A client that reads too slowly
+// (more than LIVE_MAX_BUFFER bytes queued) is closed with code 1013; it
+// resumes like any reconnect.
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { AlertResult, AlertStore } from '../alerts/store.js';
+import type { Metrics } from '../service/metrics.js';
+
+export const LIVE_PATH = '/api/v1/live';
+const MAX_REPLAY = 10_000;
+const MAX_BUFFER = 8 * 1024 * 1024;
+const PING_MS = 30_000;
+
+interface Client {
+  ws: WebSocket;
+  /** last seq sent */
+  cursor: number;
+  alive: boolean;
+}
+
+const frame = (e: AlertResult) => JSON.stringify({ type: 'alert', ...e });
+
+export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logger; metrics?: Metrics; authorize: (headers: Record<string, string | string[] | undefined>, token: string | null) => boolean }) {
+  const { alerts, log } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  const clients = new Set<Client>();
+
+  function refuse(socket: Duplex, status: number, message: string): void {
+    socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: message })}`);
+  }
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== LIVE_PATH) return refuse(socket, 400, `no WebSocket at ${url.pathname}; the live feed is ${LIVE_PATH}`);
+    if (!deps.authorize(req.headers, url.searchParams.get('token'))) return refuse(socket, 401, 'the live feed needs the admin token: Authorization: Bearer <token> or ?token=<token>');
+    const sinceRaw = url.searchParams.get('since');
+    const since = sinceRaw === null ? null : Number(sinceRaw);
+    if (since !== null && !(Number.isInteger(since) && since >= 0)) return refuse(socket, 400, `since must be the seq of the last transition received (an integer ≥ 0), not ${sinceRaw}`);
+    wss.handleUpgrade(req, socket, head, (ws) => open(ws, since));
+  });
+
+  function open(ws: WebSocket, since: number | null): void {
+    // Replay and subscription happen in one synchronous step, so no transition falls in between.
+    const newest = alerts.lastSeq;
+    const client: Client = { ws, cursor: since ?? newest, alive: true };
+    if (since !== null && newest - since > MAX_REPLAY) {
+      ws.send(JSON.stringify({ type: 'reset', seq: newest }));
+      client.cursor = newest;
+    } else {
+      while (client.cursor < newest) {
+        const page = alerts.eventsSince(client.cursor, 1000);
+        if (!page.length) break;
+        for (const e of page) ws.send(frame(e));
+        client.cursor = page[page.length - 1]!.seq;
+      }
+    }
+    ws.send(JSON.stringify({ type: 'ready', seq: client.cursor }));
+    clients.add(client);
+    deps.metrics?.liveClients.set(clients.size);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('message', () => undefined); // the feed is one-way; anything sent is ignored
+    ws.on('close', () => {
+      clients.delete(client);
+      deps.metrics?.liveClients.set(clients.size);
+    });
+    ws.on('error', (err) => log.debug({ err }, 'live client error'));
+  }
+
+  const off = alerts.onTransition((e) => {
+    if (!clients.size) return;
+    const text = frame(e);
+    for (const c of clients) {
+      if (c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.bufferedAmount > MAX_BUFFER) {
+        c.ws.close(1013, `too slow; reconnect with since=${c.cursor}`);
+        clients.delete(c);
+        continue;
+      }
+      // Transitions arrive in seq order; anything missed in between (none expected) is read back from the log.
+      if (e.seq > c.cursor + 1) for (const m of alerts.eventsSince(c.cursor, e.seq - c.cursor - 1)) c.ws.send(frame(m));
+      if (e.seq > c.cursor) {
+        c.ws.send(text);
+        c.cursor = e.seq;
+      }
+    }
+  });
+
+  const ping = setInterval(() => {
+    for (const c of clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, PING_MS);
+  ping.unref();
+
+  return {
+    get clients() {
+      return clients.size;
+    },
+    close(): void {
+      off();
+      clearInterval(ping);
+      for (const c of clients) c.ws.close(1001, 'server shutting down');
+      clients.clear();
+      wss.close();
+    },
+  };
+}
+export type Live = ReturnType<typeof attachLive>;
