@@ -3,7 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { ElevatorEvent, Filling, Reading, Rescue } from '../domain/messages.js';
-import type { Ingest, StoredItem } from '../ingest/pipeline.js';
+import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
 import { RescueTimings } from './rescue-timings.js';
 import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
 import { fillingViolation } from './rules/filling.js';
@@ -13,7 +13,7 @@ import { OfflineMonitor } from './rules/offline.js';
 import type { AlertStore } from './store.js';
 
 /** What an alert keeps of the object that triggered it. */
-const evidenceOf = (item: StoredItem, extra: Record<string, unknown> = {}) => ({ channel: item.channel, sender: item.sender, ...extra, ...item.record });
+const evidenceOf = (item: IngestedItem, extra: Record<string, unknown> = {}) => ({ channel: item.channel, sender: item.sender, ...extra, ...item.record });
 
 export interface AlertEngineOptions {
   ingest: Ingest;
@@ -47,7 +47,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     else if (transition === 'resolved') offlineNow.delete(key);
   });
 
-  function signOfLife(item: StoredItem): void {
+  function signOfLife(item: IngestedItem): void {
     const kind = item.channel === 'status' || item.channel === 'event' ? 'elevator' : 'gas_site';
     const key = `${kind}:${item.code}`;
     const at = Math.min(item.record.ts, item.receivedAt);
@@ -81,7 +81,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   const gasCfg = deps.gas ?? DEFAULT_GAS;
   const gasStates = new Map<string, GasState>();
 
-  function onReading(item: StoredItem): void {
+  function onReading(item: IngestedItem): void {
     const g = item.record as Reading;
     const subject = `${item.code}:${g.detector}`;
     let state = gasStates.get(subject);
@@ -100,7 +100,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     }
   }
 
-  function apply(item: StoredItem, code: string, action: FaultAction): void {
+  function apply(item: IngestedItem, code: string, action: FaultAction): void {
     if (action.kind === 'ignore') return;
     if (action.kind === 'resolve') {
       alerts.resolve(action.alertId, 'system', action.reason, action.at, lag(action.at));
@@ -133,7 +133,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
     }
   }
 
-  const unsubscribe = deps.ingest.onStored((items) => {
+  const unsubscribe = deps.ingest.onAccepted((items) => {
     for (const item of items) {
       try {
         if (item.code !== null) signOfLife(item);

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ROUTINE_MAINTENANCE, type Inspection, type Maintenance } from '../domain/messages.js';
 import { DAY_MS } from '../domain/time.js';
-import type { Ingest, StoredItem } from '../ingest/pipeline.js';
+import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
 import type { Registry } from '../registry/registry.js';
 import type { Elevator } from '../registry/schemas.js';
 import { inspectionOverdue, maintenanceOverdue, routineEndsOverdue, type ElevatorFacts, type OverdueDecision } from './rules/overdue.js';
@@ -159,7 +159,7 @@ export class Scheduler {
       if (ids && transition === 'raised') ids.set(alert.subject, alert.id);
       else if (ids && transition === 'resolved') ids.delete(alert.subject);
     }));
-    this.cleanups.push(ingest.onStored((items) => this.onStored(items)));
+    this.cleanups.push(ingest.onAccepted((items) => this.onStored(items)));
     // The registry's change hook is a single callback: chain ours after whatever is there.
     const elevators = registry.elevators;
     const previous = elevators.onChange;
@@ -340,7 +340,7 @@ export class Scheduler {
   }
 
   /** Keeps the newest routine maintenance and passing periodic inspection per elevator; ends the alerts they end. */
-  private onStored(items: StoredItem[]): void {
+  private onStored(items: IngestedItem[]): void {
     const routine: Maintenance[] = [];
     const passes: Inspection[] = [];
     for (const it of items) {

@@ -2,14 +2,22 @@
 // status messages as fast as a window of in-flight messages allows; `ts` is
 // the publish time, so the service's store-lag histogram measures
 // publish → stored. Prints one JSON line with its figures.
+//
+//   node load-generator.js <url> <gateways.json> <perClient> [window] [ratePerSec]
+//
+// With ratePerSec the gateways together publish at that fixed rate (split
+// evenly, paced in 10 ms ticks; the window still caps what is in flight)
+// instead of as fast as they can.
 import mqtt from 'mqtt';
 import { readFileSync } from 'node:fs';
 
 interface Gateway { id: string; secret?: string; elevators: string[] }
-const [url, gatewaysFile, perClient, window] = process.argv.slice(2) as [string, string, string, string];
+const [url, gatewaysFile, perClient, window, rate] = process.argv.slice(2) as [string, string, string, string?, string?];
 const gateways = JSON.parse(readFileSync(gatewaysFile, 'utf8')) as Gateway[];
 const N = Number(perClient);
 const W = Number(window ?? 100);
+/** messages per second per gateway; unpaced when absent */
+const perClientRate = rate ? Number(rate) / gateways.length : Infinity;
 
 const clients = await Promise.all(
   gateways.map((g) => mqtt.connectAsync(url, { username: g.secret ? g.id : undefined, password: g.secret, clientId: g.id, reconnectPeriod: 0, keepalive: 120 })),
@@ -18,6 +26,11 @@ const start = Date.now();
 let acked = 0;
 let failed = 0;
 let lastAck = start;
+const paced = Number.isFinite(perClientRate);
+/** how many messages each gateway may have sent by now */
+const allowed = () => (paced ? Math.min(N, Math.floor(((Date.now() - start) * perClientRate) / 1000)) : N);
+const pumps: (() => void)[] = [];
+const ticker = paced ? setInterval(() => pumps.forEach((p) => p()), 10) : undefined;
 await Promise.all(
   clients.map(
     (c, ci) =>
@@ -26,7 +39,8 @@ await Promise.all(
         let sent = 0;
         let settled = 0;
         const pump = () => {
-          while (sent < N && sent - settled < W) {
+          const upTo = allowed();
+          while (sent < upTo && sent - settled < W) {
             const code = g.elevators[sent % g.elevators.length]!;
             const msg = {
               id: `${g.id}-${sent}`, ts: Date.now(), serviceMode: 'normal', carStatus: sent % 3 ? 'running' : 'stopped', direction: 'up',
@@ -45,9 +59,11 @@ await Promise.all(
             sent++;
           }
         };
+        pumps.push(pump);
         pump();
       }),
   ),
 );
+clearInterval(ticker);
 await Promise.all(clients.map((c) => c.endAsync()));
 console.log(JSON.stringify({ sent: gateways.length * N, acked, failed, start, lastAck, seconds: (lastAck - start) / 1000 }));

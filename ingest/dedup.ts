@@ -2,22 +2,26 @@
 // (events, fillings, records), where a duplicate with a different ts would
 // otherwise count twice. High-rate channels (status, reading) rely on point
 // identity instead: the same id and ts land on the same InfluxDB point.
-// Keys are recorded only after InfluxDB accepted the batch, so a crash in
-// between replays the batch instead of dropping it as a "duplicate".
+// Each key is recorded with the spool position of its first occurrence, in
+// the same transaction as the rules' effects, when a message is accepted. A
+// message read again (a crash before it was stored, or a batch re-read after
+// its decoded form was dropped) is a duplicate only if its key was first seen
+// somewhere else, so the same message is never mistaken for its own copy.
 import type { Database } from 'better-sqlite3';
 import type { Channel } from '../domain/channels.js';
 
 export const DEDUP_CHANNELS: ReadonlySet<Channel> = new Set(['event', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue']);
 
 export class Dedup {
-  private has;
+  private first;
   private ins;
   private purgeStmt;
   constructor(db: Database) {
     db.exec('CREATE TABLE IF NOT EXISTS seen_ids (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID');
     db.exec('CREATE INDEX IF NOT EXISTS seen_ids_at ON seen_ids (at)');
-    this.has = db.prepare('SELECT 1 FROM seen_ids WHERE key = ?').pluck();
-    this.ins = db.prepare('INSERT OR IGNORE INTO seen_ids (key, at) VALUES (?, ?)');
+    if (!(db.prepare('PRAGMA table_info(seen_ids)').all() as { name: string }[]).some((c) => c.name === 'pos')) db.exec('ALTER TABLE seen_ids ADD COLUMN pos TEXT');
+    this.first = db.prepare('SELECT pos FROM seen_ids WHERE key = ?');
+    this.ins = db.prepare('INSERT OR IGNORE INTO seen_ids (key, at, pos) VALUES (?, ?, ?)');
     this.purgeStmt = db.prepare('DELETE FROM seen_ids WHERE at < ?');
   }
 
@@ -25,13 +29,15 @@ export class Dedup {
     return `${sender}\u0001${channel}\u0001${id}`;
   }
 
-  seen(key: string): boolean {
-    return this.has.get(key) !== undefined;
+  /** Where the key was first seen: a position string, null (recorded by an older version), or undefined (never seen). */
+  firstSeen(key: string): string | null | undefined {
+    const r = this.first.get(key) as { pos: string | null } | undefined;
+    return r ? r.pos : undefined;
   }
 
-  /** Records keys; call inside the caller's transaction. */
-  remember(keys: Iterable<string>, at: number): void {
-    for (const k of keys) this.ins.run(k, at);
+  /** Records keys with the position of their first occurrence; call inside the caller's transaction. */
+  remember(keys: Iterable<readonly [key: string, pos: string]>, at: number): void {
+    for (const [k, pos] of keys) this.ins.run(k, at, pos);
   }
 
   /** Forgets ids first seen before `before` (ms). */

@@ -1,7 +1,17 @@
-// The ingest pipeline: spool → decode → dedup → InfluxDB, then dead letters,
-// seen ids and the spool checkpoint in one step. Runs as one loop, one write
-// in flight, so the checkpoint only ever moves past messages that are stored.
-// While InfluxDB is unreachable it retries with backoff and the spool grows.
+// The ingest pipeline, in two stages over the spool:
+//
+//   accept: spool → decode → dedup → rules (listeners) and dead letters, in one
+//           SQLite transaction that also records how far it got;
+//   store:  the same batches → InfluxDB → spool checkpoint.
+//
+// Rules do not wait for InfluxDB: an entrapment raises its alert as soon as
+// the message is durable in the spool, even while InfluxDB is slow or down
+// (then the store stage retries with backoff and the spool grows). Each
+// message is accepted exactly once: the accept position is committed with the
+// rules' effects, and messages before it that are read again after a crash are
+// stored without running the rules again. Decoded batches wait in memory for
+// the store stage up to INGEST_QUEUE_POINTS; beyond that only their spool range
+// is kept and they are decoded again when their turn comes.
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Channel } from '../domain/channels.js';
@@ -9,12 +19,13 @@ import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxError, type InfluxStore } from '../storage/influx.js';
 import { toLine } from '../storage/points.js';
-import { HTTP_TRANSPORT, type Spool, type SpoolBatch, type SpoolEntry } from '../storage/spool.js';
+import { comparePositions, HTTP_TRANSPORT, type Spool, type SpoolBatch, type SpoolEntry, type SpoolPosition } from '../storage/spool.js';
 import { decode, excerpt, type Accepted, type Reject } from './decode.js';
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import { DEDUP_CHANNELS, Dedup } from './dedup.js';
 
-export interface StoredItem extends Accepted {
+/** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
+export interface IngestedItem extends Accepted {
   sender: string;
   receivedAt: number;
 }
@@ -30,12 +41,19 @@ export interface IngestDeps {
   log: Logger;
   /** bytes read from the spool per write */
   batchBytes?: number;
+  /** decoded objects held in memory for the store stage; beyond, batches are decoded again from the spool */
+  queuePointsMax?: number;
 }
 
 export interface Ingest {
-  /** Listeners get every batch of objects once it is stored (the rule engines subscribe here). */
-  onStored(fn: (items: StoredItem[]) => void): () => void;
-  /** Resolves when everything spooled so far is stored (tests, shutdown). */
+  /**
+   * Listeners get every batch of new objects once, when they are accepted
+   * (durable in the spool, validated, not duplicates), before they are stored
+   * in InfluxDB. They run inside a SQLite transaction on the service's
+   * database, so their writes commit together with the accept position.
+   */
+  onAccepted(fn: (items: IngestedItem[]) => void): () => void;
+  /** Resolves when everything spooled so far is accepted and stored (tests, shutdown). */
   drained(timeoutMs?: number): Promise<boolean>;
   readonly influxUp: boolean;
   stop(): Promise<void>;
@@ -43,63 +61,122 @@ export interface Ingest {
 
 interface Prepared {
   points: string[];
-  stored: StoredItem[];
+  /** new objects: go to the listeners */
+  accepted: IngestedItem[];
   letters: DeadLetter[];
-  seenKeys: string[];
-  /** per point: the spool entry it came from and its dedup key */
-  origin: { entry: SpoolEntry; key: string | undefined }[];
+  seenKeys: [string, string][];
+  /** per point: the spool entry it came from and whether it is new */
+  origin: { entry: SpoolEntry; item: IngestedItem }[];
 }
+
+interface Queued {
+  batch: SpoolBatch;
+  /** null: dropped to bound memory; decode again from the spool */
+  prepared: Prepared | null;
+}
+
+/** points per InfluxDB write when batches are merged */
+const WRITE_POINTS_MAX = 20_000;
+const before = (e: SpoolPosition, pos: SpoolPosition) => comparePositions(e, pos) < 0;
 
 export function startIngest(deps: IngestDeps): Ingest {
   const { spool, store, registry, db, deadLetters, dedup, metrics, log } = deps;
   const batchBytes = deps.batchBytes ?? 2 * 1024 * 1024;
-  const listeners = new Set<(items: StoredItem[]) => void>();
+  const queuePointsMax = deps.queuePointsMax ?? 200_000;
+  const listeners = new Set<(items: IngestedItem[]) => void>();
   let stopping = false;
   let influxUp = true;
-  let wake: (() => void) | null = null;
-  const unsubscribe = spool.onAppend(() => wake?.());
-  // Dead letters and seen ids commit first, the spool checkpoint after: a
-  // crash in between replays the batch, which dedup and the idempotent points
-  // make harmless; the other order could lose the batch's seen ids.
-  const commitTx = db.transaction((p: Prepared, now: number) => {
-    deadLetters.add(p.letters);
-    dedup.remember(p.seenKeys, now);
-  });
+
+  db.exec('CREATE TABLE IF NOT EXISTS ingest_position (name TEXT PRIMARY KEY, seg INTEGER NOT NULL, off INTEGER NOT NULL)');
+  const savePosition = db.prepare(`INSERT INTO ingest_position (name, seg, off) VALUES ('accepted', @seg, @off) ON CONFLICT(name) DO UPDATE SET seg = excluded.seg, off = excluded.off`);
+  /** Everything before this spool position has been accepted (rules run, dead letters kept). */
+  let acceptedUpTo: SpoolPosition = (db.prepare(`SELECT seg, off FROM ingest_position WHERE name = 'accepted'`).get() as SpoolPosition | undefined) ?? { seg: 0, off: 0 };
+
+  const queue: Queued[] = [];
+  let queuedPoints = 0;
+  let wakeAccept: (() => void) | null = null;
+  let wakeStore: (() => void) | null = null;
+  const unsubscribe = spool.onAppend(() => wakeAccept?.());
 
   function letter(e: SpoolEntry, i: number | string, r: Reject): DeadLetter {
     metrics.deadLetters.inc({ reason: r.reason });
     return { ...r, key: `spool:${e.seg}:${e.off}:${i}`, at: e.receivedAt, topic: e.topic, sender: e.sender, transport: e.qos === HTTP_TRANSPORT ? 'http' : 'mqtt' };
   }
 
+  /**
+   * Decodes a batch. Messages before `acceptedUpTo` were accepted already (read
+   * again after a crash or a dropped batch): they only yield points, and a key
+   * first seen at this very position is not a duplicate of itself.
+   */
   function prepare(batch: SpoolBatch): Prepared {
-    const out: Prepared = { points: [], stored: [], letters: [], seenKeys: [], origin: [] };
+    const out: Prepared = { points: [], accepted: [], letters: [], seenKeys: [], origin: [] };
     const batchKeys = new Set<string>();
     for (const e of batch.entries) {
+      const again = before(e, acceptedUpTo);
       try {
         const d = decode(e.topic, e.payload, e.receivedAt, registry, e.sender);
-        d.rejects.forEach((r, i) => out.letters.push(letter(e, i, r)));
-        for (const item of d.items) {
+        if (!again) d.rejects.forEach((r, i) => out.letters.push(letter(e, i, r)));
+        d.items.forEach((item, i) => {
           const channel: Channel = item.channel;
-          let key: string | undefined;
           if (DEDUP_CHANNELS.has(channel)) {
-            key = Dedup.key(e.sender, channel, item.record.id);
-            if (batchKeys.has(key) || dedup.seen(key)) {
-              metrics.duplicates.inc({ channel });
-              continue;
+            const key = Dedup.key(e.sender, channel, item.record.id);
+            const pos = `${e.seg}:${e.off}:${i}`;
+            const first = batchKeys.has(key) ? 'this batch' : dedup.firstSeen(key);
+            if (first !== undefined && !(again && first === pos)) {
+              if (!again) metrics.duplicates.inc({ channel });
+              return;
             }
             batchKeys.add(key);
+            if (!again) out.seenKeys.push([key, pos]);
           }
+          const ingested: IngestedItem = { ...item, sender: e.sender, receivedAt: e.receivedAt };
           out.points.push(toLine(channel, item.record, item.code, item.ctx, e.sender));
-          out.stored.push({ ...item, sender: e.sender, receivedAt: e.receivedAt });
-          out.origin.push({ entry: e, key });
-        }
+          out.origin.push({ entry: e, item: ingested });
+          if (!again) out.accepted.push(ingested);
+        });
       } catch (err) {
         // A message must never stop the pipeline: keep it as a dead letter.
+        if (again) continue;
         log.error({ err, topic: e.topic, sender: e.sender }, 'could not decode a spooled message');
         out.letters.push(letter(e, 'x', { reason: 'internal_error', message: `could not be processed: ${(err as Error).message}`, excerpt: excerpt(e.payload) }));
       }
     }
     return out;
+  }
+
+  // Rules, dead letters, seen ids and the accept position commit together: a
+  // crash before the commit accepts the batch again, after it never again.
+  const acceptTx = db.transaction((p: Prepared, end: SpoolPosition) => {
+    deadLetters.add(p.letters);
+    dedup.remember(p.seenKeys, Date.now());
+    if (p.accepted.length) {
+      for (const l of listeners) {
+        try {
+          l(p.accepted);
+        } catch (e) {
+          log.error({ err: e }, 'accepted-items listener failed');
+        }
+      }
+    }
+    if (comparePositions(end, acceptedUpTo) > 0) savePosition.run(end);
+  });
+
+  /** A batch read but not accepted because the transaction failed: accepted again before anything newer. */
+  let unaccepted: SpoolBatch | null = null;
+  function accept(): boolean {
+    const batch = unaccepted ?? spool.read(batchBytes);
+    if (batch.entries.length === 0) return false;
+    unaccepted = batch;
+    const p = prepare(batch);
+    acceptTx(p, batch.end);
+    unaccepted = null;
+    if (comparePositions(batch.end, acceptedUpTo) > 0) acceptedUpTo = batch.end;
+    const keep = queuedPoints + p.points.length <= queuePointsMax;
+    // A dropped batch keeps only its spool range, not its messages: memory stays bounded however long InfluxDB is away.
+    queue.push(keep ? { batch, prepared: p } : { batch: { start: batch.start, end: batch.end, bytes: batch.bytes, entries: [], count: batch.entries.length }, prepared: null });
+    if (keep) queuedPoints += p.points.length;
+    wakeStore?.();
+    return true;
   }
 
   /**
@@ -131,7 +208,7 @@ export function startIngest(deps: IngestDeps): Ingest {
           return [...(await write(points.slice(0, half), offset)), ...(await write(points.slice(half), offset + half))];
         }
         metrics.writeErrors.inc({ kind: 'unavailable' });
-        if (influxUp) log.warn({ err: err.message, status: err.status }, 'InfluxDB write failed; keeping messages in the spool and retrying');
+        if (influxUp) log.warn({ err: err.message, status: err.status }, 'InfluxDB write failed; keeping messages in the spool and retrying (alerts go on)');
         influxUp = false;
         metrics.influxUp.set(0);
         if (stopping) throw err;
@@ -141,61 +218,95 @@ export function startIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  async function step(): Promise<boolean> {
-    const batch = spool.read(batchBytes);
-    if (batch.entries.length === 0) return false;
-    const p = prepare(batch);
-    const refused = new Set(await write(p.points));
-    for (const [i, o] of p.origin.entries()) {
-      if (refused.has(i)) {
-        p.letters.push(letter(o.entry, `w${i}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(p.stored[i]!.record) }));
-      } else if (o.key) p.seenKeys.push(o.key);
+  /** The next write: the head of the queue, merged with the decoded batches behind it (fewer, larger writes). */
+  function nextWrite(): { items: number; range: SpoolBatch; points: string[]; origin: Prepared['origin'] } | null {
+    const head = queue[0];
+    if (!head) return null;
+    if (!head.prepared) {
+      const p = prepare(spool.reread(head.batch));
+      return { items: 1, range: head.batch, points: p.points, origin: p.origin };
     }
-    const stored = refused.size ? p.stored.filter((_, i) => !refused.has(i)) : p.stored;
-    const now = Date.now();
-    commitTx(p, now);
-    spool.commit(batch);
+    let points = head.prepared.points;
+    let origin = head.prepared.origin;
+    let n = 1;
+    let bytes = head.batch.bytes;
+    let count = head.batch.count ?? head.batch.entries.length;
+    for (; n < queue.length; n++) {
+      const q = queue[n]!;
+      if (!q.prepared || points.length + q.prepared.points.length > WRITE_POINTS_MAX) break;
+      points = points.concat(q.prepared.points);
+      origin = origin.concat(q.prepared.origin);
+      bytes += q.batch.bytes;
+      count += q.batch.count ?? q.batch.entries.length;
+    }
+    const range = { start: head.batch.start, end: queue[n - 1]!.batch.end, bytes, count, entries: [] };
+    return { items: n, range, points, origin };
+  }
+
+  async function storeNext(): Promise<boolean> {
+    const w = nextWrite();
+    if (!w) return false;
+    const p = w;
+    const refused = new Set(await write(p.points));
+    if (refused.size) {
+      const letters = [...refused].map((i) => letter(p.origin[i]!.entry, `w${i}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(p.origin[i]!.item.record) }));
+      deadLetters.add(letters);
+    }
+    spool.commit(w.range);
+    for (const q of queue.splice(0, w.items)) if (q.prepared) queuedPoints -= q.prepared.points.length;
     metrics.spoolDepth.set(spool.depthCount);
     metrics.spoolBytes.set(spool.depthBytes);
+    const now = Date.now();
     const perChannel = new Map<Channel, number>();
-    for (const s of stored) {
-      perChannel.set(s.channel, (perChannel.get(s.channel) ?? 0) + 1);
-      const lag = now - s.record.ts;
+    p.origin.forEach(({ item }, i) => {
+      if (refused.has(i)) return;
+      perChannel.set(item.channel, (perChannel.get(item.channel) ?? 0) + 1);
+      const lag = now - item.record.ts;
       if (lag < 600_000) metrics.storeLag.observe(Math.max(0, lag) / 1000);
-    }
+    });
     for (const [channel, n] of perChannel) metrics.objectsStored.inc({ channel }, n);
-    for (const l of listeners) {
-      try {
-        l(stored);
-      } catch (e) {
-        log.error({ err: e }, 'stored-items listener failed');
-      }
-    }
     return true;
   }
 
-  const loop = (async () => {
+  const idle = (set: (w: (() => void) | null) => void) =>
+    new Promise<void>((r) => {
+      set(r);
+      setTimeout(r, 1000);
+    }).then(() => set(null));
+
+  const acceptLoop = (async () => {
     while (!stopping) {
       try {
-        if (await step()) continue;
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 1000);
-        });
-        wake = null;
+        if (accept()) continue;
+      } catch (e) {
+        // A SQLite error (disk full): nothing of the batch was accepted; it is accepted again first.
+        log.error({ err: e }, 'accepting from the spool failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      await idle((w) => (wakeAccept = w));
+    }
+  })();
+
+  const storeLoop = (async () => {
+    while (!stopping || queue.length) {
+      try {
+        if (await storeNext()) continue;
+        if (stopping) break;
       } catch (e) {
         // Storage refused while stopping, a full disk, a SQLite error: keep the
         // messages in the spool and try again rather than skip them.
-        spool.rewind();
         if (stopping) break;
-        log.error({ err: e }, 'ingest step failed; retrying from the spool checkpoint');
+        log.error({ err: e }, 'storing from the spool failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
+        continue;
       }
+      await idle((w) => (wakeStore = w));
     }
   })();
 
   return {
-    onStored(fn) {
+    onAccepted(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
@@ -209,9 +320,11 @@ export function startIngest(deps: IngestDeps): Ingest {
     },
     async stop() {
       stopping = true;
-      wake?.();
+      wakeAccept?.();
+      wakeStore?.();
       unsubscribe();
-      await loop;
+      await acceptLoop;
+      await storeLoop;
     },
   };
 }

@@ -37,6 +37,7 @@ export const ENV = {
   SPOOL_MAX_BYTES: z.coerce.number().int().min(1_048_576).default(1_073_741_824).describe('Bytes of accepted-but-unstored messages before new publishes are refused'),
   SPOOL_FSYNC: z.enum(['always', 'interval', 'none']).default('always').describe('always: PUBACK after fdatasync (survives power loss); interval: sync every SPOOL_FSYNC_MS; none: kernel decides'),
   SPOOL_FSYNC_MS: z.coerce.number().int().min(1).default(100).describe('Sync period for SPOOL_FSYNC=interval'),
+  INGEST_QUEUE_POINTS: z.coerce.number().int().min(0).default(200_000).describe('Decoded objects held in memory while waiting for InfluxDB; beyond, batches are read again from the spool when their turn comes'),
   DEAD_LETTER_MAX: z.coerce.number().int().min(100).default(10_000).describe('Dead letters kept (newest first)'),
   DEDUP_RETENTION_DAYS: z.coerce.number().int().min(1).default(400).describe('How long record ids are remembered for duplicate detection'),
   GAS_LEVEL1_LEL: z.coerce.number().min(0).max(100).default(25).describe('First-level gas alarm at or above this %LEL (GB/T 50493-2019)'),

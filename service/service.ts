@@ -82,10 +82,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
   if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
-  const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, metrics, log: log.child({ part: 'ingest' }) });
+  const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, metrics, queuePointsMax: config.INGEST_QUEUE_POINTS, log: log.child({ part: 'ingest' }) });
 
   // An inspection's nextDue is the registry's next periodic-inspection date (contract: "updates the registry").
-  ingest.onStored((items) => {
+  ingest.onAccepted((items) => {
     for (const it of items) {
       if (it.channel !== 'inspection') continue;
       const rec = it.record as Inspection;

@@ -48,11 +48,22 @@ export interface SpoolEntry extends SpoolMessage {
   off: number;
 }
 
+export interface SpoolPosition {
+  seg: number;
+  off: number;
+}
+
 export interface SpoolBatch {
   entries: SpoolEntry[];
-  end: { seg: number; off: number };
+  start: SpoolPosition;
+  end: SpoolPosition;
   bytes: number;
+  /** number of messages, when `entries` was emptied to save memory */
+  count?: number;
 }
+
+/** Orders spool positions: negative when a is before b. */
+export const comparePositions = (a: SpoolPosition, b: SpoolPosition): number => a.seg - b.seg || a.off - b.off;
 
 export class SpoolFullError extends Error {
   constructor(limit: number) {
@@ -117,6 +128,8 @@ export class Spool {
   private fd: number;
   private seg: number;
   private size: number;
+  /** bytes of the current segment that are durable per the fsync policy: what readers may see */
+  private readable = 0;
   private sealed = new Map<number, number>(); // finished segment → size
   private checkpoint: { seg: number; off: number };
   private cursor: { seg: number; off: number };
@@ -169,6 +182,7 @@ export class Spool {
     this.sealed.delete(this.seg);
     this.fd = openSync(join(opts.dir, segName(this.seg)), 'a');
     this.size = fstatSync(this.fd).size;
+    this.readable = this.size;
     this.cursor = { ...this.checkpoint };
     for (const s of segs) if (s < this.checkpoint.seg) unlinkSync(join(opts.dir, segName(s)));
     if (opts.fsync === 'interval') {
@@ -230,17 +244,25 @@ export class Spool {
       this.opts.log.error({ err: e }, 'spool append failed');
       return done(e as Error);
     }
-    for (const l of this.listeners) l();
     if (this.opts.fsync !== 'always') {
       this.dirty = true;
+      this.published(this.size);
       return done();
     }
     this.syncing = true;
+    const synced = this.size;
     fdatasync(this.fd, (err) => {
       this.syncing = false;
+      // Readers (rules, storage) see a message only once it is as durable as its acknowledgement says.
+      if (!err) this.published(synced);
       done(err ?? undefined);
       if (this.pending.length && !this.scheduled) this.flush();
     });
+  }
+
+  private published(upTo: number): void {
+    this.readable = upTo;
+    for (const l of this.listeners) l();
   }
 
   private syncNow(): void {
@@ -261,9 +283,10 @@ export class Spool {
     this.seg += 1;
     this.fd = next;
     this.size = 0;
+    this.readable = 0;
   }
 
-  /** Calls `fn` whenever new messages were appended. */
+  /** Calls `fn` whenever new messages can be read (appended and, with fsync `always`, synced). */
   onAppend(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -271,15 +294,33 @@ export class Spool {
 
   /** Reads up to about maxBytes of messages after the read cursor (not yet committed). */
   read(maxBytes: number): SpoolBatch {
+    const start = { ...this.cursor };
+    const r = this.readAt(start, maxBytes);
+    this.cursor = r.end;
+    return { ...r, start };
+  }
+
+  /** Reads again exactly the messages of a batch read before (not yet committed), e.g. after its decoded form was dropped to save memory. */
+  reread(batch: Pick<SpoolBatch, 'start' | 'end' | 'bytes'>): SpoolBatch {
+    if (comparePositions(batch.start, this.checkpoint) < 0) throw new Error('spool: cannot re-read a batch that is already committed');
+    const r = this.readAt(batch.start, batch.bytes, batch.end);
+    if (comparePositions(r.end, batch.end) !== 0) throw new Error(`spool: re-read ended at ${r.end.seg}:${r.end.off}, expected ${batch.end.seg}:${batch.end.off}`);
+    return { ...r, start: batch.start };
+  }
+
+  private readAt(from: SpoolPosition, maxBytes: number, stopAt?: SpoolPosition): { entries: SpoolEntry[]; end: SpoolPosition; bytes: number } {
     const entries: SpoolEntry[] = [];
     let bytes = 0;
+    let cursor = { ...from };
     while (bytes < maxBytes) {
-      const { seg, off } = this.cursor;
-      const end = seg === this.seg ? this.size : this.sealed.get(seg);
-      if (end === undefined) break;
+      if (stopAt && comparePositions(cursor, stopAt) >= 0) break;
+      const { seg, off } = cursor;
+      const segEnd = seg === this.seg ? this.readable : this.sealed.get(seg);
+      if (segEnd === undefined) break;
+      const end = stopAt && stopAt.seg === seg ? Math.min(segEnd, stopAt.off) : segEnd;
       if (off >= end) {
-        if (seg === this.seg) break;
-        this.cursor = { seg: seg + 1, off: 0 };
+        if (seg === this.seg || (stopAt && stopAt.seg === seg)) break;
+        cursor = { seg: seg + 1, off: 0 };
         continue;
       }
       const len = Math.min(end - off, Math.max(maxBytes - bytes, 64 * 1024));
@@ -311,10 +352,10 @@ export class Spool {
         }
         throw new Error(`spool corrupt at segment ${seg} offset ${off}`);
       }
-      this.cursor = { seg, off: off + at };
+      cursor = { seg, off: off + at };
       bytes += at;
     }
-    return { entries, end: { ...this.cursor }, bytes };
+    return { entries, end: cursor, bytes };
   }
 
   /** Rewinds the read cursor to the checkpoint (after a failed store, to read the same messages again). */
@@ -332,7 +373,7 @@ export class Spool {
     writeFileSync(tmp, JSON.stringify(this.checkpoint));
     renameSync(tmp, join(this.opts.dir, 'checkpoint.json'));
     this.depthBytes -= batch.bytes;
-    this.depthCount -= batch.entries.length;
+    this.depthCount -= batch.count ?? batch.entries.length;
     for (const s of [...this.sealed.keys()]) {
       if (s < this.checkpoint.seg) {
         this.sealed.delete(s);

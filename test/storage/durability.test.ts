@@ -16,6 +16,7 @@ afterAll(async () => {
 });
 
 
+// INGEST_QUEUE_POINTS=100: most batches waiting for InfluxDB are dropped from memory and decoded again from the spool.
 describe('InfluxDB stopped mid-stream', () => {
   it('keeps accepting into the spool, refuses visibly when the spool is full, and stores everything acknowledged once InfluxDB is back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'se-influx-stop-'));
@@ -25,7 +26,7 @@ describe('InfluxDB stopped mid-stream', () => {
       await influx.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, SPOOL_MAX_BYTES: String(1024 * 1024) }));
+    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_POINTS: '100' }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
@@ -41,6 +42,9 @@ describe('InfluxDB stopped mid-stream', () => {
       await publish(gw, 'se/v1/elevator/E1/status', status(`b-${i}`, t0 + 1000 + i));
       acked.push(`b-${i}`);
     }
+    // Alerts do not wait for InfluxDB: an entrapment raises at once.
+    await publish(gw, 'se/v1/elevator/E1/event', { id: 'trapped', ts: Date.now() - 1000, type: 'entrapment', state: 'raised' });
+    await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=entrapment'), (r) => r.body.total === 1, 5000);
     const health = await api(s, 'GET', '/healthz');
     expect(health.status).toBe(503);
     expect(health.body.influx.reachable).toBe(false);
@@ -64,6 +68,7 @@ describe('InfluxDB stopped mid-stream', () => {
     influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
     await waitFor(async () => s.spool.depthCount, (n) => n === 0, 30_000);
     expect(await count(s, 'elevator_status', `WHERE elevator = 'E1'`)).toBe(acked.length);
+    expect(await count(s, 'elevator_event')).toBe(1);
     // and the broker accepts again
     gw.end(true);
     gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
@@ -121,6 +126,49 @@ describe('service killed with SIGKILL mid-stream', () => {
     const stored = new Set((await store.rows(`SELECT id FROM elevator_status WHERE elevator = 'E1'`)).map((r) => r.id as string));
     const missing = [...acked].filter((id) => !stored.has(id));
     expect(missing).toEqual([]);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  });
+});
+
+describe('service killed after alerting but before storing', () => {
+  it('stores the message after the restart without running the rules on it again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-kill-accepted-'));
+    const influxPort = await freePort();
+    let influx = await startLocalInflux({ dataDir: dir, port: influxPort, log: quietLog });
+    cleanups.push(async () => {
+      await influx.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const env = { ...process.env, ...testEnv({ INFLUX_URL: influx.url, HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), LOG_LEVEL: 'error' }) };
+    cleanups.push(async () => rmSync(env.DATA_DIR!, { recursive: true, force: true }));
+    const start = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      cleanups.push(async () => void child.kill('SIGKILL'));
+      return child;
+    };
+    const s = { httpUrl: `http://127.0.0.1:${env.HTTP_PORT}` };
+    const healthy = () => waitFor(() => fetch(`${s.httpUrl}/healthz`).then((r) => r.status, () => 0), (st) => st === 200, 30_000);
+    let child = start();
+    await healthy();
+    const city = await registerSmallCity(s);
+    await influx.stop();
+    const gw = await connect(Number(env.MQTT_PORT), 'GW1', city.secrets.GW1);
+    await publish(gw, 'se/v1/elevator/E1/event', { id: 'trapped', ts: Date.now() - 1000, type: 'entrapment', state: 'raised' });
+    await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=entrapment'), (r) => r.body.total === 1, 5000);
+    gw.end(true);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    influx = await startLocalInflux({ dataDir: dir, port: influxPort, log: quietLog });
+    child = start();
+    await healthy();
+    await waitFor(() => fetch(`${s.httpUrl}/healthz`).then((r) => r.json() as Promise<{ spool: { depthMessages: number } }>), (h) => h.spool.depthMessages === 0, 30_000);
+    const store = await InfluxStore.connect({ url: influx.url, database: env.INFLUX_DATABASE! }, quietLog);
+    expect(await count({ store }, 'elevator_event')).toBe(1);
+    const alerts = (await api(s, 'GET', '/api/v1/alerts?type=entrapment')).body;
+    expect(alerts.total).toBe(1);
+    expect(alerts.items[0].count).toBe(1); // not counted again as a repeat
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   });

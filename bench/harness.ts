@@ -1,0 +1,133 @@
+// What the benchmarks share: running compiled scripts as child processes,
+// starting the service (own data dir, project-local InfluxDB) and
+// registering a city of bench elevators and gateways over the admin API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
+
+export const TOKEN = 'bench-admin-token';
+
+// Runs from the compiled tree (npm run build): what production runs, without a TypeScript loader.
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs a compiled script (path relative to dist/) in a child process; its stdout is piped. */
+export function node(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [join(root, args[0]!), ...args.slice(1)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+export function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((res, rej) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (l) => res(l));
+    child.once('exit', (code) => rej(new Error(`process exited (${code}) before printing`)));
+  });
+}
+
+/** What bench/load-generator.ts prints. */
+export interface LoadResult { sent: number; acked: number; failed: number; start: number; lastAck: number; seconds: number }
+
+export interface BenchGateway { id: string; secret?: string; elevators: string[] }
+
+export const rssMb = (pid: number) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+export async function api(base: string, method: string, path: string, body?: string, type = 'application/json') {
+  const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': type } : {}) }, body });
+  const json = (await r.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Every series of one metric in a Prometheus text scrape: `name{labels}` → value. */
+export function parseMetrics(text: string, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const [k, v] = line.split(' ');
+    out.set(k!, Number(v));
+  }
+  return out;
+}
+
+/** The sum over all series of one metric. */
+export const metricSum = (text: string, name: string) => [...parseMetrics(text, name).values()].reduce((a, b) => a + b, 0);
+
+export interface BenchService {
+  proc: ChildProcess;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  mqttUrl: string;
+  influxPort: number;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts dist/service/main.js with its data in `dataDir` and waits until it is
+ * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=32) are its Node flags;
+ * BENCH_PROF=1 writes a CPU profile to /tmp/prof.
+ */
+export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<BenchService> {
+  const httpPort = await freePort();
+  const mqttPort = await freePort();
+  const influxPort = await freePort();
+  const svcEnv = {
+    DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1',
+    INFLUX_LOCAL_PORT: String(influxPort), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env,
+  };
+  const flags = [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean)];
+  const proc = spawn(process.execPath, [...flags, join(root, 'service/main.js')], { env: { ...process.env, ...svcEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise((r) => proc.once('exit', r));
+  const base = `http://127.0.0.1:${httpPort}`;
+  const svc: BenchService = {
+    proc, base, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, influxPort,
+    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+  try {
+    for (let i = 0; ; i++) {
+      if ((await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) === 200) break;
+      if (proc.exitCode !== null) throw new Error(`service exited (${proc.exitCode}) before becoming healthy`);
+      if (i > 600) throw new Error('service did not become healthy');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    await svc.stop();
+    throw e;
+  }
+  return svc;
+}
+
+/** Bench elevator code i: BE000000, BE000001, … */
+export const benchElevator = (i: number) => `BE${String(i).padStart(6, '0')}`;
+
+/**
+ * Registers 120 maintenance units, `elevators` elevators (benchElevator(0 …
+ * elevators − 1)) plus `extra` elevator codes, then the gateways, and issues
+ * each gateway a secret. Returns the gateways with their secrets.
+ */
+export async function registerCity(base: string, elevators: number, gateways: BenchGateway[], extra: string[] = []): Promise<BenchGateway[]> {
+  const units = Array.from({ length: 120 }, (_, u) => JSON.stringify({ id: `BU${u}`, name: `维保单位${u}` })).join('\n');
+  await api(base, 'POST', '/api/v1/units/import', units, 'application/x-ndjson');
+  const codes = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => (from + k < elevators ? benchElevator(from + k) : extra[from + k - elevators]!));
+  const total = elevators + extra.length;
+  for (let from = 0; from < total; from += 20_000) {
+    const lines = codes(from, Math.min(total, from + 20_000)).map((code, k) => {
+      const i = from + k;
+      return JSON.stringify({ code, address: `测试路${i}号`, district: `区${i % 8}`, userUnit: '物业', maintenanceUnit: `BU${i % 120}`, nextInspectionDue: '2027-06-01' });
+    });
+    await api(base, 'POST', '/api/v1/elevators/import', lines.join('\n'), 'application/x-ndjson');
+  }
+  await api(base, 'POST', '/api/v1/gateways/import', gateways.map((g) => JSON.stringify({ id: g.id, elevators: g.elevators })).join('\n'), 'application/x-ndjson');
+  const withSecrets: BenchGateway[] = [];
+  for (const g of gateways) withSecrets.push({ ...g, secret: (await api(base, 'POST', `/api/v1/gateways/${g.id}/secret`)).secret as string });
+  return withSecrets;
+}
