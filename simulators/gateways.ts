@@ -234,7 +234,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
       log.info({ gateway: g.id, elevators: g.elevators.length, gasSites: g.gasSites.length, minutes: Math.round(durationMs / 60_000) }, 'simulated outage: gateway goes silent');
       agenda.at(now + or.exp(everyMs), cut);
     };
-    agenda.at(now0 + or.exp(everyMs), cut);
+    agenda.at(now0 + or.range(30_000, 90_000), cut); // the first soon, so a demo shows one early
   }
 
   // ---- the clock: status by a token bucket, everything else from the agenda
