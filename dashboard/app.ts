@@ -15,6 +15,8 @@ import { ruleRoutes } from '../alerts/rule-routes.js';
 import type { Scheduler } from '../alerts/scheduled.js';
 import type { Notifier } from '../alerts/notify/notifier.js';
 import { notificationRoutes } from '../alerts/notify/routes.js';
+import type { Supervision } from '../supervision/supervision.js';
+import { supervisionRoutes } from '../supervision/routes.js';
 import { attachLive } from './live.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
@@ -32,6 +34,7 @@ export interface AppDeps {
   adminToken: string;
   alerts: AlertStore;
   scheduler: Scheduler;
+  supervision: Supervision;
   notifier: Notifier;
 }
 
@@ -73,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scope.addHook('preHandler', auth.requireAdmin);
     await alertRoutes(scope, { alerts: deps.alerts });
     await ruleRoutes(scope, { scheduler: deps.scheduler });
+    await supervisionRoutes(scope, { supervision: deps.supervision });
     await notificationRoutes(scope, { notifier: deps.notifier });
   });
   const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, authorize: auth.adminHeaders });

@@ -60,6 +60,12 @@ export const ENV = {
   SCHEDULE_OVERDUE_MAINTENANCE: cronExpr.default('0 2 * * *').describe('When the overdue-maintenance rule runs (cron, Asia/Shanghai)'),
   SCHEDULE_OVERDUE_INSPECTION: cronExpr.default('10 2 * * *').describe('When the overdue-inspection rule runs (cron, Asia/Shanghai)'),
   SCHEDULE_CATCH_UP: bool.default(true).describe('On start, run each scheduled rule whose last successful run is older than 24 h (missed while down)'),
+  INTERVIEW_PASS_RATE_BELOW: z.coerce.number().min(0).max(1).default(0.7).describe('Interview list: a first periodic-inspection pass rate below this fails (exactly this does not)'),
+  INTERVIEW_MIN_INSPECTIONS: z.coerce.number().int().min(1).default(5).describe('Interview list: first inspections needed for the pass rate to count ("insufficient data" below)'),
+  INTERVIEW_COMPLAINT_RATE: z.coerce.number().min(0).default(5).describe('Interview list: complaints per 100 elevators at or above this fail'),
+  INTERVIEW_POLICY: z.enum(['any', 'all']).default('any').describe('Interview list: listed when any criterion fails, or only when all do'),
+  SCHEDULE_INTERVIEW_YEARLY: cronExpr.default('30 3 5 1 *').describe('When the interview list for the previous calendar year is generated (cron, Asia/Shanghai)'),
+  SCHEDULE_INTERVIEW_MONTHLY: cronExpr.default('0 4 1 * *').describe('When the early-warning list for the rolling twelve months is generated'),
 } as const;
 
 const schema = z.object(ENV);

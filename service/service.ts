@@ -10,6 +10,7 @@ import { startBroker, type RunningBroker } from '../broker/broker.js';
 import { startAlertEngine } from '../alerts/engine.js';
 import { AlertStore } from '../alerts/store.js';
 import { Scheduler } from '../alerts/scheduled.js';
+import { Supervision } from '../supervision/supervision.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { buildApp } from '../dashboard/app.js';
@@ -29,6 +30,7 @@ export interface Service {
   registry: Registry;
   alerts: AlertStore;
   scheduler: Scheduler;
+  supervision: Supervision;
   notifier: Notifier;
   store: InfluxStore;
   spool: Spool;
@@ -121,7 +123,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   scheduler.start().catch((err: unknown) => log.error({ err }, 'scheduled rules: start-up catch-up failed'));
 
   const token = adminToken(config, log);
-  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler });
+  const supervision = new Supervision({
+    db, store, registry, log: log.child({ part: 'supervision' }),
+    criteria: { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY },
+    schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
+  });
+  supervision.start();
+  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   const addr = app.server.address();
   const httpUrl = `http://${config.HTTP_HOST}:${typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT}`;
@@ -140,7 +148,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, notifier, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, supervision, notifier, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -155,6 +163,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await ingest.stop();
       stopAlerts(); // after the drain, so what is stored on the way down still raises its alerts
       scheduler.stop();
+      supervision.stop();
       await notifier.stop();
       await history.caughtUp(2000);
       await history.stop();

@@ -1,0 +1,37 @@
+// Scorecards and interview lists over HTTP.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { previousYear } from './interview.js';
+import type { Supervision } from './supervision.js';
+
+const period = z.object({ from: z.iso.date().optional(), to: z.iso.date().optional() }).refine((p) => !p.from || !p.to || p.from < p.to, { message: 'from must be before to' });
+const resolvePeriod = (p: { from?: string | undefined; to?: string | undefined }) => {
+  const d = previousYear();
+  return { from: p.from ?? d.from, to: p.to ?? d.to };
+};
+const idParams = z.object({ id: z.coerce.number().int().positive() });
+
+export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision }): Promise<void> {
+  const { supervision } = opts;
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/api/v1/scorecards', { schema: { querystring: period } }, async (req) => {
+    const p = resolvePeriod(req.query);
+    return { period: p, criteria: supervision.criteria, items: await supervision.scorecards(p) };
+  });
+  r.post('/api/v1/interview-lists', { schema: { body: period.optional() } }, async (req, reply) => reply.code(201).send(await supervision.generate(resolvePeriod(req.body ?? {}), 'api')));
+  r.get('/api/v1/interview-lists', {
+    schema: { querystring: z.object({ from: z.iso.date().optional(), page: z.coerce.number().int().min(1).default(1), pageSize: z.coerce.number().int().min(1).max(100).default(20) }) },
+  }, async (req) => supervision.lists.list(req.query));
+  r.get('/api/v1/interview-lists/:id', { schema: { params: idParams } }, async (req, reply) => {
+    const l = supervision.lists.get(req.params.id);
+    return l ?? reply.code(404).send({ error: `interview list ${req.params.id} not found` });
+  });
+  r.get('/api/v1/interview-lists/:id/units/:unit/evidence', { schema: { params: idParams.extend({ unit: z.string().min(1).max(64) }) } }, async (req, reply) => {
+    const l = supervision.lists.get(req.params.id);
+    if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
+    const listed = l.units.find((u) => u.unit === req.params.unit);
+    if (!listed) return reply.code(404).send({ error: `unit ${req.params.unit} is not on interview list ${l.id}` });
+    return { ...listed, ...(await supervision.evidence(listed.unit, { from: l.periodFrom, to: l.periodTo })) };
+  });
+}
