@@ -29,6 +29,7 @@ export const ALERT_TYPE_ZH: Record<string, string> = {
   offline: '设备离线',
   maintenance_overdue: '维保超期',
   inspection_overdue: '定期检验超期',
+  interview_case: '维保单位约谈',
 };
 
 export const SEVERITY_ZH: Record<Severity, string> = { critical: '紧急', major: '严重', minor: '一般', warning: '提示' };

@@ -124,7 +124,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const token = adminToken(config, log);
   const supervision = new Supervision({
-    db, store, registry, log: log.child({ part: 'supervision' }),
+    db, store, registry, alerts, log: log.child({ part: 'supervision' }),
     criteria: { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY },
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
   });

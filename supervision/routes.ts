@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CASE_STATES, CaseError, STEP_SCHEMAS } from './cases.js';
 import { previousYear } from './interview.js';
 import type { Supervision } from './supervision.js';
 
@@ -33,5 +34,29 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     const listed = l.units.find((u) => u.unit === req.params.unit);
     if (!listed) return reply.code(404).send({ error: `unit ${req.params.unit} is not on interview list ${l.id}` });
     return { ...listed, ...(await supervision.evidence(listed.unit, { from: l.periodFrom, to: l.periodTo })) };
+  });
+
+  r.post('/api/v1/interview-lists/:id/cases', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64) }) } }, async (req, reply) => {
+    const l = supervision.lists.get(req.params.id);
+    if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
+    const items = supervision.cases.openFor(l, req.body.by);
+    return reply.code(201).send({ items, total: items.length });
+  });
+  r.get('/api/v1/interview-cases', {
+    schema: {
+      querystring: z.object({
+        state: z.enum(CASE_STATES).optional(), unit: z.string().optional(), periodFrom: z.iso.date().optional(), periodTo: z.iso.date().optional(),
+        page: z.coerce.number().int().min(1).default(1), pageSize: z.coerce.number().int().min(1).max(500).default(50),
+      }),
+    },
+  }, async (req) => supervision.cases.list(req.query));
+  r.get('/api/v1/interview-cases/:id', { schema: { params: idParams } }, async (req, reply) => supervision.cases.get(req.params.id) ?? reply.code(404).send({ error: `interview case ${req.params.id} not found` }));
+  r.post('/api/v1/interview-cases/:id/:step', { schema: { params: idParams.extend({ step: z.enum(Object.keys(STEP_SCHEMAS) as [keyof typeof STEP_SCHEMAS]) }) } }, async (req, reply) => {
+    try {
+      return supervision.cases.advance(req.params.id, req.params.step, req.body);
+    } catch (e) {
+      if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
+      throw e;
+    }
   });
 }

@@ -5,7 +5,9 @@
 import type { Database } from 'better-sqlite3';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
+import type { AlertStore } from '../alerts/store.js';
 import type { Registry } from '../registry/registry.js';
+import { InterviewCases } from './cases.js';
 import type { InfluxStore } from '../storage/influx.js';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, rollingYear, type InterviewCriteria, type InterviewList } from './interview.js';
 import { computeScorecards, DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
@@ -14,6 +16,7 @@ export interface SupervisionOptions {
   db: Database;
   store: InfluxStore;
   registry: Registry;
+  alerts: AlertStore;
   log: Logger;
   criteria?: InterviewCriteria;
   /** cron expressions; null = only on demand */
@@ -22,11 +25,13 @@ export interface SupervisionOptions {
 
 export class Supervision {
   readonly lists: InterviewLists;
+  readonly cases: InterviewCases;
   readonly criteria: InterviewCriteria;
   private tasks: ScheduledTask[] = [];
 
   constructor(private opts: SupervisionOptions) {
     this.lists = new InterviewLists(opts.db);
+    this.cases = new InterviewCases(opts.db, opts.alerts);
     this.criteria = opts.criteria ?? DEFAULT_CRITERIA;
   }
 

@@ -1,0 +1,77 @@
+// Interview cases through the real service: open from a list, walk every
+// step with who and when, inspectors notified on publication, repeats marked.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cstMidnight } from '../../domain/time.js';
+import { startWebhookSink, type WebhookSink } from '../../simulators/webhook-sink.js';
+import { api, startTestService, waitFor, type TestService } from '../helpers.js';
+
+let s: TestService;
+let sink: WebhookSink;
+
+beforeAll(async () => {
+  sink = await startWebhookSink();
+  s = await startTestService();
+  const put = async (entity: string, body: unknown) => expect((await api(s, 'POST', `/api/v1/${entity}`, body)).status).toBe(201);
+  await put('units', { id: 'BAD', name: '屡查不改电梯维保公司' });
+  for (let i = 0; i < 5; i++) await put('elevators', { code: `B${i}`, address: '测试路', district: '北塔区', userUnit: '物业', maintenanceUnit: 'BAD' });
+  await put('partners', { id: 'INST', kind: 'institute', name: '特检院' });
+  await put('contacts', { id: 'city', name: '市局监察科', minSeverity: 'major', webhook: `${sink.url}/city` });
+  const secret = (await api(s, 'POST', '/api/v1/partners/INST/secret')).body.secret as string;
+  // Five failed first inspections in 2024 and again in 2025: listed both years.
+  const records = ['2024-04-01', '2025-04-01'].flatMap((d) => [0, 1, 2, 3, 4].map((i) => ({
+    id: `${d}-${i}`, ts: cstMidnight(d) + i * 3_600_000, elevator: `B${i}`, institution: '特检院', kind: 'periodic', attempt: 1, result: 'fail',
+  })));
+  const r = await fetch(`${s.httpUrl}/api/v1/ingest/se/v1/records/inspection`, {
+    method: 'POST', headers: { authorization: `Basic ${Buffer.from(`INST:${secret}`).toString('base64')}`, 'content-type': 'application/json' }, body: JSON.stringify(records),
+  });
+  expect(r.status).toBe(202);
+  await waitFor(async () => s.spool.depthCount, (n) => n === 0);
+});
+afterAll(async () => {
+  await s?.cleanup();
+  await sink?.close();
+});
+
+const openCases = async (from: string, to: string) => {
+  const list = (await api(s, 'POST', '/api/v1/interview-lists', { from, to })).body;
+  expect(list.units.map((u: { unit: string }) => u.unit)).toEqual(['BAD']);
+  const r = await api(s, 'POST', `/api/v1/interview-lists/${list.id}/cases`, { by: '张科长' });
+  expect(r.status).toBe(201);
+  return r.body.items as { id: number; state: string; repeatOf: number | null }[];
+};
+
+describe('interview cases', () => {
+  it('walk from draft to closed with who and when; publication notifies the inspectors; the next year is a repeat', async () => {
+    const [c2024] = await openCases('2024-01-01', '2025-01-01');
+    expect(c2024).toMatchObject({ state: 'draft', repeatOf: null });
+    const step = (id: number, to: string, body: unknown) => api(s, 'POST', `/api/v1/interview-cases/${id}/${to}`, body);
+
+    expect((await step(c2024!.id, 'held', { by: 'x', minutes: 'm', commitments: ['c'] })).body.error).toMatch(/next step is published/);
+    expect((await step(c2024!.id, 'published', { by: '张科长' })).body.state).toBe('published');
+    await waitFor(async () => sink.received.filter((r) => r.path === '/city').length, (n) => n === 1, 5000);
+    expect((sink.received[0]!.body as { title: string }).title).toBe('【严重】新告警：维保单位约谈');
+
+    const bad = await step(c2024!.id, 'scheduled', { by: '张科长', place: '市局三楼会议室' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/scheduledAt/);
+    await step(c2024!.id, 'scheduled', { by: '张科长', scheduledAt: '2025-01-20T09:30:00+08:00', place: '市局三楼会议室', attendees: ['维保公司总经理', '技术负责人'] });
+    await step(c2024!.id, 'held', { by: '李检查员', minutes: '通报检验一次合格率偏低问题', commitments: ['一个月内完成全部电梯自查'] });
+    await step(c2024!.id, 'rectifying', { by: '李检查员', rectifyDue: '2025-03-01' });
+    const closed = (await step(c2024!.id, 'closed', { by: '张科长', conclusion: '整改完成，复查合格' })).body;
+    expect(closed.state).toBe('closed');
+    expect(closed.history.map((h: { state: string; by: string }) => `${h.state}:${h.by}`)).toEqual([
+      'draft:张科长', 'published:张科长', 'scheduled:张科长', 'held:李检查员', 'rectifying:李检查员', 'closed:张科长',
+    ]);
+    expect(closed.details).toMatchObject({ place: '市局三楼会议室', rectifyDue: '2025-03-01', conclusion: '整改完成，复查合格' });
+    const alert = (await api(s, 'GET', `/api/v1/alerts/${closed.alertId}`)).body;
+    expect(alert).toMatchObject({ type: 'interview_case', subjectKind: 'maintenance_unit', subject: 'BAD', state: 'resolved', resolvedBy: '张科长' });
+    expect(alert.notes).toHaveLength(3); // scheduled, held, rectifying: pushed live as notes
+    expect((await step(c2024!.id, 'closed', { by: 'x', conclusion: 'again' })).status).toBe(409);
+
+    const [c2025] = await openCases('2025-01-01', '2026-01-01');
+    expect(c2025!.repeatOf).toBe(c2024!.id);
+    // Opening again (e.g. from a regenerated version) keeps the one case per unit and period.
+    const again = await openCases('2025-01-01', '2026-01-01');
+    expect(again.map((c) => c.id)).toEqual([c2025!.id]);
+  });
+});
