@@ -28,7 +28,8 @@ import type { Service } from '../service/service.js';
 import { backfillRecords, postRecords } from './backfill.js';
 import { generateCity, registerCity, type CityOptions } from './city.js';
 import { runGateways, type RunningGateways } from './gateways.js';
-import { cstDate } from '../domain/time.js';
+import { cstDate, cstMidnight } from '../domain/time.js';
+import { previousYear } from '../supervision/interview.js';
 import { RULE_NAMES } from '../alerts/scheduled.js';
 import { DISTRICTS } from './city.js';
 import { startWebhookSink } from './webhook-sink.js';
@@ -95,8 +96,9 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
 
   if (!params.backfillDone) {
     const to = Date.now();
-    const from = to - 365 * 86_400_000;
-    log.info({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }, 'backfilling a year of maintenance, inspection, complaint and rescue records');
+    // From 1 January of the previous year: the default interview list (the previous calendar year) has a full year of evidence.
+    const from = Math.min(to - 365 * 86_400_000, cstMidnight(previousYear(to).from));
+    log.info({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }, 'backfilling maintenance, inspection, complaint and rescue records since the start of last year');
     let lastLog = 0;
     const t0 = Date.now();
     const p = await postRecords(service.httpUrl, service.adminToken, backfillRecords(city, { seed: params.seed, from, to }), {
@@ -113,6 +115,7 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
     // The year's records are stored: run the scheduled rules now rather than at 02:00, so the late units' elevators show as overdue.
     await service.ingest.drained(120_000);
     await runScheduledRules(service, log);
+    await generateInterviewList(service, log);
   }
 
   await registerDemoContacts(service, log);
@@ -154,6 +157,17 @@ async function registerDemoContacts(service: Service, log: Logger): Promise<void
     log.info({ robot: sink.url, contacts: contacts.length }, 'demo notification contacts: DingTalk robots (local stand-in) per district and a section chief');
   } catch (e) {
     log.warn({ port, err: (e as Error).message }, 'demo webhook receiver could not start (set DEMO_WEBHOOK_PORT); notifications will be retried and logged as failed');
+  }
+}
+
+/** The previous year's interview list, with draft cases, as the monitoring center would start the year. */
+async function generateInterviewList(service: Service, log: Logger): Promise<void> {
+  try {
+    const list = await service.supervision.generate(previousYear(), 'api');
+    const cases = service.supervision.cases.openFor(list, 'demo');
+    log.info({ id: list.id, period: `${list.periodFrom}..${list.periodTo}`, considered: list.considered, listed: list.units.map((u) => `${u.unit} ${u.reasons.map((r) => r.criterion).join('+')}`), cases: cases.length }, 'interview list (约谈名单) generated for the demo city');
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'could not generate the interview list');
   }
 }
 
