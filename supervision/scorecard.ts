@@ -8,7 +8,7 @@
 // of records. Entrapment timings come from the alert engine's rescue timings
 // (one row per entrapment, however many times the gateway repeated it).
 import type { Database } from 'better-sqlite3';
-import { DAY_MS } from '../domain/time.js';
+import { cstMidnight, DAY_MS } from '../domain/time.js';
 import { FAULT_SEVERITY } from '../alerts/rules/elevator-faults.js';
 import type { Registry } from '../registry/registry.js';
 import type { InfluxStore } from '../storage/influx.js';
@@ -45,6 +45,8 @@ export interface Scorecard {
   };
   complaints: { count: number; /** per 100 elevators */ rate: number | null };
   maintenance: { records: number; routine: number; overdueEpisodes: number; overdueElevatorDays: number; elevatorsWithoutRecords: number };
+  /** periodic inspections that fell due in the period and were not passed by their due date */
+  overdueInspections: { count: number; elevatorDays: number };
   entrapments: { count: number; per100: number | null; meanArrivalMin: number | null; meanRescueMin: number | null; arrivalsOverLimit: number };
   dangerousFaults: number;
 }
@@ -119,10 +121,45 @@ async function overdueMaintenance(store: InfluxStore, registry: Registry, p: Per
   return { episodes, days, without };
 }
 
+/**
+ * Periodic inspections overdue in the period: a passing periodic inspection
+ * sets the next due date (`next_due`); if that date falls in the period and
+ * no passing periodic inspection follows by the end of that day, the
+ * elevator is overdue from the next day until the next pass (or the period's
+ * end). One row per passing inspection with a due date is read (about one
+ * per elevator per year).
+ */
+async function overdueInspections(store: InfluxStore, registry: Registry, p: Period): Promise<{ count: Counter; days: Counter }> {
+  const count: Counter = {};
+  const days: Counter = {};
+  const rows = await store.rows(`SELECT "next_due" FROM "inspection" WHERE "kind" = 'periodic' AND "result" = 'pass' AND time >= ${ms(p.from - 400 * DAY_MS)} AND time < ${ms(p.to)} GROUP BY "elevator"`);
+  const byElevator = new Map<string, { t: number; due: string | null }[]>();
+  for (const r of rows) {
+    const list = byElevator.get(String(r.elevator)) ?? [];
+    list.push({ t: Number(r.time), due: (r.next_due as string | null) ?? null });
+    byElevator.set(String(r.elevator), list);
+  }
+  for (const [code, passes] of byElevator) {
+    passes.sort((a, b) => a.t - b.t);
+    const unit = registry.elevators.get(code)?.maintenanceUnit;
+    if (!unit) continue;
+    passes.forEach((pass, i) => {
+      if (!pass.due) return;
+      const overdueFrom = cstMidnight(pass.due) + DAY_MS;
+      if (overdueFrom <= p.from || overdueFrom > p.to) return; // fell due outside the period
+      const next = passes.slice(i + 1).find((x) => x.t >= pass.t)?.t ?? Infinity;
+      if (next < overdueFrom) return; // passed in time
+      count[unit] = (count[unit] ?? 0) + 1;
+      days[unit] = (days[unit] ?? 0) + (Math.min(next, p.to) - overdueFrom) / DAY_MS;
+    });
+  }
+  return { count, days };
+}
+
 export async function computeScorecards(deps: { store: InfluxStore; registry: Registry; db: Database }, p: Period, opts: ScorecardOptions = DEFAULT_SCORECARD): Promise<Scorecard[]> {
   const { store, registry, db } = deps;
   const inPeriod = `time >= ${ms(p.from)} AND time < ${ms(p.to)}`;
-  const [first, passed, reinspections, complaints, records, routineRecords, faults, overdue] = await Promise.all([
+  const [first, passed, reinspections, complaints, records, routineRecords, faults, overdue, late] = await Promise.all([
     countBy(store, `SELECT count("attempt") FROM "inspection" WHERE "kind" = 'periodic' AND "attempt" = 1 AND ${inPeriod} GROUP BY "unit"`),
     countBy(store, `SELECT count("attempt") FROM "inspection" WHERE "kind" = 'periodic' AND "attempt" = 1 AND "result" = 'pass' AND ${inPeriod} GROUP BY "unit"`),
     countBy(store, `SELECT count("attempt") FROM "inspection" WHERE "kind" = 'periodic' AND "attempt" > 1 AND ${inPeriod} GROUP BY "unit"`),
@@ -131,6 +168,7 @@ export async function computeScorecards(deps: { store: InfluxStore; registry: Re
     countBy(store, `SELECT count("id") FROM "maintenance" WHERE "routine" = 'true' AND ${inPeriod} GROUP BY "unit"`),
     countBy(store, `SELECT count("id") FROM "elevator_event" WHERE "state" = 'raised' AND "type" =~ /^(${DANGEROUS.join('|')})$/ AND ${inPeriod} GROUP BY "unit"`),
     overdueMaintenance(store, registry, p),
+    overdueInspections(store, registry, p),
   ]);
   const rescues = db.prepare(`SELECT unit, COUNT(*) n, AVG(arrived_at - trapped_at) arrival, AVG(released_at - trapped_at) rescue,
       SUM(CASE WHEN arrived_at - trapped_at > ? THEN 1 ELSE 0 END) late
@@ -157,6 +195,7 @@ export async function computeScorecards(deps: { store: InfluxStore; registry: Re
         records: records[unit] ?? 0, routine: routineRecords[unit] ?? 0, overdueEpisodes: overdue.episodes[unit] ?? 0,
         overdueElevatorDays: round(overdue.days[unit] ?? 0, 1), elevatorsWithoutRecords: overdue.without[unit] ?? 0,
       },
+      overdueInspections: { count: late.count[unit] ?? 0, elevatorDays: round(late.days[unit] ?? 0, 1) },
       entrapments: {
         count: r?.n ?? 0, per100: n ? round(((r?.n ?? 0) / n) * 100, 2) : null,
         meanArrivalMin: r?.arrival != null ? round(r.arrival / 60_000, 1) : null, meanRescueMin: r?.rescue != null ? round(r.rescue / 60_000, 1) : null,
