@@ -115,7 +115,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
 
   /** An entrapment with no `arrived` rescue record within the arrival limit escalates (once per limit passed). */
   function checkArrivals(t: number): void {
-    for (const a of alerts.list({ state: 'active', type: 'entrapment', pageSize: 500 }).items) {
+    for (const a of alerts.unresolved({ type: 'entrapment' })) {
       const timing = timings.get(a.id);
       if (timing?.arrivedAt != null) continue;
       const due = Math.floor((t - a.firstAt) / arrivalMs);
@@ -126,7 +126,7 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
   /** Unacknowledged critical alerts: remind every N minutes, next contact level after M. */
   const escalationCfg = deps.escalation ?? DEFAULT_ESCALATION;
   function checkUnacknowledged(t: number): void {
-    for (const a of alerts.list({ state: 'open', severity: 'critical', pageSize: 500 }).items) {
+    for (const a of alerts.unresolved({ state: 'open', severity: 'critical' })) {
       const step = escalationStep(a, t, escalationCfg);
       if (step.escalateTo !== undefined) alerts.escalate(a.id, t, step.escalateTo);
       else if (step.remind) alerts.remind(a.id, t);

@@ -148,6 +148,15 @@ export class AlertStore {
     return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject}`, r.id]));
   }
 
+  /** Every unresolved alert matching the filter, oldest first (for the timed rules; no page limit). */
+  unresolved(q: { type?: string; severity?: Severity; state?: 'open' | 'acknowledged' } = {}): Alert[] {
+    const where = [`state != 'resolved'`];
+    if (q.type) where.push('type = @type');
+    if (q.severity) where.push('severity = @severity');
+    if (q.state) where.push('state = @state');
+    return (this.db.prepare(`SELECT * FROM alerts WHERE ${where.join(' AND ')} ORDER BY id`).all(q) as Row[]).map(toAlert);
+  }
+
   /** The most recently resolved alert for this subject and type, if any. */
   lastResolved(type: string, subjectKind: SubjectKind, subject: string): Alert | undefined {
     const r = this.db.prepare(`SELECT * FROM alerts WHERE type = ? AND subject_kind = ? AND subject = ? AND state = 'resolved' ORDER BY resolved_at DESC LIMIT 1`).get(type, subjectKind, subject) as Row | undefined;
