@@ -66,7 +66,12 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
       // First and last occurrence: the last sign of life, so the alert says since when it has been silent.
       alerts.raise({ type: 'offline', severity: 'minor', subjectKind: kind, subject: code, district: s.district ?? undefined, unit: s.unit ?? undefined, at: s.at, evidence: { lastSeen: s.at, checkedAt: t } });
     }
-    offline.flush();
+    persistSeen();
+  }
+  /** Last-seen times go to SQLite in slices between other work, not in one long transaction. */
+  function persistSeen(): void {
+    offline.flush(2000);
+    if (offline.pending) setImmediate(persistSeen);
   }
   const timer = setInterval(() => {
     try {

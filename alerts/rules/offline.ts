@@ -39,13 +39,26 @@ export class OfflineMonitor {
     return out;
   }
 
-  /** Writes changed last-seen times to SQLite. */
-  flush(): void {
+  /**
+   * Writes changed last-seen times to SQLite, at most `slice` per call. The
+   * timer calls it often; a city's whole fleet reports within a check period,
+   * and writing it in one go would hold the event loop (and every alert) for
+   * a noticeable time.
+   */
+  flush(slice = Infinity): void {
     if (this.dirty.size === 0) return;
-    const keys = [...this.dirty];
-    this.dirty.clear();
+    const keys: string[] = [];
+    for (const k of this.dirty) {
+      keys.push(k);
+      if (keys.length >= slice) break;
+    }
+    for (const k of keys) this.dirty.delete(k);
     this.db.transaction(() => {
       for (const k of keys) this.upsert.run(this.last.get(k)!);
     })();
+  }
+
+  get pending(): number {
+    return this.dirty.size;
   }
 }
