@@ -17,6 +17,7 @@ import type { Notifier } from '../alerts/notify/notifier.js';
 import { notificationRoutes } from '../alerts/notify/routes.js';
 import type { Supervision } from '../supervision/supervision.js';
 import { supervisionRoutes } from '../supervision/routes.js';
+import { exportRoutes } from '../supervision/export-routes.js';
 import { attachLive } from './live.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
@@ -77,6 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await alertRoutes(scope, { alerts: deps.alerts });
     await ruleRoutes(scope, { scheduler: deps.scheduler });
     await supervisionRoutes(scope, { supervision: deps.supervision });
+    await exportRoutes(scope, { supervision: deps.supervision });
     await notificationRoutes(scope, { notifier: deps.notifier });
   });
   const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, authorize: auth.adminHeaders });

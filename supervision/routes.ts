@@ -6,12 +6,13 @@ import { CASE_STATES, CaseError, STEP_SCHEMAS } from './cases.js';
 import { previousYear } from './interview.js';
 import type { Supervision } from './supervision.js';
 
-const period = z.object({ from: z.iso.date().optional(), to: z.iso.date().optional() }).refine((p) => !p.from || !p.to || p.from < p.to, { message: 'from must be before to' });
-const resolvePeriod = (p: { from?: string | undefined; to?: string | undefined }) => {
+/** A period query or body: both dates optional, defaulting to the previous calendar year. */
+export const period = z.object({ from: z.iso.date().optional(), to: z.iso.date().optional() }).refine((p) => !p.from || !p.to || p.from < p.to, { message: 'from must be before to' });
+export const resolvePeriod = (p: { from?: string | undefined; to?: string | undefined }) => {
   const d = previousYear();
   return { from: p.from ?? d.from, to: p.to ?? d.to };
 };
-const idParams = z.object({ id: z.coerce.number().int().positive() });
+export const idParams = z.object({ id: z.coerce.number().int().positive() });
 
 export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision }): Promise<void> {
   const { supervision } = opts;
