@@ -20,6 +20,7 @@ import { startIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
 import { InfluxStore } from '../storage/influx.js';
 import { startLocalInflux, type LocalInflux } from '../storage/influxd.js';
+import { RecordLedger } from '../storage/ledger.js';
 import { Spool } from '../storage/spool.js';
 import type { Config } from './config.js';
 import type { Inspection } from '../domain/messages.js';
@@ -86,6 +87,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
   const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, metrics, queuePointsMax: config.INGEST_QUEUE_POINTS, log: log.child({ part: 'ingest' }) });
 
+  // The record ledger (scorecards, interview lists) is written in the same transaction that accepts the records.
+  const ledger = new RecordLedger(db);
+  ingest.onAccepted((items) => ledger.add(items));
+
   // An inspection's nextDue is the registry's next periodic-inspection date (contract: "updates the registry").
   ingest.onAccepted((items) => {
     for (const it of items) {
@@ -124,7 +129,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const token = adminToken(config, log);
   const supervision = new Supervision({
-    db, store, registry, alerts, log: log.child({ part: 'supervision' }),
+    db, alerts, log: log.child({ part: 'supervision' }),
     criteria: { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY },
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
   });

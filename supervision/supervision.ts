@@ -6,16 +6,14 @@ import type { Database } from 'better-sqlite3';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { AlertStore } from '../alerts/store.js';
-import type { Registry } from '../registry/registry.js';
 import { InterviewCases } from './cases.js';
-import type { InfluxStore } from '../storage/influx.js';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, rollingYear, type InterviewCriteria, type InterviewList } from './interview.js';
-import { computeScorecards, DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
+import { DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
+import { scorecardsOffThread } from './scorecard-worker.js';
 
 export interface SupervisionOptions {
+  /** the service's state database: registry, record ledger, rescue timings, lists and cases */
   db: Database;
-  store: InfluxStore;
-  registry: Registry;
   alerts: AlertStore;
   log: Logger;
   criteria?: InterviewCriteria;
@@ -58,7 +56,7 @@ export class Supervision {
   }
 
   scorecards(period: { from: string; to: string }): Promise<Scorecard[]> {
-    return computeScorecards(this.opts, periodMs(period.from, period.to), { ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections });
+    return scorecardsOffThread(this.opts.db, periodMs(period.from, period.to), { ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections });
   }
 
   async generate(period: { from: string; to: string }, trigger: 'api' | 'schedule'): Promise<InterviewList> {
@@ -66,15 +64,13 @@ export class Supervision {
     return this.lists.save(period, cards, this.criteria, trigger);
   }
 
-  /** The records behind a listed unit: its failed first inspections and its complaints in the period. */
+  /** The records behind a listed unit: its failed first inspections and its complaints in the period (at most 5,000 of each). */
   async evidence(unit: string, period: { from: string; to: string }) {
     const p = periodMs(period.from, period.to);
-    const esc = unit.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-    const where = `"unit" = '${esc}' AND time >= ${p.from}ms AND time < ${p.to}ms`;
-    const [failedInspections, complaints] = await Promise.all([
-      this.opts.store.rows(`SELECT "elevator", "institution", "attempt", "id", "unit_source" FROM "inspection" WHERE "kind" = 'periodic' AND "attempt" = 1 AND "result" = 'fail' AND ${where} LIMIT 5000`),
-      this.opts.store.rows(`SELECT "id", "source", "category", "elevator", "unit_source" FROM "complaint" WHERE ${where} LIMIT 5000`),
-    ]);
+    const q = (what: string, where: string) => this.opts.db.prepare(`SELECT ${what} FROM records WHERE ${where} AND unit = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT 5000`).all(unit, p.from, p.to) as Record<string, unknown>[];
+    const failedInspections = q(`ts AS time, elevator, party AS institution, attempt, id, unit_source`, `channel = 'inspection' AND kind = 'periodic' AND attempt = 1 AND result = 'fail'`);
+    const complaints = q(`ts AS time, id, party AS source, category, elevator, unit_source`, `channel = 'complaint'`);
     return { unit, period, failedInspections, complaints };
   }
+
 }
