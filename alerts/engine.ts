@@ -28,7 +28,17 @@ export interface AlertEngineOptions {
   clock?: () => number;
 }
 
-export function startAlertEngine(deps: AlertEngineOptions): () => void {
+/** What the engine knows of equipment liveness, for read APIs (the dashboard): no copy of the state. */
+export interface EquipmentLiveness {
+  /** last sign of life (event time capped at arrival), null when never heard from */
+  lastSeenAt(kind: 'elevator' | 'gas_site', code: string): number | null;
+  /** an `offline` alert is active for it */
+  isOffline(kind: 'elevator' | 'gas_site', code: string): boolean;
+}
+
+export type AlertEngine = (() => void) & { liveness: EquipmentLiveness };
+
+export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
   const { alerts, log } = deps;
   const now = deps.clock ?? Date.now;
   const offlineCfg = deps.offline ?? { timeoutMs: 5 * 60_000, checkMs: 30_000 };
@@ -163,10 +173,15 @@ export function startAlertEngine(deps: AlertEngineOptions): () => void {
       }
     }
   });
-  return () => {
+  const stop = () => {
     clearInterval(timer);
     unsubscribe();
     stopTracking();
     offline.flush();
   };
+  const liveness: EquipmentLiveness = {
+    lastSeenAt: (kind, code) => offline.lastSeen(`${kind}:${code}`),
+    isOffline: (kind, code) => offlineNow.has(`${kind}:${code}`),
+  };
+  return Object.assign(stop, { liveness });
 }

@@ -1,13 +1,18 @@
 // Alert API: list (paginated, filtered), read, acknowledge, resolve by hand
-// with a reason, add a note. Until user accounts exist (issue 5) the caller
-// names who acts in the body.
-import type { FastifyInstance } from 'fastify';
+// with a reason, add a note. Lists and reads are limited to the caller's
+// districts (an alert outside them is 404 for an inspector); who acts is the
+// signed-in user (only the admin token may name someone else in `by`).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { inScope } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AlertError, SEVERITIES, type AlertStore } from './store.js';
 
 const idParams = z.object({ id: z.coerce.number().int().positive() });
-const who = z.string().min(1).max(64);
+const who = z.string().min(1).max(64).optional().describe('who acts; only honoured for the admin token (default "admin-token"), a signed-in user is always themselves');
+
+/** The name recorded for an action: the user, or for the admin token the body's `by`. */
+const actor = (req: FastifyRequest, by: string | undefined) => (req.principal?.kind === 'user' ? req.principal.username : by ?? req.principal?.username ?? 'admin-token');
 
 export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertStore }): Promise<void> {
   const { alerts } = opts;
@@ -16,8 +21,16 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
     if (err instanceof AlertError) return reply.code(err.status).send({ error: err.message });
     throw err;
   });
+  const tags = ['alerts'];
+  /** The alert if it exists and is in the caller's scope; otherwise 404 (no hint that it exists). */
+  const visible = (req: FastifyRequest, id: number) => {
+    const a = alerts.get(id);
+    if (!a || (req.principal && !inScope(req.principal, a.district))) throw new AlertError(`alert ${id} not found`, 404);
+    return a;
+  };
   r.get('/api/v1/alerts', {
     schema: {
+      tags,
       querystring: z.object({
         state: z.enum(['open', 'acknowledged', 'resolved', 'active']).optional(),
         severity: z.enum(SEVERITIES).optional(),
@@ -29,15 +42,23 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
       }),
     },
-  }, async (req) => alerts.list(req.query));
-  r.get('/api/v1/alerts/:id', { schema: { params: idParams } }, async (req) => {
-    const a = alerts.get(req.params.id);
-    if (!a) throw new AlertError(`alert ${req.params.id} not found`, 404);
-    return a;
+  }, async (req) => {
+    const p = req.principal;
+    const districts = p && p.role === 'inspector' ? p.districts : null;
+    if (districts && req.query.district && !districts.includes(req.query.district)) return { items: [], total: 0, page: req.query.page, pageSize: req.query.pageSize };
+    return alerts.list({ ...req.query, districts });
   });
-  r.post('/api/v1/alerts/:id/ack', { schema: { params: idParams, body: z.object({ by: who }) } }, async (req) => alerts.acknowledge(req.params.id, req.body.by).alert);
-  r.post('/api/v1/alerts/:id/resolve', { schema: { params: idParams, body: z.object({ by: who, reason: z.string().min(1).max(500) }) } }, async (req) =>
-    alerts.resolve(req.params.id, req.body.by, req.body.reason).alert);
-  r.post('/api/v1/alerts/:id/notes', { schema: { params: idParams, body: z.object({ by: who, text: z.string().min(1).max(2000) }) } }, async (req) =>
-    alerts.note(req.params.id, req.body.by, req.body.text).alert);
+  r.get('/api/v1/alerts/:id', { schema: { tags, params: idParams } }, async (req) => visible(req, req.params.id));
+  r.post('/api/v1/alerts/:id/ack', { schema: { tags, params: idParams, body: z.object({ by: who }).optional() } }, async (req) => {
+    visible(req, req.params.id);
+    return alerts.acknowledge(req.params.id, actor(req, req.body?.by)).alert;
+  });
+  r.post('/api/v1/alerts/:id/resolve', { schema: { tags, params: idParams, body: z.object({ by: who, reason: z.string().min(1).max(500) }) } }, async (req) => {
+    visible(req, req.params.id);
+    return alerts.resolve(req.params.id, actor(req, req.body.by), req.body.reason).alert;
+  });
+  r.post('/api/v1/alerts/:id/notes', { schema: { tags, params: idParams, body: z.object({ by: who, text: z.string().min(1).max(2000) }) } }, async (req) => {
+    visible(req, req.params.id);
+    return alerts.note(req.params.id, actor(req, req.body.by), req.body.text).alert;
+  });
 }

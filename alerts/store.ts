@@ -163,9 +163,11 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
-  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number } = {}) {
+  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
+    // districts: only alerts of these districts (a caller's scope); null or undefined = all
+    if (q.districts) (where.push('district IN (SELECT value FROM json_each(@districts))'), (args.districts = JSON.stringify(q.districts)));
     if (q.state === 'active') where.push(`state != 'resolved'`);
     else if (q.state) (where.push('state = @state'), (args.state = q.state));
     for (const k of ['severity', 'district', 'type', 'subject', 'unit'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));

@@ -19,10 +19,19 @@ import type { Supervision } from '../supervision/supervision.js';
 import { supervisionRoutes } from '../supervision/routes.js';
 import { exportRoutes } from '../supervision/export-routes.js';
 import { attachLive } from './live.js';
+import { Views, type ViewsOptions } from './views.js';
+import { viewRoutes } from './view-routes.js';
+import { startLiveFeeds } from './live-feeds.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import { authenticator } from './auth.js';
+import { staticRoutes } from './static.js';
+import cookie from '@fastify/cookie';
+import type { Accounts } from './accounts.js';
+import { AuditLog, describeChange } from './audit.js';
+import { accountRoutes } from './account-routes.js';
+import { registerOpenApi } from './openapi.js';
 
 export interface AppDeps {
   registry: Registry;
@@ -37,6 +46,11 @@ export interface AppDeps {
   scheduler: Scheduler;
   supervision: Supervision;
   notifier: Notifier;
+  /** dashboard read APIs and live state frames (dashboard/views.ts) */
+  views: ViewsOptions;
+  accounts: Accounts;
+  audit: AuditLog;
+  login: { max: number; windowMs: number };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -51,8 +65,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (status >= 500) req.log.error({ err }, 'request failed');
     return reply.code(status).send({ error: (err as Error).message });
   });
-  const auth = authenticator(deps.adminToken, deps.registry);
+  const auth = authenticator(deps.adminToken, deps.registry, deps.accounts);
+  // Accounts and access (dashboard/auth.ts): every /api/v1 request names a principal (req.principal), except
+  // partner ingest (HTTP Basic) and signing in; every successful change is written to the audit log.
+  app.decorateRequest('principal', null as never);
+  await app.register(cookie);
+  await registerOpenApi(app);
+  app.addHook('onRequest', auth.guard);
+  app.addHook('onResponse', deps.audit.recordChanges(describeChange));
+  await app.register(accountRoutes, { accounts: deps.accounts, audit: deps.audit, auth, login: deps.login });
 
+  const views = new Views({ ...deps, views: deps.views });
   app.get('/healthz', async (_req, reply) => {
     const version = await InfluxStore.ping(deps.store.cfg.url, 1000);
     const spool = { depthMessages: deps.spool.depthCount, depthBytes: deps.spool.depthBytes, limitBytes: deps.spool.limitBytes, full: deps.spool.full };
@@ -70,19 +93,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(async (scope) => {
-    scope.addHook('preHandler', auth.requireAdmin);
+    scope.addHook('preHandler', auth.registryPolicy);
     await registryRoutes(scope, { registry: deps.registry });
   });
   await app.register(async (scope) => {
-    scope.addHook('preHandler', auth.requireAdmin);
+    scope.addHook('preHandler', auth.writesNeed('admin', 'inspector'));
     await alertRoutes(scope, { alerts: deps.alerts });
     await ruleRoutes(scope, { scheduler: deps.scheduler });
     await supervisionRoutes(scope, { supervision: deps.supervision });
     await exportRoutes(scope, { supervision: deps.supervision });
     await notificationRoutes(scope, { notifier: deps.notifier });
+    await viewRoutes(scope, { views, liveClients: () => live.clients });
   });
-  const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, authorize: auth.adminHeaders });
+  const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, auth });
+  app.decorate('live', live);
   app.addHook('preClose', async () => live.close());
+  const feeds = startLiveFeeds({ live, views, alerts: deps.alerts, cases: deps.supervision.cases, log: deps.log.child({ part: 'live-feeds' }) });
+  app.addHook('preClose', async () => (feeds.stop(), views.close()));
   await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
+  await app.register(staticRoutes); // the web UI at / (dashboard/ui/dist)
   return app;
 }

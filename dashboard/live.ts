@@ -1,23 +1,28 @@
 // The live feed: a WebSocket on the HTTP server's port at /api/v1/live.
 //
 //   ws://host:port/api/v1/live?since=<seq>      Authorization: Bearer <token>
-//   (browsers cannot set headers on a WebSocket: ?token=<token> works too)
+//   (browsers send the se_session cookie on a same-origin upgrade; ?token=<token> works too)
+//   The token is a session token or the admin token. Alert frames are filtered
+//   to the principal's districts; a client's seq still advances past frames it
+//   may not see, so resuming with since=<last seq> works as before.
 //
 // Server → client, one JSON object per message:
 //   {"type":"alert","seq":N,"transition":"raised",...,"alert":{...}}  every alert transition, in seq order
 //   {"type":"ready","seq":N}   the replay after `since` is complete; N is the newest seq
 //   {"type":"reset","seq":N}   `since` is too far behind to replay: reload state over the API, then go on from N
+//   {"type":"kpi"|"equipment"|"case",...}  state pushed through broadcast(frame, district); not replayed
 // A client remembers the last seq it handled and reconnects with since=<that
 // seq>: it receives every transition it missed, none twice. Without `since`
 // the feed starts at the newest transition. A client that reads too slowly
 // (more than LIVE_MAX_BUFFER bytes queued) is closed with code 1013; it
 // resumes like any reconnect.
-import type { Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AlertResult, AlertStore } from '../alerts/store.js';
 import type { Metrics } from '../service/metrics.js';
+import { inScope, type Principal } from './auth.js';
 
 export const LIVE_PATH = '/api/v1/live';
 const MAX_REPLAY = 10_000;
@@ -29,11 +34,21 @@ interface Client {
   /** last seq sent */
   cursor: number;
   alive: boolean;
+  principal: Principal;
+  /** the session token, when the client signed in with one: checked on every ping */
+  session: string | null;
+}
+
+export interface LiveAuth {
+  /** The principal named by the upgrade's Bearer header, session cookie or ?token=, or null. */
+  upgrade(headers: IncomingHttpHeaders, token: string | null): { principal: Principal; session: string | null } | null;
+  /** Whether a session is still live (a client whose session ended is closed with 4401). */
+  sessionAlive(token: string): boolean;
 }
 
 const frame = (e: AlertResult) => JSON.stringify({ type: 'alert', ...e });
 
-export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logger; metrics?: Metrics; authorize: (headers: Record<string, string | string[] | undefined>, token: string | null) => boolean }) {
+export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logger; metrics?: Metrics; auth: LiveAuth }) {
   const { alerts, log } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   const clients = new Set<Client>();
@@ -45,17 +60,20 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== LIVE_PATH) return refuse(socket, 400, `no WebSocket at ${url.pathname}; the live feed is ${LIVE_PATH}`);
-    if (!deps.authorize(req.headers, url.searchParams.get('token'))) return refuse(socket, 401, 'the live feed needs the admin token: Authorization: Bearer <token> or ?token=<token>');
+    const who = deps.auth.upgrade(req.headers, url.searchParams.get('token'));
+    if (!who) return refuse(socket, 401, 'the live feed needs a signed-in session (cookie se_session), Authorization: Bearer <token> or ?token=<token>');
     const sinceRaw = url.searchParams.get('since');
     const since = sinceRaw === null ? null : Number(sinceRaw);
     if (since !== null && !(Number.isInteger(since) && since >= 0)) return refuse(socket, 400, `since must be the seq of the last transition received (an integer ≥ 0), not ${sinceRaw}`);
-    wss.handleUpgrade(req, socket, head, (ws) => open(ws, since));
+    wss.handleUpgrade(req, socket, head, (ws) => open(ws, since, who.principal, who.session));
   });
 
-  function open(ws: WebSocket, since: number | null): void {
+  const visible = (c: Client, e: AlertResult) => inScope(c.principal, e.alert.district);
+
+  function open(ws: WebSocket, since: number | null, principal: Principal, session: string | null): void {
     // Replay and subscription happen in one synchronous step, so no transition falls in between.
     const newest = alerts.lastSeq;
-    const client: Client = { ws, cursor: since ?? newest, alive: true };
+    const client: Client = { ws, cursor: since ?? newest, alive: true, principal, session };
     if (since !== null && newest - since > MAX_REPLAY) {
       ws.send(JSON.stringify({ type: 'reset', seq: newest }));
       client.cursor = newest;
@@ -63,7 +81,7 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
       while (client.cursor < newest) {
         const page = alerts.eventsSince(client.cursor, 1000);
         if (!page.length) break;
-        for (const e of page) ws.send(frame(e));
+        for (const e of page) if (visible(client, e)) ws.send(frame(e));
         client.cursor = page[page.length - 1]!.seq;
       }
     }
@@ -90,9 +108,9 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
         continue;
       }
       // Transitions arrive in seq order; anything missed in between (none expected) is read back from the log.
-      if (e.seq > c.cursor + 1) for (const m of alerts.eventsSince(c.cursor, e.seq - c.cursor - 1)) c.ws.send(frame(m));
+      if (e.seq > c.cursor + 1) for (const m of alerts.eventsSince(c.cursor, e.seq - c.cursor - 1)) if (visible(c, m)) c.ws.send(frame(m));
       if (e.seq > c.cursor) {
-        c.ws.send(text);
+        if (visible(c, e)) c.ws.send(text);
         c.cursor = e.seq;
       }
     }
@@ -102,6 +120,11 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
     for (const c of clients) {
       if (!c.alive) {
         c.ws.terminate();
+        continue;
+      }
+      if (c.session !== null && !deps.auth.sessionAlive(c.session)) {
+        c.ws.close(4401, 'the session ended: sign in again');
+        clients.delete(c);
         continue;
       }
       c.alive = false;
@@ -114,6 +137,25 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
     get clients() {
       return clients.size;
     },
+    /**
+     * Sends a state frame ({type:'kpi'|'equipment'|'case', ...}) to every client
+     * that may see `district` (null = everyone). Not logged, not replayed on resume.
+     */
+    broadcast(payload: { type: string; [k: string]: unknown }, district: string | null): void {
+      if (!clients.size) return;
+      const text = JSON.stringify(payload);
+      for (const c of clients) {
+        if (c.ws.readyState !== WebSocket.OPEN) continue;
+        if (district !== null && !inScope(c.principal, district)) continue;
+        if (c.ws.bufferedAmount > MAX_BUFFER) {
+          c.ws.close(1013, `too slow; reconnect with since=${c.cursor}`);
+          clients.delete(c);
+          continue;
+        }
+        c.ws.send(text);
+      }
+      deps.metrics?.liveClients.set(clients.size);
+    },
     close(): void {
       off();
       clearInterval(ping);
@@ -124,3 +166,10 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
   };
 }
 export type Live = ReturnType<typeof attachLive>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The live channel (dashboard/live.ts), for pushing state frames: app.live.broadcast(frame, district). */
+    live: Live;
+  }
+}

@@ -63,7 +63,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
 
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/dead-letters', {
-    preHandler: auth.requireAdmin,
+    preHandler: auth.requireUser,
     schema: {
       querystring: z.object({
         reason: z.enum(REJECT_REASONS).optional(),

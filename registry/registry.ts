@@ -20,6 +20,8 @@ export interface ListQuery {
   pageSize?: number;
   q?: string | undefined;
   filter?: Record<string, string | undefined>;
+  /** an extra condition, e.g. the caller's districts */
+  where?: ((item: Record<string, unknown>) => boolean) | undefined;
 }
 
 export interface Page<T> {
@@ -74,6 +76,7 @@ class Collection<N extends EntityName> {
     const all = [...this.items.values()].filter((it) => {
       const rec = it as Record<string, unknown>;
       for (const [k, v] of filters) if (String(rec[k]) !== v) return false;
+      if (q.where && !q.where(rec)) return false;
       return !needle || JSON.stringify(it).toLowerCase().includes(needle);
     });
     all.sort((a, b) => (this.keyOf(a) < this.keyOf(b) ? -1 : 1));

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ENTITIES, type EntityName } from './schemas.js';
 import { RegistryError, type Registry } from './registry.js';
 import { parseRows, type ImportFormat } from './import.js';
+import { inScope } from '../dashboard/auth.js';
 
 const listQuery = z.object({
   page: z.coerce.number().int().min(1).default(1),
@@ -25,30 +26,36 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
     throw err;
   });
 
+  // Reads: elevators and gas sites are filtered to the caller's districts (an
+  // inspector sees only theirs); writes need the admin role (checked by the caller's preHandler).
+  const districted = new Set<EntityName>(['elevators', 'gas-sites']);
   for (const name of Object.keys(ENTITIES) as EntityName[]) {
     const col = registry.collection(name);
     const base = `/api/v1/${name}`;
-    r.get(base, { schema: { querystring: listQuery } }, async (req) => {
+    const tags = ['registry'];
+    r.get(base, { schema: { tags, querystring: listQuery } }, async (req) => {
       const { page, pageSize, q, ...rest } = req.query;
       const filter = Object.fromEntries(ENTITIES[name].filters.map((f) => [f, rest[f]]));
-      return col.list({ page, pageSize, q, filter });
+      const p = req.principal;
+      const where = p && districted.has(name) && p.districts !== null ? (it: Record<string, unknown>) => inScope(p, it.district as string | undefined) : undefined;
+      return col.list({ page, pageSize, q, filter, where });
     });
-    r.get(`${base}/:key`, { schema: { params: keyParams } }, async (req) => {
+    r.get(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req) => {
       const item = col.get(req.params.key);
-      if (!item) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
+      if (!item || (districted.has(name) && req.principal && !inScope(req.principal, (item as { district?: string }).district))) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
       return item;
     });
-    r.post(base, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
-    r.put(`${base}/:key`, { schema: { params: keyParams } }, async (req) => {
+    r.post(base, { schema: { tags } }, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
+    r.put(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req) => {
       const body = { ...(req.body as object), [ENTITIES[name].key]: req.params.key };
       return col.put(body);
     });
-    r.patch(`${base}/:key`, { schema: { params: keyParams } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
-    r.delete(`${base}/:key`, { schema: { params: keyParams } }, async (req, reply) => {
+    r.patch(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
+    r.delete(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req, reply) => {
       col.remove(req.params.key);
       return reply.code(204).send();
     });
-    r.post(`${base}/import`, async (req, reply) => {
+    r.post(`${base}/import`, { schema: { tags } }, async (req, reply) => {
       const ct = String(req.headers['content-type'] ?? '');
       const format: ImportFormat = ct.includes('csv') ? 'csv' : 'ndjson';
       if (typeof req.body !== 'string') return reply.code(415).send({ error: 'send the file as text/csv or application/x-ndjson' });
@@ -59,7 +66,7 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
   }
 
   for (const name of ['gateways', 'partners'] as const) {
-    r.post(`/api/v1/${name}/:key/secret`, { schema: { params: keyParams } }, async (req) => {
+    r.post(`/api/v1/${name}/:key/secret`, { schema: { tags: ['registry'], params: keyParams } }, async (req) => {
       if (!registry.collection(name).get(req.params.key)) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
       const secret = registry.issueSecret(req.params.key);
       return { id: req.params.key, secret, note: 'Store this secret now: it is shown only once. Issuing again replaces it.' };

@@ -14,6 +14,8 @@ import { Supervision } from '../supervision/supervision.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { buildApp } from '../dashboard/app.js';
+import { Accounts } from '../dashboard/accounts.js';
+import { AuditLog } from '../dashboard/audit.js';
 import { DeadLetters } from '../ingest/dead-letters.js';
 import { Dedup } from '../ingest/dedup.js';
 import { startIngest, type Ingest } from '../ingest/pipeline.js';
@@ -40,6 +42,8 @@ export interface Service {
   app: FastifyInstance;
   metrics: Metrics;
   db: Database.Database;
+  accounts: Accounts;
+  audit: AuditLog;
   httpUrl: string;
   mqttPort: number;
   adminToken: string;
@@ -134,7 +138,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
   });
   supervision.start();
-  const app = await buildApp({ registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision });
+  const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
+  const audit = new AuditLog(db);
+  const app = await buildApp({
+    registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
+    views: { db, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
+    accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 },
+  });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   const addr = app.server.address();
   const httpUrl = `http://${config.HTTP_HOST}:${typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT}`;
@@ -153,7 +163,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, supervision, notifier, store, spool, ingest, broker, app, metrics, db, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, supervision, notifier, store, spool, ingest, broker, app, metrics, db, accounts, audit, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;

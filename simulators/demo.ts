@@ -21,6 +21,7 @@
 // contact level 1, all pointing at a local stand-in robot
 // (DEMO_WEBHOOK_PORT, default 8090) that logs every message it receives in
 // DingTalk's markdown format.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -70,7 +71,31 @@ function envInt(name: string, def: number, min = 0): number {
   return n;
 }
 
+/**
+ * Dashboard sign-ins for the demo: on a service without users, an admin, an
+ * inspector of the first district and a viewer, each with a random password
+ * saved to DATA_DIR/demo-logins.json (mode 0600) and logged once. There is no
+ * default password; a production service gets its first admin from
+ * `npm run user -- create`.
+ */
+export async function demoLogins(service: Service, log: Logger): Promise<void> {
+  const path = join(service.config.dataDir, 'demo-logins.json');
+  if (service.accounts.count === 0) {
+    const logins = [
+      { username: 'demo-admin', displayName: '演示管理员', role: 'admin' as const },
+      { username: 'demo-inspector', displayName: `${DISTRICTS[0]}监察员`, role: 'inspector' as const, districts: [DISTRICTS[0]!] },
+      { username: 'demo-viewer', displayName: '值班观察员', role: 'viewer' as const },
+    ].map((u) => ({ ...u, password: randomBytes(9).toString('base64url') }));
+    for (const u of logins) await service.accounts.create(u);
+    writeFileSync(path, `${JSON.stringify(logins.map(({ username, password, role, districts }) => ({ username, password, role, districts })), null, 1)}\n`, { mode: 0o600 });
+  }
+  if (!existsSync(path)) return;
+  const logins = JSON.parse(readFileSync(path, 'utf8')) as { username: string; password: string; role: string }[];
+  log.info({ dashboard: service.httpUrl, logins: path }, `dashboard: ${service.httpUrl}/ — sign in as ${logins.map((l) => `${l.username} / ${l.password} (${l.role})`).join(', ')}`);
+}
+
 export async function runDemo(service: Service, log: Logger): Promise<void> {
+  await demoLogins(service, log);
   const path = join(service.config.dataDir, 'demo-secrets.json');
   let params: CityFile;
   let secrets: Record<string, string>;

@@ -92,7 +92,9 @@ export class RecordLedger {
       -- routine maintenance per elevator in time order: the gaps
       CREATE INDEX IF NOT EXISTS records_routine ON records (elevator, ts, unit) WHERE channel = 'maintenance' AND routine = 1;
       -- passing periodic inspections per elevator in time order: the due dates they set
-      CREATE INDEX IF NOT EXISTS records_passes ON records (elevator, ts, next_due) WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass';`);
+      CREATE INDEX IF NOT EXISTS records_passes ON records (elevator, ts, next_due) WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass';
+      -- one elevator's history, newest first (the dashboard's elevator page)
+      CREATE INDEX IF NOT EXISTS records_by_elevator ON records (elevator, channel, ts) WHERE elevator IS NOT NULL;`);
     this.upsert = db.prepare(`INSERT INTO records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})
       ON CONFLICT (channel, id) DO UPDATE SET ${COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`);
     this.putMany = db.transaction((rows: Row[]) => {

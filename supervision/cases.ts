@@ -54,6 +54,24 @@ export class CaseError extends Error {
 }
 
 export class InterviewCases {
+  private listeners = new Set<(c: InterviewCase) => void>();
+
+  /** Listeners hear every case created or moved on, after it is committed (the dashboard's live feed). */
+  onChange(fn: (c: InterviewCase) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(cases: InterviewCase[]): void {
+    for (const c of cases) for (const l of this.listeners) {
+      try {
+        l(c);
+      } catch {
+        // a listener's failure must not undo or hide a committed change
+      }
+    }
+  }
+
   constructor(private db: Database, private alerts: AlertStore) {
     db.exec(`CREATE TABLE IF NOT EXISTS interview_cases (id INTEGER PRIMARY KEY AUTOINCREMENT, list_id INTEGER NOT NULL, unit TEXT NOT NULL, name TEXT,
       period_from TEXT NOT NULL, period_to TEXT NOT NULL, state TEXT NOT NULL, repeat_of INTEGER, alert_id INTEGER, details TEXT NOT NULL DEFAULT '{}',
@@ -65,7 +83,8 @@ export class InterviewCases {
    * period: a unit already open from an earlier version of the list keeps its case.
    */
   openFor(list: InterviewList, by: string, at = Date.now()): InterviewCase[] {
-    return this.db.transaction(() => {
+    const before = this.listeners.size ? this.db.prepare('SELECT COALESCE(MAX(id), 0) id FROM interview_cases').get() as { id: number } : { id: Infinity };
+    const cases = this.db.transaction(() => {
       const prevFrom = `${Number(list.periodFrom.slice(0, 4)) - 1}${list.periodFrom.slice(4)}`;
       const prevTo = `${Number(list.periodTo.slice(0, 4)) - 1}${list.periodTo.slice(4)}`;
       for (const u of list.units) {
@@ -75,6 +94,8 @@ export class InterviewCases {
       }
       return this.list({ periodFrom: list.periodFrom, periodTo: list.periodTo, pageSize: 500 }).items;
     })();
+    this.changed(cases.filter((c) => c.id > before.id));
+    return cases;
   }
 
   get(id: number): InterviewCase | undefined {
@@ -99,7 +120,7 @@ export class InterviewCases {
 
   /** Moves a case one step on; `input` carries who and the step's fields. */
   advance(id: number, to: string, input: unknown, at = Date.now()): InterviewCase {
-    return this.db.transaction(() => {
+    const c = this.db.transaction(() => {
       const c = this.get(id);
       if (!c) throw new CaseError(`interview case ${id} not found`, 404);
       const next = NEXT[c.state];
@@ -123,6 +144,8 @@ export class InterviewCases {
         to, alertId, JSON.stringify({ ...c.details, ...fields }), JSON.stringify([...c.history, { state: to, by, at, fields }]), id);
       return this.get(id)!;
     })();
+    this.changed([c]);
+    return c;
   }
 }
 

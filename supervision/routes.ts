@@ -1,5 +1,5 @@
 // Scorecards and interview lists over HTTP.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CASE_STATES, CaseError, STEP_SCHEMAS } from './cases.js';
@@ -13,6 +13,9 @@ export const resolvePeriod = (p: { from?: string | undefined; to?: string | unde
   return { from: p.from ?? d.from, to: p.to ?? d.to };
 };
 export const idParams = z.object({ id: z.coerce.number().int().positive() });
+
+/** Who acts: the signed-in user; only the admin token may name someone in `by` (default "admin-token"). */
+const actor = (req: FastifyRequest, by: unknown) => (req.principal?.kind === 'user' ? req.principal.username : typeof by === 'string' && by ? by : req.principal?.username ?? 'admin-token');
 
 export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision }): Promise<void> {
   const { supervision } = opts;
@@ -37,10 +40,10 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     return { ...listed, ...(await supervision.evidence(listed.unit, { from: l.periodFrom, to: l.periodTo })) };
   });
 
-  r.post('/api/v1/interview-lists/:id/cases', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64) }) } }, async (req, reply) => {
+  r.post('/api/v1/interview-lists/:id/cases', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
     const l = supervision.lists.get(req.params.id);
     if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
-    const items = supervision.cases.openFor(l, req.body.by);
+    const items = supervision.cases.openFor(l, actor(req, req.body?.by));
     return reply.code(201).send({ items, total: items.length });
   });
   r.get('/api/v1/interview-cases', {
@@ -54,7 +57,8 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   r.get('/api/v1/interview-cases/:id', { schema: { params: idParams } }, async (req, reply) => supervision.cases.get(req.params.id) ?? reply.code(404).send({ error: `interview case ${req.params.id} not found` }));
   r.post('/api/v1/interview-cases/:id/:step', { schema: { params: idParams.extend({ step: z.enum(Object.keys(STEP_SCHEMAS) as [keyof typeof STEP_SCHEMAS]) }) } }, async (req, reply) => {
     try {
-      return supervision.cases.advance(req.params.id, req.params.step, req.body);
+      const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+      return supervision.cases.advance(req.params.id, req.params.step, { ...body, by: actor(req, body.by) });
     } catch (e) {
       if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
       throw e;

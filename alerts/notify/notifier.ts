@@ -124,9 +124,11 @@ export class Notifier {
     return false;
   }
 
-  list(q: { alertId?: number | undefined; status?: NotificationStatus | undefined; contact?: string | undefined; page?: number; pageSize?: number } = {}) {
+  list(q: { alertId?: number | undefined; status?: NotificationStatus | undefined; contact?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
+    // districts: only notifications of alerts in these districts (a caller's scope); null or undefined = all
+    if (q.districts) (where.push('alert_id IN (SELECT id FROM alerts WHERE district IN (SELECT value FROM json_each(@districts)))'), (args.districts = JSON.stringify(q.districts)));
     if (q.alertId !== undefined) (where.push('alert_id = @alertId'), (args.alertId = q.alertId));
     if (q.status) (where.push('status = @status'), (args.status = q.status));
     if (q.contact) (where.push('contact = @contact'), (args.contact = q.contact));

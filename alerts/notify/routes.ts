@@ -15,5 +15,5 @@ export async function notificationRoutes(app: FastifyInstance, opts: { notifier:
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
       }),
     },
-  }, async (req) => opts.notifier.list(req.query));
+  }, async (req) => opts.notifier.list({ ...req.query, districts: req.principal?.role === 'inspector' ? req.principal.districts : null }));
 }

@@ -32,6 +32,11 @@ export class OfflineMonitor {
     return true;
   }
 
+  /** The last sign of life of `key` (e.g. elevator:E1), or null when never heard from. */
+  lastSeen(key: string): number | null {
+    return this.last.get(key)?.at ?? null;
+  }
+
   /** Equipment silent for longer than the timeout at `now`. */
   silent(now: number): Seen[] {
     const out: Seen[] = [];
