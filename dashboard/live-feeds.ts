@@ -18,6 +18,7 @@ import type { EquipmentFrameItem, EquipmentKind, Views } from './views.js';
 export interface LiveSink {
   readonly clients: number;
   broadcast(frame: { type: string; [k: string]: unknown }, district: string | null): void;
+  broadcastMany(frames: { payload: { type: string; [k: string]: unknown }; district: string | null }[]): void;
 }
 
 export const KPI_MS = 2000;
@@ -44,7 +45,7 @@ export function startLiveFeeds(deps: { live: LiveSink; views: Views; alerts: Ale
     if (!live.clients) return;
     try {
       const at = Date.now();
-      for (const [district, k] of views.kpiByDistrict(at)) live.broadcast({ type: 'kpi', at, district, ...k }, district);
+      live.broadcastMany([...views.kpiByDistrict(at)].map(([district, k]) => ({ payload: { type: 'kpi', at, district, ...k }, district })));
     } catch (err) {
       log.error({ err }, 'live kpi frame failed');
     }
@@ -67,7 +68,7 @@ export function startLiveFeeds(deps: { live: LiveSink; views: Views; alerts: Ale
         if (!list) byDistrict.set(item.district, (list = []));
         list.push(item);
       }
-      for (const [district, items] of byDistrict) live.broadcast({ type: 'equipment', at, items }, district);
+      live.broadcastMany([...byDistrict].map(([district, items]) => ({ payload: { type: 'equipment', at, items }, district })));
     } catch (err) {
       log.error({ err }, 'live equipment frame failed');
     }

@@ -1,0 +1,47 @@
+// A chart component over ECharts, which is loaded on first use (echarts-setup.ts).
+import { useEffect, useRef } from 'preact/hooks';
+import type { ECharts, EChartsCoreOption } from 'echarts/core';
+
+export const CHART_TEXT = '#c9d4e3';
+export const CHART_AXIS = '#3a4a63';
+
+/** `points`: how many data points the chart draws (data-points, for tests and people reading the DOM). */
+export function Chart(props: { option: EChartsCoreOption; height?: number; testid?: string; points?: number }) {
+  const el = useRef<HTMLDivElement>(null);
+  const inst = useRef<ECharts | null>(null);
+  const option = useRef(props.option);
+  option.current = props.option;
+  const apply = (c: ECharts) => c.setOption({ backgroundColor: 'transparent', useUTC: true, textStyle: { color: CHART_TEXT }, ...option.current }, true);
+  useEffect(() => {
+    let disposed = false;
+    let ro: ResizeObserver | null = null;
+    void import('./echarts-setup.js').then(({ echarts }) => {
+      if (disposed || !el.current) return;
+      const c = echarts.init(el.current, undefined, { renderer: 'canvas' });
+      inst.current = c;
+      apply(c);
+      ro = new ResizeObserver(() => c.resize());
+      ro.observe(el.current);
+    });
+    return () => {
+      disposed = true;
+      ro?.disconnect();
+      inst.current?.dispose();
+      inst.current = null;
+    };
+  }, []);
+  useEffect(() => {
+    if (inst.current) apply(inst.current);
+  }, [props.option]);
+  return <div ref={el} class="chart" style={{ height: `${props.height ?? 240}px` }} data-testid={props.testid} data-points={props.points} />;
+}
+
+/**
+ * Charts show China Standard Time whatever the browser's zone: they run in
+ * UTC mode and every time value goes through cst() (UTC+8 has no DST).
+ */
+export const cst = (t: number): number => t + 8 * 3600_000;
+
+/** Axis styling for the dark theme. */
+export const timeAxis = { type: 'time', axisLine: { lineStyle: { color: CHART_AXIS } }, axisLabel: { color: CHART_TEXT, hideOverlap: true }, splitLine: { show: false } } as const;
+export const valueAxis = (name?: string) => ({ type: 'value', name, nameTextStyle: { color: CHART_TEXT }, axisLine: { lineStyle: { color: CHART_AXIS } }, axisLabel: { color: CHART_TEXT }, splitLine: { lineStyle: { color: '#223047' } } }) as const;

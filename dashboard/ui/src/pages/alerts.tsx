@@ -1,0 +1,228 @@
+// 告警: the live alert feed with filters, actions (ack / resolve / note),
+// escalation level, a visual cue and an optional beep for critical alerts.
+import { Fragment } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, qs, type ApiError } from '../api.js';
+import { ALERT_TYPES, alertType, districtName, t } from '../i18n.js';
+import { useApi } from '../hooks.js';
+import { useLiveFrames } from '../live.js';
+import { href, setQuery, type Route } from '../router.js';
+import { dateTime, shortDateTime } from '../format.js';
+import { actor, canWrite, currentUser } from '../session.js';
+import { Card, ErrorBox, Loaded, Modal, Pager, Select, SevBadge, StateBadge } from '../ui.js';
+import { MAP_DISTRICTS } from '../map/DistrictMap.js';
+import { setSound, soundOn } from '../alarm.js';
+import type { Alert, Paged } from '../types.js';
+
+const SEVS = ['critical', 'major', 'minor', 'warning'];
+const STATES = ['active', 'open', 'acknowledged', 'resolved'];
+const PAGE_SIZE = 50;
+
+function matches(a: Alert, f: { severity: string; state: string; type: string; district: string }): boolean {
+  if (f.severity && a.severity !== f.severity) return false;
+  if (f.type && a.type !== f.type) return false;
+  if (f.district && a.district !== f.district) return false;
+  if (f.state === 'active' && a.state === 'resolved') return false;
+  if (f.state && f.state !== 'active' && a.state !== f.state) return false;
+  return true;
+}
+
+export function AlertsPage(props: { route: Route }) {
+  const q = props.route.query;
+  const stateParam = q.get('state') ?? 'active';
+  const f = { severity: q.get('severity') ?? '', state: stateParam === 'all' ? '' : stateParam, type: q.get('type') ?? '', district: q.get('district') ?? '' };
+  const page = Number(q.get('page') ?? 1) || 1;
+  const path = `/api/v1/alerts${qs({ ...f, page, pageSize: PAGE_SIZE })}`;
+  const res = useApi<Paged<Alert>>(path);
+  const [items, setItems] = useState<Alert[]>([]);
+  const [total, setTotal] = useState(0);
+  const [fresh, setFresh] = useState<Set<number>>(new Set());
+  const [open, setOpen] = useState<number | null>(null);
+  const [dialog, setDialog] = useState<{ kind: 'resolve' | 'note'; alert: Alert } | null>(null);
+  const [actionError, setActionError] = useState<ApiError | null>(null);
+  const [sound, setSoundState] = useState(soundOn);
+  const fRef = useRef(f);
+  fRef.current = f;
+  const pageRef = useRef(page);
+  pageRef.current = page;
+
+  useEffect(() => {
+    if (res.data) (setItems(res.data.items), setTotal(res.data.total));
+  }, [res.data]);
+
+  useLiveFrames((frame) => {
+    if (frame.type === 'reset') return res.reload();
+    if (frame.type !== 'alert') return;
+    const a = frame.alert as Alert;
+    const transition = frame.transition as string;
+    setItems((prev) => {
+      const i = prev.findIndex((x) => x.id === a.id);
+      const fits = matches(a, fRef.current);
+      if (i >= 0) {
+        if (!fits) return prev.map((x) => (x.id === a.id ? a : x)); // keep it visible until the next reload, updated
+        const next = prev.slice();
+        next[i] = a;
+        return next;
+      }
+      // the list is newest first: an older alert not shown belongs to another page
+      if (!fits || pageRef.current !== 1 || (prev.length > 0 && a.id < prev[0]!.id)) return prev;
+      setTotal((n) => n + 1);
+      return [a, ...prev].slice(0, PAGE_SIZE);
+    });
+    if (transition === 'raised' || transition === 'escalated' || transition === 'repeated') {
+      setFresh((s) => new Set(s).add(a.id));
+      setTimeout(() => setFresh((s) => { const n = new Set(s); n.delete(a.id); return n; }), 8000);
+    }
+  });
+
+  const act = async (a: Alert, action: 'ack' | 'resolve' | 'notes', body: Record<string, string>) => {
+    setActionError(null);
+    try {
+      const updated = await api<Alert>(`/api/v1/alerts/${a.id}/${action}`, { method: 'POST', body: { by: actor(), ...body } });
+      setItems((prev) => prev.map((x) => (x.id === updated.id ? updated : x)));
+      return true;
+    } catch (e) {
+      setActionError(e as ApiError);
+      return false;
+    }
+  };
+  const toggleSound = () => {
+    setSound(!sound);
+    setSoundState(!sound);
+  };
+  const writable = canWrite();
+  const districts = (currentUser()?.districts?.length ? currentUser()!.districts! : MAP_DISTRICTS);
+
+  return (
+    <div class="page" data-testid="page-alerts">
+      <div class="page-head">
+        <h1>{t('alTitle')}</h1>
+        <div class="filters">
+          <Select label={t('severity')} value={f.severity} onChange={(v) => setQuery({ severity: v, page: null })} options={SEVS.map((s) => [s, t(`sev_${s}` as 'sev_critical')])} testid="filter-severity" />
+          <Select label={t('state')} value={f.state} onChange={(v) => setQuery({ state: v || 'all', page: null })} options={STATES.map((s) => [s, t(`st_${s}` as 'st_open')])} testid="filter-state" />
+          <Select label={t('type')} value={f.type} onChange={(v) => setQuery({ type: v, page: null })} options={ALERT_TYPES.map((s) => [s, alertType(s)])} testid="filter-type" />
+          <Select label={t('district')} value={f.district} onChange={(v) => setQuery({ district: v, page: null })} options={districts.map((d) => [d, districtName(d)])} testid="filter-district" />
+          <label class="field inline check">
+            <input type="checkbox" checked={sound} onChange={toggleSound} data-testid="sound-toggle" />
+            <span>{t('alSound')}</span>
+          </label>
+        </div>
+      </div>
+      <ErrorBox error={actionError} />
+      <Card>
+        <Loaded data={res.data} error={res.error} reload={res.reload}>
+          {() => (
+            <>
+              <table class="table alerts" data-testid="alerts-table">
+                <thead>
+                  <tr>
+                    <th>#</th><th>{t('severity')}</th><th>{t('type')}</th><th>{t('alSubject')}</th><th>{t('district')}</th>
+                    <th>{t('alFirst')}</th><th>{t('alLast')}</th><th class="num">{t('count')}</th><th>{t('state')}</th><th>{t('alEscalation')}</th><th />
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.length === 0 && <tr><td colSpan={11} class="muted center">{t('empty')}</td></tr>}
+                  {items.map((a) => (
+                    <Fragment key={a.id}>
+                      <tr class={`alert-row sev-row-${a.severity} st-row-${a.state}${a.severity === 'critical' && a.state === 'open' ? ' critical-open' : ''}${fresh.has(a.id) ? ' fresh' : ''}${open === a.id ? ' expanded' : ''}`}
+                        data-testid={`alert-row-${a.id}`} data-severity={a.severity} onClick={() => setOpen(open === a.id ? null : a.id)}>
+                        <td>{a.id}{fresh.has(a.id) && <span class="badge new">{t('alNew')}</span>}</td>
+                        <td><SevBadge s={a.severity} /></td>
+                        <td>{alertType(a.type)}</td>
+                        <td><SubjectLink a={a} /></td>
+                        <td>{districtName(a.district)}</td>
+                        <td>{shortDateTime(a.firstAt)}</td>
+                        <td>{shortDateTime(a.lastAt)}</td>
+                        <td class="num">{a.count}</td>
+                        <td><StateBadge s={a.state} testid={`alert-state-${a.id}`} /></td>
+                        <td data-testid={`alert-escalation-${a.id}`}>{a.escalation > 0 ? <span class="badge esc">{t('alEscLevel', { n: a.escalation })}</span> : <span class="muted">—</span>}</td>
+                        <td class="actions" onClick={(e) => e.stopPropagation()}>
+                          {writable && a.state === 'open' && <button class="btn small" data-testid={`alert-ack-${a.id}`} onClick={() => void act(a, 'ack', {})}>{t('alAck')}</button>}
+                          {writable && a.state !== 'resolved' && <button class="btn small" data-testid={`alert-resolve-${a.id}`} onClick={() => setDialog({ kind: 'resolve', alert: a })}>{t('alResolve')}</button>}
+                          {writable && <button class="btn small ghost" data-testid={`alert-note-${a.id}`} onClick={() => setDialog({ kind: 'note', alert: a })}>{t('alNote')}</button>}
+                        </td>
+                      </tr>
+                      {open === a.id && (
+                        <tr class="detail-row" data-testid={`alert-detail-${a.id}`}>
+                          <td colSpan={11}><AlertDetail a={a} /></td>
+                        </tr>
+                      )}
+                    </Fragment>
+                  ))}
+                </tbody>
+              </table>
+              <Pager page={page} pageSize={PAGE_SIZE} total={total} onPage={(p) => setQuery({ page: p })} />
+            </>
+          )}
+        </Loaded>
+      </Card>
+      {dialog && (
+        <TextDialog
+          title={`${dialog.kind === 'resolve' ? t('alResolve') : t('alNote')} #${dialog.alert.id} · ${alertType(dialog.alert.type)} ${dialog.alert.subject}`}
+          label={dialog.kind === 'resolve' ? t('alReason') : t('alNoteText')}
+          testid={dialog.kind === 'resolve' ? 'resolve-dialog' : 'note-dialog'}
+          onClose={() => setDialog(null)}
+          onSubmit={async (text) => {
+            const ok = await act(dialog.alert, dialog.kind === 'resolve' ? 'resolve' : 'notes', dialog.kind === 'resolve' ? { reason: text } : { text });
+            if (ok) setDialog(null);
+          }}
+          error={actionError}
+        />
+      )}
+    </div>
+  );
+}
+
+function SubjectLink(props: { a: Alert }) {
+  const a = props.a;
+  if (a.subjectKind === 'elevator') return <a href={href(`/equipment/elevator/${a.subject}`)} onClick={(e) => e.stopPropagation()}>{a.subject}</a>;
+  if (a.subjectKind === 'gas_site') return <a href={href(`/equipment/gas-site/${a.subject.split(':')[0]}`)} onClick={(e) => e.stopPropagation()}>{a.subject}</a>;
+  if (a.subjectKind === 'maintenance_unit') return <a href={href('/scorecards', { unit: a.subject })} onClick={(e) => e.stopPropagation()}>{a.subject}</a>;
+  return <span>{a.subject}</span>;
+}
+
+export function AlertDetail(props: { a: Alert }) {
+  const a = props.a;
+  return (
+    <div class="alert-detail">
+      <div class="kv">
+        <span>{t('alOpened')}</span><b>{dateTime(a.openedAt)}</b>
+        {a.unit && <><span>{t('unit')}</span><b>{a.unit}</b></>}
+        {a.ackBy && <><span>{t('st_acknowledged')}</span><b>{t('alAckBy', { by: a.ackBy, t: dateTime(a.ackAt) })}</b></>}
+        {a.resolvedBy && <><span>{t('st_resolved')}</span><b>{t('alResolvedBy', { by: a.resolvedBy, t: dateTime(a.resolvedAt), r: a.resolution ?? '' })}</b></>}
+      </div>
+      {a.notes.length > 0 && (
+        <>
+          <h3>{t('alNotes')}</h3>
+          <ul class="notes">{a.notes.map((n, i) => <li key={i}><span class="muted">{dateTime(n.at)} · {n.by}</span> {n.text}</li>)}</ul>
+        </>
+      )}
+      {a.evidence.length > 0 && (
+        <>
+          <h3>{t('alEvidence')}</h3>
+          <pre class="evidence">{a.evidence.slice(-5).map((e) => JSON.stringify(e)).join('\n')}</pre>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function TextDialog(props: { title: string; label: string; testid: string; onClose: () => void; onSubmit: (text: string) => Promise<void>; error: ApiError | null }) {
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  return (
+    <Modal title={props.title} onClose={props.onClose} testid={props.testid}>
+      <form onSubmit={(e) => { e.preventDefault(); setBusy(true); void props.onSubmit(text.trim()).finally(() => setBusy(false)); }}>
+        <label class="field">
+          <span>{props.label}</span>
+          <textarea rows={3} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} required data-testid={`${props.testid}-text`} />
+        </label>
+        <ErrorBox error={props.error} />
+        <div class="row-end">
+          <button type="button" class="btn ghost" onClick={props.onClose}>{t('cancel')}</button>
+          <button type="submit" class="btn primary" disabled={busy || !text.trim()} data-testid={`${props.testid}-submit`}>{t('submit')}</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
