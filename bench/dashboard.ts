@@ -46,16 +46,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ClientsResult } from './dashboard-clients.js';
-import { benchElevator, firstLine, metricSum, node, parseMetrics, registerCity, rssMb, startService, TOKEN, type BenchGateway, type LoadResult } from './harness.js';
+import { benchElevator, entrapmentKnobs, firstLine, metricSum, node, parseMetrics, registerCity, rssMb, startService, TOKEN, type BenchGateway, type LoadResult } from './harness.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
-const ALERTS = Number(process.env.BENCH_ALERTS ?? 300);
-const RATE = Number(process.env.BENCH_RATE ?? 5000);
-const C = Number(process.env.BENCH_GATEWAYS ?? 100);
-const ELEVATORS = Math.max(Number(process.env.BENCH_ELEVATORS ?? 10_000), C);
-const SPACING_MS = Number(process.env.BENCH_SPACING_MS ?? 75);
-const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 5);
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
+const { ALERTS, RATE, GATEWAYS: C, ELEVATORS, SPACING_MS, WARMUP_S, WINDOW } = entrapmentKnobs();
 const TARGET_P99_MS = 200;
 const LOST_AFTER_MS = 5000;
 const dir = mkdtempSync(join(tmpdir(), 'se-bench-dashboard-'));

@@ -106,6 +106,26 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
   return svc;
 }
 
+/**
+ * The knobs bench:alerts and bench:dashboard share, from the environment:
+ * BENCH_ALERTS entrapments (300), BENCH_RATE background status msg/s (5000),
+ * BENCH_GATEWAYS (100), BENCH_ELEVATORS (10000; at least one a gateway),
+ * BENCH_SPACING_MS between entrapments (75), BENCH_WARMUP_S (5) and
+ * BENCH_WINDOW in-flight per gateway (20).
+ */
+export function entrapmentKnobs() {
+  const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 100);
+  return {
+    ALERTS: Number(process.env.BENCH_ALERTS ?? 300),
+    RATE: Number(process.env.BENCH_RATE ?? 5000),
+    GATEWAYS,
+    ELEVATORS: Math.max(Number(process.env.BENCH_ELEVATORS ?? 10_000), GATEWAYS),
+    SPACING_MS: Number(process.env.BENCH_SPACING_MS ?? 75),
+    WARMUP_S: Number(process.env.BENCH_WARMUP_S ?? 5),
+    WINDOW: Number(process.env.BENCH_WINDOW ?? 20),
+  };
+}
+
 /** Bench elevator code i: BE000000, BE000001, … */
 export const benchElevator = (i: number) => `BE${String(i).padStart(6, '0')}`;
 

@@ -85,7 +85,7 @@ export async function demoLogins(service: Service, log: Logger): Promise<void> {
       { username: 'demo-admin', displayName: '演示管理员', role: 'admin' as const },
       { username: 'demo-inspector', displayName: `${DISTRICTS[0]}监察员`, role: 'inspector' as const, districts: [DISTRICTS[0]!] },
       { username: 'demo-viewer', displayName: '值班观察员', role: 'viewer' as const },
-    ].map((u) => ({ ...u, password: randomBytes(9).toString('base64url') }));
+    ].map((u) => ({ ...u, password: randomBytes(8).toString('hex') }));
     for (const u of logins) await service.accounts.create(u);
     writeFileSync(path, `${JSON.stringify(logins.map(({ username, password, role, districts }) => ({ username, password, role, districts })), null, 1)}\n`, { mode: 0o600 });
   }

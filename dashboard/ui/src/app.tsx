@@ -9,6 +9,7 @@ import type { KpiNumbers } from './types.js';
 import { afterLogin, href, navigate, useRoute } from './router.js';
 import { clearUser, loadSession, logout, useSession } from './session.js';
 import { useTick } from './hooks.js';
+import { Brand } from './ui.js';
 import { LoginPage } from './pages/login.js';
 import { OverviewPage } from './pages/overview.js';
 import { AlertsPage } from './pages/alerts.js';
@@ -67,13 +68,7 @@ function Header() {
   const critical = useUnackedCritical();
   return (
     <header class="top">
-      <div class="brand">
-        <span class="logo">◆</span>
-        <div>
-          <div class="title">{t('appTitle')}</div>
-          <div class="subtitle">{t('appSubtitle')}</div>
-        </div>
-      </div>
+      <Brand class="brand" />
       <nav class="nav">
         {NAV.map(([p, k]) => (
           <a key={p} href={href(p)} class={route.path.startsWith(p) ? 'active' : ''} data-testid={`nav-${p.slice(1)}`}>

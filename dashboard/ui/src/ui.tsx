@@ -1,8 +1,21 @@
-// Small shared pieces: cards, badges, pager, modal, loading and error boxes.
+// Small shared pieces: the brand, cards, badges, pager, modal, loading and error boxes.
 import type { ComponentChildren } from 'preact';
 import { useEffect } from 'preact/hooks';
 import type { ApiError } from './api.js';
 import { severityName, t, type Key } from './i18n.js';
+
+/** The logo, title and subtitle: in the header (`brand`) and on the login form (`login-brand`). */
+export function Brand(props: { class: 'brand' | 'login-brand' }) {
+  return (
+    <div class={props.class}>
+      <span class="logo">◆</span>
+      <div>
+        <div class="title">{t('appTitle')}</div>
+        <div class="subtitle">{t('appSubtitle')}</div>
+      </div>
+    </div>
+  );
+}
 
 export function Card(props: { title?: ComponentChildren; actions?: ComponentChildren; children: ComponentChildren; class?: string; testid?: string }) {
   return (

@@ -65,6 +65,22 @@ function Filters(props: { route: Route; withOnline?: boolean; children?: Compone
   );
 }
 
+/** One page of equipment: the table (one row saying so when it is empty) and the pager under it. */
+function ListTable(props: { testid: string; head: ComponentChildren; rows: ComponentChildren[]; columns: number; page: number; total: number }) {
+  return (
+    <>
+      <table class="table" data-testid={props.testid}>
+        <thead>{props.head}</thead>
+        <tbody>
+          {props.rows.length === 0 && <tr><td colSpan={props.columns} class="muted center">{t('empty')}</td></tr>}
+          {props.rows}
+        </tbody>
+      </table>
+      <Pager page={props.page} pageSize={PAGE_SIZE} total={props.total} onPage={(p) => setQuery({ page: p })} />
+    </>
+  );
+}
+
 function ElevatorList(props: { route: Route }) {
   const q = props.route.query;
   const page = Number(q.get('page') ?? 1) || 1;
@@ -86,37 +102,31 @@ function ElevatorList(props: { route: Route }) {
       </Filters>
       <Loaded data={res.data} error={res.error} reload={res.reload}>
         {(d) => (
-          <>
-            <table class="table" data-testid="elevators-table">
-              <thead>
-                <tr>
-                  {th('code', t('code'))}{th('district', t('district'))}{th('address', t('address'))}{th('unit', t('unit'))}
-                  <th>{t('state')}</th>{th('serviceMode', t('eqServiceMode'))}<th class="num">{t('eqFloor')}</th>{th('lastSeenAt', t('eqLastSeen'))}{th('activeAlerts', t('eqOpenAlerts'), 'num')}<th>{t('eqOverdue')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.length === 0 && <tr><td colSpan={10} class="muted center">{t('empty')}</td></tr>}
-                {items.map((e) => (
-                  <tr key={e.code} class="clickable" onClick={() => navigate(`/equipment/elevator/${e.code}`)} data-testid={`elevator-row-${e.code}`}>
-                    <td><a href={href(`/equipment/elevator/${e.code}`)}>{e.code}</a></td>
-                    <td>{districtName(e.district)}</td>
-                    <td class="ellipsis" title={e.address}>{e.address}</td>
-                    <td class="ellipsis" title={e.maintenanceUnitName ?? ''}>{e.maintenanceUnitName ?? e.maintenanceUnit ?? '—'}</td>
-                    <td><OnlineDot online={e.online} /></td>
-                    <td class={e.serviceMode && e.serviceMode !== 'normal' ? 'warn' : ''}>{e.serviceMode ? term(e.serviceMode) : '—'}</td>
-                    <td class="num">{e.floor ?? '—'}</td>
-                    <td>{shortDateTime(e.lastSeenAt)}</td>
-                    <td class="num">{e.activeAlerts ? <>{e.activeAlerts} <SevBadge s={e.worstSeverity} /></> : <span class="muted">0</span>}</td>
-                    <td>
-                      {e.overdueMaintenance && <span class="badge overdue">{t('eqMaintOverdue')}</span>}
-                      {e.overdueInspection && <span class="badge overdue">{t('eqInspOverdue')}</span>}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <Pager page={page} pageSize={PAGE_SIZE} total={d.total} onPage={(p) => setQuery({ page: p })} />
-          </>
+          <ListTable testid="elevators-table" columns={10} page={page} total={d.total}
+            head={
+              <tr>
+                {th('code', t('code'))}{th('district', t('district'))}{th('address', t('address'))}{th('unit', t('unit'))}
+                <th>{t('state')}</th>{th('serviceMode', t('eqServiceMode'))}<th class="num">{t('eqFloor')}</th>{th('lastSeenAt', t('eqLastSeen'))}{th('activeAlerts', t('eqOpenAlerts'), 'num')}<th>{t('eqOverdue')}</th>
+              </tr>
+            }
+            rows={items.map((e) => (
+              <tr key={e.code} class="clickable" onClick={() => navigate(`/equipment/elevator/${e.code}`)} data-testid={`elevator-row-${e.code}`}>
+                <td><a href={href(`/equipment/elevator/${e.code}`)}>{e.code}</a></td>
+                <td>{districtName(e.district)}</td>
+                <td class="ellipsis" title={e.address}>{e.address}</td>
+                <td class="ellipsis" title={e.maintenanceUnitName ?? ''}>{e.maintenanceUnitName ?? e.maintenanceUnit ?? '—'}</td>
+                <td><OnlineDot online={e.online} /></td>
+                <td class={e.serviceMode && e.serviceMode !== 'normal' ? 'warn' : ''}>{e.serviceMode ? term(e.serviceMode) : '—'}</td>
+                <td class="num">{e.floor ?? '—'}</td>
+                <td>{shortDateTime(e.lastSeenAt)}</td>
+                <td class="num">{e.activeAlerts ? <>{e.activeAlerts} <SevBadge s={e.worstSeverity} /></> : <span class="muted">0</span>}</td>
+                <td>
+                  {e.overdueMaintenance && <span class="badge overdue">{t('eqMaintOverdue')}</span>}
+                  {e.overdueInspection && <span class="badge overdue">{t('eqInspOverdue')}</span>}
+                </td>
+              </tr>
+            ))}
+          />
         )}
       </Loaded>
     </Card>
@@ -137,30 +147,22 @@ function GasSiteList(props: { route: Route }) {
       <Filters route={props.route} withOnline />
       <Loaded data={res.data} error={res.error} reload={res.reload}>
         {(d) => (
-          <>
-            <table class="table" data-testid="gas-sites-table">
-              <thead>
-                <tr><th>{t('code')}</th><th>{t('name')}</th><th>{t('district')}</th><th>{t('address')}</th><th>{t('state')}</th><th class="num">{t('eqDetectorsCount')}</th><th class="num">max %LEL</th><th>{t('eqLastSeen')}</th><th class="num">{t('eqOpenAlerts')}</th></tr>
-              </thead>
-              <tbody>
-                {items.length === 0 && <tr><td colSpan={9} class="muted center">{t('empty')}</td></tr>}
-                {items.map((s) => (
-                  <tr key={s.code} class="clickable" onClick={() => navigate(`/equipment/gas-site/${s.code}`)} data-testid={`gas-site-row-${s.code}`}>
-                    <td><a href={href(`/equipment/gas-site/${s.code}`)}>{s.code}</a></td>
-                    <td>{s.name}</td>
-                    <td>{districtName(s.district)}</td>
-                    <td class="ellipsis" title={s.address}>{s.address}</td>
-                    <td><OnlineDot online={s.online} /></td>
-                    <td class="num">{s.detectors}</td>
-                    <td class={`num${(s.maxLel ?? 0) >= 20 ? ' bad' : (s.maxLel ?? 0) >= 10 ? ' warn' : ''}`}>{s.maxLel ?? '—'}</td>
-                    <td>{shortDateTime(s.lastSeenAt)}</td>
-                    <td class="num">{s.activeAlerts ? <>{s.activeAlerts} <SevBadge s={s.worstSeverity} /></> : <span class="muted">0</span>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <Pager page={page} pageSize={PAGE_SIZE} total={d.total} onPage={(p) => setQuery({ page: p })} />
-          </>
+          <ListTable testid="gas-sites-table" columns={9} page={page} total={d.total}
+            head={<tr><th>{t('code')}</th><th>{t('name')}</th><th>{t('district')}</th><th>{t('address')}</th><th>{t('state')}</th><th class="num">{t('eqDetectorsCount')}</th><th class="num">max %LEL</th><th>{t('eqLastSeen')}</th><th class="num">{t('eqOpenAlerts')}</th></tr>}
+            rows={items.map((s) => (
+              <tr key={s.code} class="clickable" onClick={() => navigate(`/equipment/gas-site/${s.code}`)} data-testid={`gas-site-row-${s.code}`}>
+                <td><a href={href(`/equipment/gas-site/${s.code}`)}>{s.code}</a></td>
+                <td>{s.name}</td>
+                <td>{districtName(s.district)}</td>
+                <td class="ellipsis" title={s.address}>{s.address}</td>
+                <td><OnlineDot online={s.online} /></td>
+                <td class="num">{s.detectors}</td>
+                <td class={`num${(s.maxLel ?? 0) >= 20 ? ' bad' : (s.maxLel ?? 0) >= 10 ? ' warn' : ''}`}>{s.maxLel ?? '—'}</td>
+                <td>{shortDateTime(s.lastSeenAt)}</td>
+                <td class="num">{s.activeAlerts ? <>{s.activeAlerts} <SevBadge s={s.worstSeverity} /></> : <span class="muted">0</span>}</td>
+              </tr>
+            ))}
+          />
         )}
       </Loaded>
     </Card>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { getLang, setLang, t } from '../i18n.js';
 import { login } from '../session.js';
+import { Brand } from '../ui.js';
 
 export function LoginPage() {
   const [username, setUsername] = useState('');
@@ -22,13 +23,7 @@ export function LoginPage() {
   return (
     <div class="login-wrap">
       <form class="login card" onSubmit={submit} data-testid="login-form">
-        <div class="login-brand">
-          <span class="logo">◆</span>
-          <div>
-            <div class="title">{t('appTitle')}</div>
-            <div class="subtitle">{t('appSubtitle')}</div>
-          </div>
-        </div>
+        <Brand class="login-brand" />
         <h2>{t('loginTitle')}</h2>
         <label class="field">
           <span>{t('username')}</span>
