@@ -1,5 +1,6 @@
 // The dashboard in real Chromium against the real service (real InfluxDB,
-// real MQTT over TCP) with a small city: sign in, watch an entrapment appear
+// real MQTT over TCP) with the supervision tests' city (units whose 2025
+// interview-list outcome is known, their records) plus live gateways: sign in, watch an entrapment appear
 // live, acknowledge it and see a second browser follow, open an elevator's
 // chart, check that an inspector of another district cannot see or act on
 // it, export the interview list, switch to English. Screenshots of the main
@@ -9,7 +10,8 @@ import type { MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../domain/channels.js';
-import { api, connect, publish, registerSmallCity, startTestService, status, waitFor, type TestService } from '../helpers.js';
+import { api, connect, publish, startTestService, status, waitFor, type TestService } from '../helpers.js';
+import { seedInterviewCity } from '../supervision/city.js';
 import { launch, newContext, screenshot } from './browser.js';
 
 let s: TestService;
@@ -17,6 +19,8 @@ let browser: Browser;
 let gw: MqttClient;
 const PASSWORD: Record<string, string> = { chief: 'chief-password-1', daxiang: 'daxiang-password-1', shuangqing: 'shuangqing-password-1' };
 const contexts: BrowserContext[] = [];
+/** The elevator the browsers watch: U_LOW's, in 大祥区. */
+const E = 'U_LOW-E0';
 
 async function signIn(username: string): Promise<Page> {
   const ctx = await newContext(browser, s.httpUrl);
@@ -40,21 +44,30 @@ async function sessionHeaders(page: Page): Promise<Record<string, string>> {
 beforeAll(async () => {
   browser = await launch();
   s = await startTestService();
-  const city = await registerSmallCity(s);
+  await seedInterviewCity(s);
+  // Live equipment: two elevators of U_LOW (大祥区) on a gateway, a gas site in 双清区.
+  expect((await api(s, 'POST', '/api/v1/gas-sites', { code: 'G1', name: '城南液化气站', address: '城南路', district: '双清区', kind: 'filling_station' })).status).toBe(201);
+  expect((await api(s, 'POST', '/api/v1/gateways', { id: 'GW1', elevators: [E, 'U_LOW-E1'] })).status).toBe(201);
+  expect((await api(s, 'POST', '/api/v1/gateways', { id: 'GWG', gasSites: ['G1'] })).status).toBe(201);
+  const secret = async (id: string) => (await api(s, 'POST', `/api/v1/gateways/${id}/secret`)).body.secret as string;
   for (const [username, role, districts] of [['chief', 'admin', undefined], ['daxiang', 'inspector', ['大祥区']], ['shuangqing', 'inspector', ['双清区']]] as const) {
     const r = await api(s, 'POST', '/api/v1/users', { username, password: PASSWORD[username], role, districts, displayName: `${username} 测试` });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
   }
-  gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
-  // Two hours of status for E1 (大祥区), one a minute, so its charts have points.
+  gw = await connect(s.mqttPort, 'GW1', await secret('GW1'));
+  // Two hours of status for E, one a minute, so its charts have points.
   const now = Date.now();
   for (let i = 120; i >= 0; i--) {
-    await publish(gw, topics.status('E1'), status(`E1-s${i}`, now - i * 60_000, { floor: 1 + (i % 9), runCount: 5000 + (120 - i) * 3, doorCycles: 9000 + (120 - i) * 7 }));
+    await publish(gw, topics.status(E), status(`${E}-s${i}`, now - i * 60_000, { floor: 1 + (i % 9), runCount: 5000 + (120 - i) * 3, doorCycles: 9000 + (120 - i) * 7 }));
   }
-  await publish(gw, topics.status('E2'), status('E2-s0', now));
-  await waitFor(() => api(s, 'GET', '/api/v1/equipment/elevators/E1/series?from=' + (now - 3 * 3_600_000) + '&to=' + (now + 60_000)), (r) => r.status === 200 && r.body.points.length > 10);
-  // An interview list to export (the small city has no records: an empty list is still a list).
-  expect((await api(s, 'POST', '/api/v1/interview-lists', {})).status).toBe(201);
+  await publish(gw, topics.status('U_LOW-E1'), status('E1-s0', now));
+  const gas = await connect(s.mqttPort, 'GWG', await secret('GWG'));
+  for (let i = 60; i >= 0; i--) await publish(gas, topics.reading('G1'), { id: `g-${i}`, ts: now - i * 60_000, detector: 'D1', lel: 2 + (i % 7) * 0.5, gas: 'LPG' });
+  await publish(gas, topics.filling('G1'), { id: 'f-1', ts: now - 600_000, cylinder: 'CY-0001', medium: 'LPG', manufactured: '2010-01-01', nextInspectionDue: '2024-01-01', netKg: 14.5 });
+  await gas.endAsync();
+  await waitFor(() => api(s, 'GET', `/api/v1/equipment/elevators/${E}/series?from=${now - 3 * 3_600_000}&to=${now + 60_000}`), (r) => r.status === 200 && r.body.points.length > 10);
+  // The 2025 interview list (the previous calendar year) to export.
+  expect((await api(s, 'POST', '/api/v1/interview-lists', { from: '2025-01-01', to: '2026-01-01' })).status).toBe(201);
 }, 120_000);
 
 afterAll(async () => {
@@ -80,7 +93,7 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(/\S/);
     chief = await signIn('chief');
     await expect.poll(() => chief.getByTestId('user-info').textContent()).toContain('chief');
-    await expect.poll(() => chief.getByTestId('kpi-elevators').textContent()).toMatch(/3/);
+    await expect.poll(() => chief.getByTestId('kpi-elevators').textContent()).toMatch(/2\s*\/\s*\d+/);
     await screenshot(chief, 'overview');
   });
 
@@ -91,8 +104,8 @@ describe('dashboard in Chromium', () => {
     for (const p of [chief, daxiang]) await expect.poll(() => p.getByTestId('conn-state').getAttribute('data-state'), { timeout: 10_000 }).toBe('open');
 
     const t0 = Date.now();
-    await publish(gw, topics.event('E1'), { id: 'ui-trap-1', ts: t0, type: 'entrapment', state: 'raised', floor: 4 });
-    const row = chief.locator('[data-testid^="alert-row-"]', { hasText: 'E1' }).first();
+    await publish(gw, topics.event(E), { id: 'ui-trap-1', ts: t0, type: 'entrapment', state: 'raised', floor: 4 });
+    const row = chief.locator('[data-testid^="alert-row-"]', { hasText: E }).first();
     await row.waitFor({ timeout: 2_000 });
     const shownAfter = Date.now() - t0;
     expect(shownAfter).toBeLessThan(2_000);
@@ -124,7 +137,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it("opens an elevator's chart with data points from InfluxDB", async () => {
-    await chief.goto('/#/equipment/elevator/E1');
+    await chief.goto(`/#/equipment/elevator/${E}`);
     const chart = chief.getByTestId('chart-floor');
     await chart.waitFor();
     await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(10);
@@ -140,6 +153,8 @@ describe('dashboard in Chromium', () => {
     const text = readFileSync((await download.path())!, 'utf8');
     expect(text.charCodeAt(0)).toBe(0xfeff);
     expect(text).toContain('排名');
+    for (const unit of ['U_LOW', 'U_REIN', 'U_FALLBACK', 'U_COMPL', 'U_CEXACT', 'U_BOTH']) expect(text).toContain(unit);
+    expect(text).not.toContain('U_EXACT');
     await screenshot(chief, 'interviews');
   });
 
@@ -162,7 +177,8 @@ describe('dashboard in Chromium', () => {
     ] as const) {
       await chief.goto(path);
       await chief.getByTestId(testid).waitFor();
-      if (name === 'equipment') await expect.poll(() => chief.locator('[data-testid^="elevator-row-"]').count()).toBe(3);
+      if (name === 'equipment') await expect.poll(() => chief.locator('[data-testid^="elevator-row-"]').count()).toBeGreaterThan(20);
+      if (name === 'scorecards') await expect.poll(() => chief.locator('[data-testid^="scorecard-row-"]').count()).toBeGreaterThan(5);
       await chief.waitForLoadState('networkidle');
       expect(await chief.getByTestId('error-box').count(), `${name} shows an error`).toBe(0);
       await screenshot(chief, name);
