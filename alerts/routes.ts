@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { inScope } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AlertError, SEVERITIES, type AlertStore } from './store.js';
+import { ALERT_SORTS, AlertError, SEVERITIES, type AlertStore } from './store.js';
 
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 const who = z.string().min(1).max(64).optional().describe('who acts; only honoured for the admin token (default "admin-token"), a signed-in user is always themselves');
@@ -40,6 +40,7 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
         unit: z.string().optional(),
         page: z.coerce.number().int().min(1).default(1),
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
+        sort: z.enum(ALERT_SORTS).default('-id').describe('id, firstAt, lastAt, severity, count, state or escalation; a leading - sorts descending (-severity: critical first)'),
       }),
     },
   }, async (req) => {

@@ -99,6 +99,16 @@ const toAlert = (r: Row): Alert => ({
 interface EventRow { seq: number; transition: Transition; at: number; snapshot: string; lag_ms: number }
 const toResult = (r: EventRow): AlertResult => ({ seq: r.seq, transition: r.transition, at: r.at, lagMs: r.lag_ms, alert: JSON.parse(r.snapshot) as Alert });
 
+/** Sort keys of the alert list (`-` first for descending; `-severity` puts critical first). Ties go by id. */
+export const ALERT_SORT_KEYS = ['id', 'firstAt', 'lastAt', 'severity', 'count', 'state', 'escalation'] as const;
+type AlertSortKey = (typeof ALERT_SORT_KEYS)[number];
+export type AlertSort = AlertSortKey | `-${AlertSortKey}`;
+export const ALERT_SORTS = ALERT_SORT_KEYS.flatMap((k) => [k, `-${k}`]) as AlertSort[];
+const SORT_SQL: Record<AlertSortKey, string> = {
+  id: 'id', firstAt: 'first_at', lastAt: 'last_at', count: 'count', state: 'state', escalation: 'escalation',
+  severity: `CASE severity ${SEVERITIES.map((s, i) => `WHEN '${s}' THEN ${SEVERITIES.length - i}`).join(' ')} END`,
+};
+
 export class AlertStore {
   private listeners = new Set<(r: AlertResult) => void>();
 
@@ -163,7 +173,7 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
-  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined } = {}) {
+  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined; sort?: AlertSort | undefined } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     // districts: only alerts of these districts (a caller's scope); null or undefined = all
@@ -175,7 +185,10 @@ export class AlertStore {
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM alerts ${w}`).get(args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
+    const sort = q.sort ?? '-id';
+    const desc = sort.startsWith('-');
+    const order = `${SORT_SQL[(desc ? sort.slice(1) : sort) as AlertSortKey]} ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'}`;
+    const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
     return { items: rows.map(toAlert), total, page, pageSize };
   }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AlertError, AlertStore, type RaiseInput } from '../../alerts/store.js';
+import { AlertError, AlertStore, type AlertSort, type RaiseInput } from '../../alerts/store.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -31,6 +31,19 @@ describe('alert store', () => {
     expect(store.raise({ ...entrapment(1000), subject: 'E2' }).transition).toBe('raised');
     expect(store.raise({ ...entrapment(1000), type: 'overspeed', severity: 'major' }).transition).toBe('raised');
     expect(store.list({ state: 'active' }).total).toBe(3);
+  });
+
+  it('sorts the list by a named key, ties by id; -severity puts critical first', () => {
+    const { store } = open();
+    store.raise({ ...entrapment(3000), subject: 'E1' });
+    store.raise({ ...entrapment(1000), subject: 'E2', type: 'door_open_fault', severity: 'minor' });
+    store.raise({ ...entrapment(2000), subject: 'E3', type: 'overspeed', severity: 'major' });
+    store.raise({ ...entrapment(4000), subject: 'E4', type: 'offline', severity: 'warning' });
+    const subjects = (sort?: AlertSort) => store.list({ sort }).items.map((a) => a.subject);
+    expect(subjects()).toEqual(['E4', 'E3', 'E2', 'E1']); // newest first by default
+    expect(subjects('-severity')).toEqual(['E1', 'E3', 'E2', 'E4']);
+    expect(subjects('severity')).toEqual(['E4', 'E2', 'E3', 'E1']);
+    expect(subjects('firstAt')).toEqual(['E2', 'E3', 'E1', 'E4']);
   });
 
   it('goes open → acknowledged → resolved with who and when, and opens a new alert only after resolution', () => {
