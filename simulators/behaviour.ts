@@ -161,8 +161,12 @@ const FAULTS: readonly EventType[] = [
 const FAULT_WEIGHTS = [25, 15, 12, 10, 8, 8, 10, 4, 3, 2, 1, 1, 1, 0.5, 1];
 const OUT_OF_SERVICE = new Set<EventType>(['safety_circuit_open', 'door_lock_circuit_open', 'overspeed', 'overtravel_top', 'overtravel_bottom', 'unintended_car_movement', 'restart_prevention_fault']);
 
-/** The elevator's status at `now`, plus any fault or entrapment that starts now. */
-export function sampleElevator(s: ElevatorState, rng: Rng, now: number, rates: Rates = DEFAULT_RATES): ElevatorSample {
+/**
+ * The elevator's status at `now`, plus any fault or entrapment that starts now.
+ * `rescueSpeed` compresses an entrapment's timeline (rescue progress, clearing)
+ * by that factor; 1 = real time.
+ */
+export function sampleElevator(s: ElevatorState, rng: Rng, now: number, rates: Rates = DEFAULT_RATES, rescueSpeed = 1): ElevatorSample {
   const dt = now - s.lastSample;
   s.lastSample = now;
   advance(s, rng, now);
@@ -170,7 +174,7 @@ export function sampleElevator(s: ElevatorState, rng: Rng, now: number, rates: R
   const later: Timed[] = [];
   if (!s.fault && happens(rng, rates.entrapmentsPerDay, dt)) {
     const floor = s.phase === 'running' ? currentFloor(s, now) : s.floor;
-    const t = entrapmentTimeline(s.code, s.unit, floor, now, rng, () => ++s.seq);
+    const t = entrapmentTimeline(s.code, s.unit, floor, now, rng, () => ++s.seq, rescueSpeed);
     s.floor = floor;
     s.passengers = true;
     s.fault = { type: 'entrapment', until: t.clearAt, outOfService: false };
@@ -219,13 +223,19 @@ function elevatorStatus(s: ElevatorState, rng: Rng, now: number): StatusIn {
 
 /**
  * An entrapment: the event raised now, rescue progress by the maintenance
- * unit (dispatched → arrived, usually 5–25 min later, sometimes > 30 →
- * released; a few false alarms) and the event cleared once people are out.
+ * unit (the same timing model as the backfill, `entrapmentRescue`:
+ * dispatched within 0.5–4 min → arrived, usually 5–25 min later, about 12 %
+ * more than 30 min after trapping → released 2–12 min after arrival; a few
+ * false alarms) and the event cleared by the gateway 0.5–2 min after the
+ * passengers are out. `speed` > 1 compresses every delay after `start` by
+ * that factor (event times stay the times the messages are due); 1 = real
+ * time, and the same random draws either way.
  */
-export function entrapmentTimeline(code: string, unit: string, floor: number, start: number, rng: Rng, nextSeq: () => number) {
+export function entrapmentTimeline(code: string, unit: string, floor: number, start: number, rng: Rng, nextSeq: () => number, speed = 1) {
+  const at = (ts: number) => start + Math.round((ts - start) / Math.max(1, speed));
   const raised: EventIn = { id: messageId('ev', code, start, nextSeq()), ts: start, type: 'entrapment', state: 'raised', floor, detail: '轿厢内有人被困，已触发报警' };
-  const rescues = entrapmentRescue(code, unit, start, rng, (ts) => messageId('rs', code, ts, nextSeq()));
-  const clearAt = rescues[rescues.length - 1]!.ts as number + rng.int(30_000, 120_000);
+  const rescues = entrapmentRescue(code, unit, start, rng, (ts) => messageId('rs', code, at(ts), nextSeq())).map((r) => ({ ...r, ts: at(r.ts as number) }));
+  const clearAt = rescues[rescues.length - 1]!.ts as number + Math.round(rng.int(30_000, 120_000) / Math.max(1, speed));
   const later: Timed[] = rescues.map((r) => ({ at: r.ts as number, channel: 'rescue', code, unit, payload: r }));
   later.push({ at: clearAt, channel: 'event', code, unit, payload: { id: messageId('ev', code, clearAt, nextSeq()), ts: clearAt, type: 'entrapment', state: 'cleared', floor } });
   return { raised, later, clearAt };

@@ -8,7 +8,7 @@
 //             --out file.ndjson (format: see backfill.ts), or --url http://… --token T to post them
 //   live      regenerate the city and run its gateways and partners against the broker
 //             --url mqtt://… --secrets secrets.json --rate R [--seed S --elevators N …]
-//             [--duration SECONDS] [--event-boost X] [--record-speed X] [--no-partners]
+//             [--duration SECONDS] [--event-boost X] [--record-speed X] [--rescue-speed X] [--no-partners]
 //
 // `city --out f.json` writes { id: secret } to f.json and the city's parameters to
 // f.city.json; later commands given --secrets f.json default to those parameters.
@@ -29,6 +29,7 @@ const { positionals, values } = parseArgs({
     'per-gateway': { type: 'string' }, today: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
     out: { type: 'string' }, secrets: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' },
     from: { type: 'string' }, to: { type: 'string' }, 'event-boost': { type: 'string' }, 'record-speed': { type: 'string' },
+    'rescue-speed': { type: 'string' },
     'no-partners': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   },
 });
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
       durationMs: values.duration === undefined ? undefined : num('duration') * 1000,
       eventBoost: num('event-boost', 1),
       recordSpeed: num('record-speed', 50),
+      rescueSpeed: num('rescue-speed', 1),
       partners: !values['no-partners'],
     });
     process.once('SIGINT', () => void live.stop());

@@ -14,7 +14,16 @@
 // DEMO_EVENT_BOOST (faults, entrapments and gas leaks × this, default 30),
 // DEMO_RECORD_SPEED (partner records this many times faster than life, default 200),
 // DEMO_OUTAGE_MIN (about every N minutes a gateway goes silent for 8 minutes,
-// so its equipment shows as offline; default 4, 0 = never).
+// so its equipment shows as offline; default 4, 0 = never),
+// DEMO_RESCUE_SPEED (default 1 = real time): every live entrapment is followed,
+// at its event times, by the maintenance unit's rescue records — dispatched
+// within 0.5–4 min, arrived usually 5–25 min later and about 12 % of the time
+// more than 30 min after trapping (escalated, red on the dashboard), released
+// 2–12 min after arrival (a few false alarms) — and by the gateway's `cleared`
+// event shortly after, the same timing model as the backfill's rescues and
+// deterministic for DEMO_SEED; DEMO_RESCUE_SPEED=N plays that timeline N times
+// faster (a late arrival then only escalates if ENTRAPMENT_ARRIVAL_S is
+// scaled down too, e.g. 1800/N).
 //
 // Notifications: the demo registers one DingTalk robot per district (the
 // district's inspectors' group chat) and a city-level section chief at
@@ -155,6 +164,7 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
     log,
     eventBoost: envInt('DEMO_EVENT_BOOST', 30),
     recordSpeed: envInt('DEMO_RECORD_SPEED', 200, 1),
+    rescueSpeed: envInt('DEMO_RESCUE_SPEED', 1, 1),
     summaryEveryMs: 10_000,
     outages: outageMin > 0 ? { everyMs: outageMin * 60_000, durationMs: 8 * 60_000 } : undefined,
   });

@@ -2,6 +2,12 @@
 // partner), elevator status spread over all elevators to meet a total rate,
 // faults, entrapments with rescue progress, gas readings and cylinder
 // fillings, and partner records at a sped-up pace. Everything at QoS 1.
+//
+// An entrapment is followed, at the event times of the backfill's timing model
+// (`entrapmentRescue`), by the rescue records of the elevator's maintenance
+// unit (its partner P-<unit>: dispatched, arrived, released or false_alarm)
+// and the gateway's `cleared` event; `rescueSpeed` compresses that timeline
+// (tests, a quick demo), 1 = real time.
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { topics, type Channel } from '../domain/channels.js';
@@ -32,6 +38,8 @@ export interface GatewayOptions {
   eventBoost?: number;
   /** how much faster than real life partners send maintenance, inspection and complaint records */
   recordSpeed?: number;
+  /** how much faster than real life an entrapment's rescue progress and clearing follow it (default 1: real time) */
+  rescueSpeed?: number;
   /** how often each gas site reports all its detectors */
   gasIntervalMs?: number;
   /** connect partners too (records and rescues) */
@@ -82,6 +90,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   const boost = opts.eventBoost ?? 1;
   const rates: Rates = { faultsPerDay: DEFAULT_RATES.faultsPerDay * boost, entrapmentsPerDay: DEFAULT_RATES.entrapmentsPerDay * boost, leaksPerDetectorDay: DEFAULT_RATES.leaksPerDetectorDay * boost };
   const speed = Math.max(1, opts.recordSpeed ?? 50);
+  const rescueSpeed = Math.max(1, opts.rescueSpeed ?? 1);
   const maxInflight = opts.maxInflight ?? 5000;
   const rng = new Rng(opts.seed).fork('live');
   const started = Date.now();
@@ -252,7 +261,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
     while (due >= 1 && order.length) {
       due--;
       const x = elevators[order[cursor++ % order.length]!]!;
-      const s = sampleElevator(x.state!, x.rng, now, rates);
+      const s = sampleElevator(x.state!, x.rng, now, rates, rescueSpeed);
       const gw = gatewayOf.get(x.e.code)!;
       publish(gw, 'status', topics.status(x.e.code), s.status);
       for (const ev of s.events) publish(gw, 'event', topics.event(x.e.code), ev);
