@@ -48,6 +48,10 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
   // And per address alone, generously, against guessing across many user names.
   const addressLimit = app.createRateLimit({ max: opts.login.max * 10, timeWindow: opts.login.windowMs, keyGenerator: (req) => `login|${req.ip}` });
 
+  const limitedKeys = new Set<string>();
+  // Changing one's own password checks the current one: limited like signing in, so a stolen session cannot guess it.
+  const passwordLimit = app.createRateLimit({ max: opts.login.max, timeWindow: opts.login.windowMs, keyGenerator: (req) => `password|${req.principal?.username ?? req.ip}` });
+
   const cookieOpts = (req: FastifyRequest) => ({ httpOnly: true, sameSite: 'strict' as const, path: '/', secure: isHttps(req) });
   const audited = (req: FastifyRequest) => ((req as { audited?: boolean }).audited = true);
 
@@ -62,7 +66,12 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
     let limit = await addressLimit(req);
     if (limit.isAllowed || !limit.isExceeded) limit = await loginLimit(req);
     if (!limit.isAllowed && limit.isExceeded) {
-      audit.record({ actor: req.body.username, actorKind: 'anonymous', action: 'session.login_limited', target: `user:${req.body.username}`, ip: req.ip });
+      // One audit row per throttled key and window, not one per refused attempt (that would let anyone fill the log).
+      if (!limitedKeys.has(`${req.ip}|${req.body.username}`)) {
+        limitedKeys.add(`${req.ip}|${req.body.username}`);
+        setTimeout(() => limitedKeys.delete(`${req.ip}|${req.body.username}`), opts.login.windowMs).unref();
+        audit.record({ actor: req.body.username, actorKind: 'anonymous', action: 'session.login_limited', target: `user:${req.body.username}`, ip: req.ip });
+      }
       return reply.code(429).header('retry-after', String(limit.ttlInSeconds)).send({ error: `too many sign-in attempts; try again in ${limit.ttlInSeconds} s` });
     }
     const user = await accounts.verify(req.body.username, req.body.password);
@@ -93,7 +102,13 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
     schema: { tags: ['session'], summary: 'Change one\'s own password (ends every session of the user)', body: z.object({ currentPassword: password, password }) },
   }, async (req, reply) => {
     if (req.principal.kind !== 'user') return reply.code(400).send({ error: 'the admin token has no password; set a user\'s password with PUT /api/v1/users/:username/password' });
-    if (!(await accounts.verify(req.principal.username, req.body.currentPassword))) return reply.code(403).send({ error: 'the current password is wrong' });
+    const limit = await passwordLimit(req);
+    if (!limit.isAllowed && limit.isExceeded) return reply.code(429).header('retry-after', String(limit.ttlInSeconds)).send({ error: `too many attempts; try again in ${limit.ttlInSeconds} s` });
+    if (!(await accounts.verify(req.principal.username, req.body.currentPassword))) {
+      audit.byRequest(req, 'user.password_failed', `user:${req.principal.username}`, { self: true });
+      audited(req);
+      return reply.code(403).send({ error: 'the current password is wrong' });
+    }
     await accounts.setPassword(req.principal.username, req.body.password);
     audit.byRequest(req, 'user.password', `user:${req.principal.username}`, { self: true });
     audited(req);

@@ -30,9 +30,13 @@ export interface AuditInput {
 
 const SECRET_KEYS = /pass(word)?|secret|token|authorization|cookie/i;
 
+/** A URL's query string carries credentials too (DingTalk `access_token=`, WeCom `key=`): keep the address, drop the query. */
+const stripQuery = (s: string) => (/^[a-z][a-z0-9+.-]*:\/\/[^\s?]*\?/i.test(s) ? s.replace(/\?.*$/s, '?…') : s);
+
 /** Drops anything that looks like a credential from details, at any depth. */
 function scrub(v: unknown, depth = 0): unknown {
-  if (depth > 6 || v === null || typeof v !== 'object') return typeof v === 'string' && v.length > 2000 ? `${v.slice(0, 2000)}…` : v;
+  if (typeof v === 'string') return stripQuery(v.length > 2000 ? `${v.slice(0, 2000)}…` : v);
+  if (depth > 6 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.slice(0, 200).map((x) => scrub(x, depth + 1));
   return Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([k]) => !SECRET_KEYS.test(k)).map(([k, x]) => [k, scrub(x, depth + 1)]));
 }

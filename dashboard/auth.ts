@@ -74,6 +74,8 @@ export function cookieValue(header: string | string[] | undefined, name: string)
 const STRICT: [string, RegExp, Role[]][] = [
   ['*', /^\/api\/v1\/(users|audit)(\/|$)/, ['admin']],
   ['*', /^\/api\/v1\/contacts(\/|$)/, ['admin']], // webhooks and signing secrets
+  ['*', /^\/api\/v1\/(gateways|partners)(\/|$)/, ['admin']], // bindings to equipment of every district; credentials
+  ['*', /^\/api\/v1\/dead-letters(\/|$)/, ['admin']], // raw payloads of every district
   ['POST', /^\/api\/v1\/rules\//, ['admin']],
 ];
 

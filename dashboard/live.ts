@@ -25,6 +25,13 @@ import type { Metrics } from '../service/metrics.js';
 import { inScope, type Principal } from './auth.js';
 
 export const LIVE_PATH = '/api/v1/live';
+const safeHost = (origin: string) => {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+};
 const MAX_REPLAY = 10_000;
 const MAX_BUFFER = 8 * 1024 * 1024;
 const PING_MS = 30_000;
@@ -54,12 +61,15 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
   const clients = new Set<Client>();
 
   function refuse(socket: Duplex, status: number, message: string): void {
-    socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: message })}`);
+    socket.end(`HTTP/1.1 ${status} ${({ 401: 'Unauthorized', 403: 'Forbidden' } as Record<number, string>)[status] ?? 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: message })}`);
   }
 
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== LIVE_PATH) return refuse(socket, 400, `no WebSocket at ${url.pathname}; the live feed is ${LIVE_PATH}`);
+    // A browser page of another origin must not ride on the user's cookie (programs send no Origin, or their own).
+    const origin = req.headers.origin;
+    if (origin && req.headers.cookie && safeHost(origin) !== req.headers.host) return refuse(socket, 403, `the live feed does not accept pages from ${origin}; open the dashboard at this server`);
     const who = deps.auth.upgrade(req.headers, url.searchParams.get('token'));
     if (!who) return refuse(socket, 401, 'the live feed needs a signed-in session (cookie se_session), Authorization: Bearer <token> or ?token=<token>');
     const sinceRaw = url.searchParams.get('since');

@@ -75,5 +75,10 @@ export async function viewRoutes(app: FastifyInstance, opts: { views: Views; liv
     schema: { summary: 'Cylinder fillings, newest first; violations=true for the illegal ones', params: codeParams, querystring: z.object({ violations: flag, ...range, page, pageSize }) },
   }, async (req) => views.fillings(scopeOf(req), req.params.code, { ...parseRange(req.query, 30 * DAY_MS), violations: req.query.violations ?? false, page: req.query.page, pageSize: req.query.pageSize }));
 
-  r.get('/api/v1/ingest/health', { schema: { summary: 'Ingest health: rates, dead letters by reason, spool, InfluxDB, rule runs' } }, async () => views.ingestHealth(opts.liveClients?.() ?? null));
+  r.get('/api/v1/ingest/health', { schema: { summary: 'Ingest health: rates, dead letters by reason, spool, InfluxDB, rule runs (dead-letter excerpts for administrators only)' } }, async (req) => {
+    const h = await views.ingestHealth(opts.liveClients?.() ?? null);
+    if (req.principal?.role === 'admin') return h;
+    // Dead letters carry raw payloads, topics and senders of every district: counts only for everyone else.
+    return { ...h, deadLetters: { ...h.deadLetters, byReason: h.deadLetters.byReason.map((x) => ({ ...x, latest: null })), recent: [] } };
+  });
 }

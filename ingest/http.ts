@@ -62,8 +62,9 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
   });
 
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // Dead letters hold raw payloads, topics and senders of every district: administrators only.
   r.get('/api/v1/dead-letters', {
-    preHandler: auth.requireUser,
+    preHandler: auth.requireAdmin,
     schema: {
       querystring: z.object({
         reason: z.enum(REJECT_REASONS).optional(),

@@ -299,10 +299,55 @@ describe('live feed', () => {
     for (const f of [insp, cookie, viaQuery, resumed]) f.ws.close();
   });
 
-  it('refuses an upgrade without a valid session or token', async () => {
+  it('refuses an upgrade without a valid session or token, and a cookie sent by a page of another origin', async () => {
+    await expect(feed('', { cookie: `se_session=${adminTok}`, origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    const own = await feed('', { cookie: `se_session=${adminTok}`, origin: s.httpUrl });
+    own.ws.close();
     await expect(feed('', { authorization: 'Bearer nope' })).rejects.toThrow(/401/);
     await expect(feed('?token=nope')).rejects.toThrow(/401/);
     await expect(feed('', { cookie: 'se_session=nope' })).rejects.toThrow(/401/);
+  });
+});
+
+describe('what the review found', () => {
+  it('keeps webhook credentials (URL query strings) out of the audit log', async () => {
+    const r = await api(s, 'POST', '/api/v1/contacts', { id: 'C-AUDIT', name: '值班群', webhook: 'https://oapi.dingtalk.com/robot/send?access_token=SUPERSECRETTOKEN', format: 'dingtalk', secret: 'SECabc' }, bearer(adminTok));
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const log = await api(s, 'GET', '/api/v1/audit?target=contacts:C-AUDIT', undefined, bearer(adminTok));
+    expect(log.body.items.length).toBeGreaterThan(0);
+    const text = JSON.stringify(log.body.items);
+    expect(text).not.toContain('SUPERSECRETTOKEN');
+    expect(text).not.toContain('SECabc');
+    expect(text).toContain('oapi.dingtalk.com');
+  });
+
+  it('dead letters, gateways and partners are for administrators; ingest health shows inspectors counts, not payloads', async () => {
+    await fetch(`${s.httpUrl}/api/v1/ingest/se/v1/records/complaint`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' }, body: '{not json' });
+    for (const path of ['/api/v1/dead-letters', '/api/v1/gateways', '/api/v1/partners']) {
+      expect((await api(s, 'GET', path, undefined, bearer(inspTok))).status, path).toBe(403);
+      expect((await api(s, 'GET', path, undefined, bearer(adminTok))).status, path).toBe(200);
+    }
+    const mine = await waitFor(() => api(s, 'GET', '/api/v1/ingest/health', undefined, bearer(adminTok)), (r) => r.body.deadLetters.recent.length > 0);
+    const theirs = await api(s, 'GET', '/api/v1/ingest/health', undefined, bearer(inspTok));
+    expect(theirs.body.deadLetters.total).toBe(mine.body.deadLetters.total);
+    expect(theirs.body.deadLetters.recent).toEqual([]);
+    expect(theirs.body.deadLetters.byReason.every((x: { latest: unknown }) => x.latest === null)).toBe(true);
+  });
+
+  it('limits guesses at the current password when changing it, and audits the failures', async () => {
+    const tok = (await login('insp', PW)).body.token!;
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await api(s, 'PUT', '/api/v1/session/password', { currentPassword: `guess-${i}-xxxxx`, password: 'another password 1' }, bearer(tok))).status);
+    expect(statuses.slice(0, 5)).toEqual([403, 403, 403, 403, 403]);
+    expect(statuses.at(-1)).toBe(429);
+    const log = await api(s, 'GET', '/api/v1/audit?action=user.password_failed&actor=insp', undefined, bearer(adminTok));
+    expect(log.body.total).toBe(5);
+  });
+
+  it('audits a throttled sign-in once per window, not once per refused attempt', async () => {
+    for (let i = 0; i < 12; i++) await login('temp2-nobody', 'wrong password!');
+    const log = await api(s, 'GET', '/api/v1/audit?action=session.login_limited', undefined, bearer(adminTok));
+    expect(log.body.items.filter((x: { actor: string }) => x.actor === 'temp2-nobody')).toHaveLength(1);
   });
 });
 
