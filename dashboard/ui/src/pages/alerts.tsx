@@ -18,6 +18,17 @@ const SEVS = ['critical', 'major', 'minor', 'warning'];
 const STATES = ['active', 'open', 'acknowledged', 'resolved'];
 const PAGE_SIZE = 50;
 
+const STATE_RANK: Record<string, number> = { open: 0, acknowledged: 1, resolved: 2 };
+/** The more advanced of two copies of an alert: an alert only moves forward (state, repeats, escalation, notes). */
+function later(a: Alert, b: Alert | undefined): Alert {
+  if (!b) return a;
+  const key = (x: Alert) => [STATE_RANK[x.state] ?? 0, x.count, x.escalation, x.notes?.length ?? 0, x.lastAt];
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! > kb[i]! ? a : b;
+  return a;
+}
+
 function matches(a: Alert, f: { severity: string; state: string; type: string; district: string }): boolean {
   if (f.severity && a.severity !== f.severity) return false;
   if (f.type && a.type !== f.type) return false;
@@ -46,8 +57,16 @@ export function AlertsPage(props: { route: Route }) {
   const pageRef = useRef(page);
   pageRef.current = page;
 
+  // Alerts heard on the live feed, kept so a list fetched a moment earlier does not undo them when it arrives late.
+  const heard = useRef(new Map<number, Alert>());
   useEffect(() => {
-    if (res.data) (setItems(res.data.items), setTotal(res.data.total));
+    if (!res.data) return;
+    const page1 = pageRef.current === 1;
+    const newest = res.data.items[0]?.id ?? 0;
+    const shown = new Set(res.data.items.map((x) => x.id));
+    const missed = [...heard.current.values()].filter((a) => page1 && !shown.has(a.id) && a.id > newest && matches(a, fRef.current)).sort((a, b) => b.id - a.id);
+    setItems([...missed, ...res.data.items.map((x) => later(x, heard.current.get(x.id)))].slice(0, PAGE_SIZE));
+    setTotal(res.data.total + missed.length);
   }, [res.data]);
 
   useLiveFrames((frame) => {
@@ -55,6 +74,8 @@ export function AlertsPage(props: { route: Route }) {
     if (frame.type !== 'alert') return;
     const a = frame.alert as Alert;
     const transition = frame.transition as string;
+    heard.current.set(a.id, later(a, heard.current.get(a.id)));
+    if (heard.current.size > 500) heard.current.delete(heard.current.keys().next().value!);
     setItems((prev) => {
       const i = prev.findIndex((x) => x.id === a.id);
       const fits = matches(a, fRef.current);
