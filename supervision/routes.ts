@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CASE_STATES, CaseError, STEP_SCHEMAS } from './cases.js';
 import { previousYear } from './interview.js';
 import type { Supervision } from './supervision.js';
+import { UnknownUnitError } from './trend.js';
 
 /** A period query or body: both dates optional, defaulting to the previous calendar year. */
 export const period = z.object({ from: z.iso.date().optional(), to: z.iso.date().optional() }).refine((p) => !p.from || !p.to || p.from < p.to, { message: 'from must be before to' });
@@ -23,6 +24,23 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   r.get('/api/v1/scorecards', { schema: { querystring: period } }, async (req) => {
     const p = resolvePeriod(req.query);
     return { period: p, criteria: supervision.criteria, items: await supervision.scorecards(p) };
+  });
+  r.get('/api/v1/scorecards/trend', {
+    schema: {
+      querystring: z.object({
+        unit: z.string().min(1).max(64).optional(),
+        quarters: z.coerce.number().int().min(1).max(20).default(8),
+        /** exclusive: the last quarter is the one holding the day before; default the current quarter */
+        to: z.iso.date().optional(),
+      }),
+    },
+  }, async (req, reply) => {
+    try {
+      return supervision.trend(req.query);
+    } catch (e) {
+      if (e instanceof UnknownUnitError) return reply.code(404).send({ error: e.message });
+      throw e;
+    }
   });
   r.post('/api/v1/interview-lists', { schema: { body: period.optional() } }, async (req, reply) => reply.code(201).send(await supervision.generate(resolvePeriod(req.body ?? {}), 'api')));
   r.get('/api/v1/interview-lists', {

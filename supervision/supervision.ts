@@ -10,6 +10,7 @@ import { InterviewCases } from './cases.js';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, rollingYear, type InterviewCriteria, type InterviewList } from './interview.js';
 import { DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
 import { scorecardsOffThread } from './scorecard-worker.js';
+import { computeTrend, type Trend, type TrendQuery } from './trend.js';
 
 export interface SupervisionOptions {
   /** the service's state database: registry, record ledger, rescue timings, lists and cases */
@@ -57,6 +58,11 @@ export class Supervision {
 
   scorecards(period: { from: string; to: string }): Promise<Scorecard[]> {
     return scorecardsOffThread(this.opts.db, periodMs(period.from, period.to), { ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections });
+  }
+
+  /** Pass and complaint rates per unit and calendar quarter (supervision/trend.ts): aggregate reads grouped in SQLite. */
+  trend(q: TrendQuery): Trend {
+    return computeTrend(this.opts.db, q, this.criteria.minInspections);
   }
 
   async generate(period: { from: string; to: string }, trigger: 'api' | 'schedule'): Promise<InterviewList> {

@@ -178,10 +178,19 @@ describe('dashboard in Chromium', () => {
       await chief.goto(path);
       await chief.getByTestId(testid).waitFor();
       if (name === 'equipment') await expect.poll(() => chief.locator('[data-testid^="elevator-row-"]').count()).toBeGreaterThan(20);
-      if (name === 'scorecards') await expect.poll(() => chief.locator('[data-testid^="scorecard-row-"]').count()).toBeGreaterThan(5);
+      if (name === 'scorecards') {
+        await expect.poll(() => chief.locator('[data-testid^="scorecard-row-"]').count()).toBeGreaterThan(5);
+        // the quarterly trend: U_LOW's 2025Q1 pass rate is a point of its sparkline
+        await expect.poll(async () => Number(await chief.getByTestId('trend-U_LOW').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
+      }
       await chief.waitForLoadState('networkidle');
       expect(await chief.getByTestId('error-box').count(), `${name} shows an error`).toBe(0);
       await screenshot(chief, name);
+      if (name === 'scorecards') {
+        await chief.getByTestId('trend-U_LOW').click();
+        await expect.poll(async () => Number(await chief.getByTestId('trend-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
+        await screenshot(chief, 'scorecards-trend');
+      }
     }
   });
 });

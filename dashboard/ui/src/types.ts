@@ -72,6 +72,11 @@ export interface Scorecard {
   entrapments: { count: number; per100: number | null; meanArrivalMin: number | null; meanRescueMin: number | null; arrivalsOverLimit: number };
   dangerousFaults: number;
 }
+/** GET /api/v1/scorecards/trend: per unit and CST calendar quarter */
+export interface TrendPoint { quarter: string; first: number; passed: number; passRate: number | null; complaints: number; complaintRate: number | null }
+export interface UnitTrend { unit: string; name: string | null; points: TrendPoint[] }
+export interface Trend { quarters: string[]; items: UnitTrend[] }
+
 export interface Criteria { passRateBelow: number; minInspections: number; complaintRateAtLeast: number; policy: string }
 
 export interface InterviewListSummary { id: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; criteria: Criteria; considered: number; listed: number }
