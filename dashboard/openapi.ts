@@ -4,6 +4,10 @@
 // Routes without tags get one from their path, so the document is grouped by
 // area. A schema that does not convert to JSON Schema never breaks the
 // document: the route is listed without that part, and a warning is logged.
+// A route whose handler validates its body itself (to answer with its own,
+// more specific messages, or because it takes text such as CSV) names the zod
+// schema in `schema.documentedBody`: the document shows it as the request
+// body, and fastify does not validate it first.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
@@ -27,7 +31,21 @@ export function areaOf(url: string): string | null {
   return url.startsWith('/api/v1/') ? 'other' : null;
 }
 
+declare module 'fastify' {
+  interface FastifySchema {
+    /** The request body's zod schema, for the OpenAPI document only: the handler validates the body itself. */
+    documentedBody?: unknown;
+  }
+}
+
 type TransformArg = Parameters<typeof jsonSchemaTransform>[0];
+
+/** Moves a route's `documentedBody` into `body`, for the document only (the route itself is not changed). */
+export function withDocumentedBody(arg: TransformArg): TransformArg {
+  const { documentedBody, ...schema } = (arg.schema ?? {}) as Record<string, unknown>;
+  if (documentedBody === undefined) return arg;
+  return { ...arg, schema: { ...schema, body: schema.body ?? documentedBody } as TransformArg['schema'] };
+}
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   // Tag every route by area unless it says otherwise; non-API routes (the UI, docs assets) are hidden.
@@ -44,11 +62,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
   const transform = (arg: TransformArg) => {
     try {
-      return jsonSchemaTransform(arg);
+      return jsonSchemaTransform(withDocumentedBody(arg));
     } catch (err) {
       app.log.warn({ err, url: arg.url }, 'openapi: a route schema does not convert to JSON Schema; it is listed without it');
-      const { tags, summary, description, hide } = (arg.schema ?? {}) as Record<string, unknown>;
-      return { schema: { tags, summary, description, hide } as typeof arg.schema, url: arg.url };
+      const { tags, summary, description, hide, consumes } = (arg.schema ?? {}) as Record<string, unknown>;
+      return { schema: { tags, summary, description, hide, consumes } as typeof arg.schema, url: arg.url };
     }
   };
 

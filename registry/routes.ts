@@ -17,6 +17,10 @@ const listQuery = z.object({
 
 const keyParams = z.object({ key: z.string().min(1).max(64) });
 
+/** A PATCH body: every field optional, and without defaults (a field left out is kept, not reset). */
+const patchBody = (schema: z.ZodObject) =>
+  z.object(Object.fromEntries(Object.entries(schema.shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? v.unwrap() : v).optional()])));
+
 export async function registryRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
   const { registry } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -45,17 +49,23 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
       if (!item || (districted.has(name) && req.principal && !inScope(req.principal, (item as { district?: string }).district))) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
       return item;
     });
-    r.post(base, { schema: { tags } }, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
-    r.put(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req) => {
-      const body = { ...(req.body as object), [ENTITIES[name].key]: req.params.key };
+    // Writes validate the body in the registry (col.put), which answers 400
+    // with every bad field named ("code: …; district: …") and checks what a
+    // schema cannot (unknown maintenance unit, unregistered codes); the zod
+    // schemas are named here for the OpenAPI document (documentedBody).
+    const { schema, key } = ENTITIES[name] as { schema: z.ZodObject; key: string };
+    r.post(base, { schema: { tags, summary: `Create one of ${name}`, documentedBody: schema } }, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
+    r.put(`${base}/:key`, { schema: { tags, summary: `Create or replace one of ${name} (the key is taken from the path)`, params: keyParams, documentedBody: schema.partial({ [key]: true } as never) } }, async (req) => {
+      const body = { ...(req.body as object), [key]: req.params.key };
       return col.put(body);
     });
-    r.patch(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
+    r.patch(`${base}/:key`, { schema: { tags, summary: `Change some fields of one of ${name}`, params: keyParams, documentedBody: patchBody(schema) } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
     r.delete(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req, reply) => {
       col.remove(req.params.key);
       return reply.code(204).send();
     });
-    r.post(`${base}/import`, { schema: { tags } }, async (req, reply) => {
+    const importBody = z.string().describe(`CSV with a header row naming the columns (${Object.keys(schema.shape).join(', ')}), or NDJSON: one JSON object per line. Each row is validated like a single create or replace; bad rows are reported by row number.`);
+    r.post(`${base}/import`, { schema: { tags, summary: `Import ${name} from CSV or NDJSON`, consumes: ['text/csv', 'application/x-ndjson'], documentedBody: importBody } }, async (req, reply) => {
       const ct = String(req.headers['content-type'] ?? '');
       const format: ImportFormat = ct.includes('csv') ? 'csv' : 'ndjson';
       if (typeof req.body !== 'string') return reply.code(415).send({ error: 'send the file as text/csv or application/x-ndjson' });

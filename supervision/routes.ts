@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CASE_STATES, CaseError, STEP_SCHEMAS } from './cases.js';
+import { CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
 import { previousYear } from './interview.js';
 import type { Supervision } from './supervision.js';
 import { UnknownUnitError } from './trend.js';
@@ -73,13 +73,25 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     },
   }, async (req) => supervision.cases.list(req.query));
   r.get('/api/v1/interview-cases/:id', { schema: { params: idParams } }, async (req, reply) => supervision.cases.get(req.params.id) ?? reply.code(404).send({ error: `interview case ${req.params.id} not found` }));
-  r.post('/api/v1/interview-cases/:id/:step', { schema: { params: idParams.extend({ step: z.enum(Object.keys(STEP_SCHEMAS) as [keyof typeof STEP_SCHEMAS]) }) } }, async (req, reply) => {
-    try {
-      const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
-      return supervision.cases.advance(req.params.id, req.params.step, { ...body, by: actor(req, body.by) });
-    } catch (e) {
-      if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
-      throw e;
-    }
-  });
+  // One route per step, each documenting its own body (STEP_SCHEMAS, with `by`
+  // optional: it defaults to the caller). The body is validated by the case
+  // itself after it is found and its state checked, so a step out of order is
+  // 409 and a missing field 400 naming the field ("scheduledAt: …").
+  const STEPS = Object.keys(STEP_SCHEMAS) as Step[];
+  for (const step of STEPS) {
+    r.post(`/api/v1/interview-cases/:id/${step}`, {
+      schema: { summary: `Move a case to ${step}`, params: idParams, documentedBody: (STEP_SCHEMAS[step] as z.ZodObject).partial({ by: true } as never) },
+    }, async (req, reply) => {
+      try {
+        const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+        return supervision.cases.advance(req.params.id, step, { ...body, by: actor(req, body.by) });
+      } catch (e) {
+        if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
+        throw e;
+      }
+    });
+  }
+  // Any other step: say which there are.
+  r.post('/api/v1/interview-cases/:id/:step', { schema: { hide: true, params: idParams.extend({ step: z.string() }) } }, async (req, reply) =>
+    reply.code(400).send({ error: `unknown step ${req.params.step}; the steps are ${STEPS.join(', ')}` }));
 }

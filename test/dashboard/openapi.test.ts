@@ -17,13 +17,31 @@ describe('OpenAPI', () => {
     expect(r.status).toBe(200);
     const doc = JSON.parse(await r.text()) as { openapi: string; paths: Record<string, Record<string, { tags?: string[]; parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; required?: string[] } }> } }>> };
     expect(doc.openapi).toMatch(/^3\./);
-    for (const p of ['/api/v1/alerts', '/api/v1/alerts/{id}/ack', '/api/v1/session', '/api/v1/users', '/api/v1/audit', '/api/v1/elevators', '/api/v1/interview-cases/{id}/{step}', '/api/v1/scorecards']) expect(Object.keys(doc.paths)).toContain(p);
+    for (const p of ['/api/v1/alerts', '/api/v1/alerts/{id}/ack', '/api/v1/session', '/api/v1/users', '/api/v1/audit', '/api/v1/elevators', '/api/v1/interview-cases/{id}/published', '/api/v1/interview-cases/{id}/scheduled', '/api/v1/interview-cases/{id}/closed', '/api/v1/scorecards']) expect(Object.keys(doc.paths)).toContain(p);
     expect(doc.paths['/api/v1/alerts']!.get!.tags).toEqual(['alerts']);
     expect(doc.paths['/api/v1/elevators']!.post!.tags).toEqual(['registry']);
     expect(doc.paths['/api/v1/scorecards']!.get!.tags).toEqual(['supervision']);
     expect(doc.paths['/api/v1/audit']!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['actor', 'action', 'target', 'page', 'pageSize']));
     const login = doc.paths['/api/v1/session']!.post!.requestBody!.content['application/json']!.schema;
     expect(login.required).toEqual(expect.arrayContaining(['username', 'password']));
+    // bodies the handlers validate themselves are still described from their zod schemas
+    const json = (path: string, method: string) => doc.paths[path]![method]!.requestBody!.content['application/json']!.schema;
+    const create = json('/api/v1/elevators', 'post');
+    expect(Object.keys(create.properties!)).toEqual(expect.arrayContaining(['code', 'address', 'district', 'userUnit', 'maintenanceUnit', 'nextInspectionDue', 'maintenanceIntervalDays']));
+    expect(create.required).toEqual(expect.arrayContaining(['code', 'maintenanceUnit']));
+    const replace = json('/api/v1/elevators/{key}', 'put');
+    expect(Object.keys(replace.properties!)).toContain('address');
+    expect(replace.required ?? []).not.toContain('code'); // the key comes from the path
+    const patch = json('/api/v1/elevators/{key}', 'patch');
+    expect(Object.keys(patch.properties!)).toEqual(expect.arrayContaining(['address', 'maintenanceIntervalDays']));
+    expect(patch.required ?? []).toEqual([]);
+    expect(patch.properties!.maintenanceIntervalDays).not.toHaveProperty('default'); // a field left out is kept, not reset
+    expect(Object.keys(doc.paths['/api/v1/elevators/import']!.post!.requestBody!.content)).toEqual(expect.arrayContaining(['text/csv', 'application/x-ndjson']));
+    const scheduled = json('/api/v1/interview-cases/{id}/scheduled', 'post');
+    expect(Object.keys(scheduled.properties!)).toEqual(expect.arrayContaining(['by', 'scheduledAt', 'place', 'attendees']));
+    expect(scheduled.required).toEqual(expect.arrayContaining(['scheduledAt', 'place', 'attendees']));
+    expect(scheduled.required).not.toContain('by'); // defaults to the signed-in user
+    expect(Object.keys(json('/api/v1/interview-cases/{id}/closed', 'post').properties!)).toContain('conclusion');
     // every operation has a tag; the UI and docs assets are not in the document
     for (const [path, ops] of Object.entries(doc.paths)) {
       expect(path.startsWith('/api/docs')).toBe(false);

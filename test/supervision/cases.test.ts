@@ -47,6 +47,9 @@ describe('interview cases', () => {
     const step = (id: number, to: string, body: unknown) => api(s, 'POST', `/api/v1/interview-cases/${id}/${to}`, body);
 
     expect((await step(c2024!.id, 'held', { by: 'x', minutes: 'm', commitments: ['c'] })).body.error).toMatch(/next step is published/);
+    const unknown = await step(c2024!.id, 'approved', { by: 'x' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatch(/unknown step approved; the steps are published, scheduled/);
     expect((await step(c2024!.id, 'published', { by: '张科长' })).body.state).toBe('published');
     await waitFor(async () => sink.received.filter((r) => r.path === '/city').length, (n) => n === 1, 5000);
     expect((sink.received[0]!.body as { title: string }).title).toBe('【严重】新告警：维保单位约谈');
@@ -67,6 +70,8 @@ describe('interview cases', () => {
     expect(alert).toMatchObject({ type: 'interview_case', subjectKind: 'maintenance_unit', subject: 'BAD', state: 'resolved', resolvedBy: '张科长' });
     expect(alert.notes).toHaveLength(3); // scheduled, held, rectifying: pushed live as notes
     expect((await step(c2024!.id, 'closed', { by: 'x', conclusion: 'again' })).status).toBe(409);
+    const audited = (await api(s, 'GET', `/api/v1/audit?target=interview-case:${c2024!.id}&pageSize=50`)).body.items as { action: string }[];
+    expect(audited.map((e) => e.action).sort()).toEqual(['interview-case.closed', 'interview-case.held', 'interview-case.published', 'interview-case.rectifying', 'interview-case.scheduled']);
 
     const [c2025] = await openCases('2025-01-01', '2026-01-01');
     expect(c2025!.repeatOf).toBe(c2024!.id);
