@@ -51,10 +51,12 @@ export interface AppDeps {
   accounts: Accounts;
   audit: AuditLog;
   login: { max: number; windowMs: number };
+  /** fastify's trustProxy (HTTP_TRUST_PROXY): whose X-Forwarded-* headers to believe */
+  trustProxy?: boolean | string[];
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }, { level: deps.log.levelVal > 40 ? deps.log.level : 'warn' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }, { level: deps.log.levelVal > 40 ? deps.log.level : 'warn' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: deps.trustProxy ?? false });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {

@@ -18,6 +18,9 @@ export const ENV = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('pino log level'),
   HTTP_HOST: z.string().default('127.0.0.1').describe('Address of the HTTP API'),
   HTTP_PORT: port.default(8080).describe('Port of the HTTP API (0 = any free port)'),
+  HTTP_TRUST_PROXY: z.string().regex(/^(true|[0-9a-fA-F:.,/\s]+)$/, 'true, or proxy addresses / CIDRs separated by commas').optional()
+    .transform((v) => (v === undefined || v === '' ? false : v === 'true' ? true : v.split(',').map((x) => x.trim()).filter(Boolean)))
+    .describe('Behind a reverse proxy: trust its X-Forwarded-For / -Proto (true, or the proxy addresses), so sign-in limits and the audit log see the real client'),
   MQTT_HOST: z.string().default('0.0.0.0').describe('Address of the MQTT listener'),
   MQTT_PORT: port.default(1883).describe('MQTT over TCP port (0 = any free port)'),
   MQTT_TLS_PORT: port.default(8883).describe('MQTT over TLS port, used when MQTT_TLS_CERT and MQTT_TLS_KEY are set'),
