@@ -160,5 +160,20 @@ describe('webhooks', () => {
     expect(row).toMatchObject({ status: 'sent', attempts: 2, transition: 'raised' });
     expect(robotCalls).toBe(2);
   });
+
+  it('sorts the notification log by a whitelisted key, ties by id; anything else is 400', async () => {
+    await settle();
+    const items = (await api(s, 'GET', '/api/v1/notifications?pageSize=500&sort=-attempts')).body.items as { id: number; attempts: number }[];
+    expect(items[0]!.attempts).toBeGreaterThan(1);
+    for (let i = 1; i < items.length; i++) {
+      const [a, b] = [items[i - 1]!, items[i]!];
+      expect(a.attempts > b.attempts || (a.attempts === b.attempts && a.id > b.id), `#${a.id}:${a.attempts} before #${b.id}:${b.attempts}`).toBe(true);
+    }
+    const byId = (await api(s, 'GET', '/api/v1/notifications?pageSize=500&sort=id')).body.items as { id: number }[];
+    expect(byId.map((n) => n.id)).toEqual(byId.map((n) => n.id).sort((a, b) => a - b));
+    for (const bad of ['contact', 'next_at', 'id;DROP TABLE notifications']) {
+      expect((await api(s, 'GET', `/api/v1/notifications?sort=${encodeURIComponent(bad)}`)).status).toBe(400);
+    }
+  });
 });
 

@@ -115,6 +115,20 @@ describe('dead letters', () => {
     expect((await fetch(`${s.httpUrl}/healthz`)).status).toBe(200);
   });
 
+  it('sorts by a whitelisted key, ties by seq; anything else is 400', async () => {
+    const items = (await api(s, 'GET', '/api/v1/dead-letters?pageSize=500&sort=reason')).body.items as { seq: number; reason: string }[];
+    expect(new Set(items.map((l) => l.reason)).size).toBeGreaterThan(1);
+    for (let i = 1; i < items.length; i++) {
+      const [a, b] = [items[i - 1]!, items[i]!];
+      expect(a.reason < b.reason || (a.reason === b.reason && a.seq < b.seq), `${a.reason}#${a.seq} before ${b.reason}#${b.seq}`).toBe(true);
+    }
+    const oldest = (await api(s, 'GET', '/api/v1/dead-letters?pageSize=1&sort=seq')).body;
+    expect(oldest.items[0].seq).toBe(Math.min(...items.map((l) => l.seq)));
+    for (const bad of ['excerpt', 'seq DESC', 'seq;DROP TABLE dead_letters']) {
+      expect((await api(s, 'GET', `/api/v1/dead-letters?sort=${encodeURIComponent(bad)}`)).status).toBe(400);
+    }
+  });
+
   it('keeps at most DEAD_LETTER_MAX letters, newest first', async () => {
     for (let i = 0; i < 120; i++) gw.publish('se/v1/elevator/E1/status', `nope ${i}`, { qos: 0 });
     await publish(gw, 'se/v1/elevator/E1/status', 'last one');

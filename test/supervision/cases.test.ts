@@ -79,4 +79,16 @@ describe('interview cases', () => {
     const again = await openCases('2025-01-01', '2026-01-01');
     expect(again.map((c) => c.id)).toEqual([c2025!.id]);
   });
+
+  it('sorts the case list by a whitelisted key (default id, oldest first); anything else is 400', async () => {
+    const [c2024] = await openCases('2024-01-01', '2025-01-01');
+    const [c2025] = await openCases('2025-01-01', '2026-01-01');
+    const ids = async (q: string) => (await api(s, 'GET', `/api/v1/interview-cases?unit=BAD${q}`)).body.items.map((c: { id: number }) => c.id);
+    expect(await ids('')).toEqual([c2024!.id, c2025!.id]);
+    expect(await ids('&sort=-periodFrom')).toEqual([c2025!.id, c2024!.id]);
+    expect(await ids('&sort=periodFrom')).toEqual([c2024!.id, c2025!.id]);
+    for (const bad of ['period_from', 'history', '-id;DROP TABLE interview_cases']) {
+      expect((await api(s, 'GET', `/api/v1/interview-cases?sort=${encodeURIComponent(bad)}`)).status).toBe(400);
+    }
+  });
 });

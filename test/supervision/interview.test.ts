@@ -84,6 +84,17 @@ describe('interview list', () => {
     const bad = await api(s, 'GET', '/api/v1/scorecards?from=2026-01-01&to=2025-01-01');
     expect(bad.status).toBe(400);
   });
+
+  it('sorts the lists by a whitelisted key (default -id, newest first); anything else is 400', async () => {
+    const versions = async (q: string) => (await api(s, 'GET', `/api/v1/interview-lists?from=2025-01-01${q}`)).body.items.map((l: { version: number }) => l.version);
+    expect(await versions('')).toEqual([2, 1]);
+    expect(await versions('&sort=version')).toEqual([1, 2]);
+    expect(await versions('&sort=generatedAt')).toEqual([1, 2]);
+    expect(await versions('&sort=-id')).toEqual([2, 1]);
+    for (const bad of ['units', 'generated_at', 'id DESC']) {
+      expect((await api(s, 'GET', `/api/v1/interview-lists?sort=${encodeURIComponent(bad)}`)).status).toBe(400);
+    }
+  });
 });
 
 describe('criteria (pure)', () => {
