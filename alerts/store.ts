@@ -153,6 +153,12 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
+  /** Every unresolved alert about a subject or its parts (`S1` and `S1:…`, e.g. a gas site's detectors), newest first. */
+  unresolvedOf(subjectKind: SubjectKind, subject: string): Alert[] {
+    const parts = `${subject.replace(/[\\%_]/g, '\\$&')}:%`;
+    return (this.db.prepare(`SELECT * FROM alerts WHERE state != 'resolved' AND subject_kind = ? AND (subject = ? OR subject LIKE ? ESCAPE '\\') ORDER BY id DESC`).all(subjectKind, subject, parts) as Row[]).map(toAlert);
+  }
+
   /** Active alerts of a type by `kind:subject` → alert id (for rules on the hot path). */
   activeIds(type: string): Map<string, number> {
     const rows = this.db.prepare(`SELECT id, subject_kind, subject FROM alerts WHERE type = ? AND state != 'resolved'`).all(type) as { id: number; subject_kind: string; subject: string }[];

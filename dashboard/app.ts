@@ -77,7 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', deps.audit.recordChanges(describeChange));
   await app.register(accountRoutes, { accounts: deps.accounts, audit: deps.audit, auth, login: deps.login });
 
-  const views = new Views({ ...deps, views: deps.views });
+  const views = new Views(deps);
   app.get('/healthz', async (_req, reply) => {
     const version = await InfluxStore.ping(deps.store.cfg.url, 1000);
     const spool = { depthMessages: deps.spool.depthCount, depthBytes: deps.spool.depthBytes, limitBytes: deps.spool.limitBytes, full: deps.spool.full };

@@ -21,8 +21,8 @@ export interface LiveSink {
   broadcastMany(frames: { payload: { type: string; [k: string]: unknown }; district: string | null }[]): void;
 }
 
-export const KPI_MS = 2000;
-export const EQUIPMENT_MS = 1000;
+const KPI_MS = 2000;
+const EQUIPMENT_MS = 1000;
 
 export function startLiveFeeds(deps: { live: LiveSink; views: Views; alerts: AlertStore; cases: InterviewCases; log: Logger; kpiMs?: number; equipmentMs?: number }): { stop(): void } {
   const { live, views, log } = deps;

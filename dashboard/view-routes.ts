@@ -16,6 +16,9 @@ const onlineFilter = z.enum(['true', 'false', 'never']).optional();
 const sortOf = (fields: readonly string[], dflt: string) =>
   z.string().default(dflt).refine((s) => fields.includes(s.replace(/^-/, '')), { message: `sort must be one of ${fields.join(', ')} (prefix - for descending)` });
 const range = { from: z.string().optional(), to: z.string().optional() };
+/** The query of an equipment list: the filters every list has, its own, paging and a sort of `sorts` (default code). */
+const listQuery = <S extends z.ZodRawShape>(sorts: readonly string[], own: S) =>
+  z.object({ district: z.string().optional(), ...own, q: z.string().max(200).optional(), online: onlineFilter, alerts: flag, page, pageSize, sort: sortOf(sorts, 'code') });
 const codeParams = z.object({ code: codeSchema });
 
 const scopeOf = (req: FastifyRequest): Scope => {
@@ -32,17 +35,7 @@ export async function viewRoutes(app: FastifyInstance, opts: { views: Views; liv
   r.get('/api/v1/equipment/elevators', {
     schema: {
       summary: 'Elevators with their current state (filter, search, sort, paginate)',
-      querystring: z.object({
-        district: z.string().optional(),
-        unit: z.string().optional(),
-        q: z.string().max(200).optional(),
-        online: onlineFilter,
-        serviceMode: z.string().optional(),
-        overdue: z.enum(['maintenance', 'inspection', 'any']).optional(),
-        alerts: flag,
-        page, pageSize,
-        sort: sortOf(ELEVATOR_SORTS, 'code'),
-      }),
+      querystring: listQuery(ELEVATOR_SORTS, { unit: z.string().optional(), serviceMode: z.string().optional(), overdue: z.enum(['maintenance', 'inspection', 'any']).optional() }),
     },
   }, async (req) => views.elevators(scopeOf(req), req.query));
 
@@ -54,15 +47,7 @@ export async function viewRoutes(app: FastifyInstance, opts: { views: Views; liv
   r.get('/api/v1/equipment/gas-sites', {
     schema: {
       summary: 'Gas sites with their online state, detectors and highest %LEL',
-      querystring: z.object({
-        district: z.string().optional(),
-        kind: z.string().optional(),
-        q: z.string().max(200).optional(),
-        online: onlineFilter,
-        alerts: flag,
-        page, pageSize,
-        sort: sortOf(GAS_SITE_SORTS, 'code'),
-      }),
+      querystring: listQuery(GAS_SITE_SORTS, { kind: z.string().optional() }),
     },
   }, async (req) => views.gasSites(scopeOf(req), req.query));
 

@@ -10,17 +10,17 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { EquipmentLiveness } from '../alerts/engine.js';
 import type { Scheduler } from '../alerts/scheduled.js';
-import type { Alert, AlertStore } from '../alerts/store.js';
+import type { AlertStore } from '../alerts/store.js';
 import { SEVERITIES, type Severity } from '../domain/alerts.js';
 import type { Reading, Status } from '../domain/messages.js';
 import { cstDate, cstMidnight, DAY_MS } from '../domain/time.js';
 import { maintenanceOverdue, inspectionOverdue } from '../alerts/rules/overdue.js';
 import type { DeadLetters } from '../ingest/dead-letters.js';
 import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
-import type { Registry } from '../registry/registry.js';
+import type { Page, Registry } from '../registry/registry.js';
 import type { Elevator, GasSite } from '../registry/schemas.js';
 import type { Metrics } from '../service/metrics.js';
-import type { InfluxStore } from '../storage/influx.js';
+import type { InfluxStore, SeriesResult } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import type { Supervision } from '../supervision/supervision.js';
 
@@ -126,7 +126,7 @@ export class EquipmentState {
         const code = s.tags?.elevator;
         const row = s.values[0];
         if (!code || !row) continue;
-        const r = Object.fromEntries(s.columns.map((c, i) => [c, row[i]]));
+        const r = rowOf(s, row);
         const prev = this.status.get(code);
         if (prev && prev.ts >= Number(r.time)) continue;
         this.status.set(code, statusFromRow(r));
@@ -137,7 +137,7 @@ export class EquipmentState {
         const detector = s.tags?.detector;
         const row = s.values[0];
         if (!site || !detector || !row) continue;
-        const r = Object.fromEntries(s.columns.map((c, i) => [c, row[i]]));
+        const r = rowOf(s, row);
         let m = this.readings.get(site);
         if (!m) this.readings.set(site, (m = new Map()));
         const prev = m.get(detector);
@@ -153,6 +153,9 @@ export class EquipmentState {
     this.listeners.clear();
   }
 }
+
+/** One row of an InfluxDB series as an object (column → value). */
+const rowOf = (s: SeriesResult, values: unknown[]) => Object.fromEntries(s.columns.map((c, i) => [c, values[i]]));
 
 const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 const bool = (v: unknown) => v === true || v === 'true' || v === 1;
@@ -216,13 +219,6 @@ function finishRates(k: KpiNumbers): KpiNumbers {
   k.elevatorOnlineRate = k.elevators ? k.elevatorsOnline / k.elevators : null;
   k.gasSiteOnlineRate = k.gasSites ? k.gasSitesOnline / k.gasSites : null;
   return k;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  pageSize: number;
 }
 
 export interface ElevatorItem {
@@ -331,14 +327,14 @@ const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 const NICE_INTERVALS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
 /** The smallest round interval that gives at most `maxPoints` buckets over the range. */
-export function seriesInterval(fromMs: number, toMs: number, maxPoints = 500): number {
+function seriesInterval(fromMs: number, toMs: number, maxPoints = 500): number {
   const want = (toMs - fromMs) / maxPoints / 1000;
   return (NICE_INTERVALS_S.find((s) => s >= want) ?? Math.ceil(want / 86400) * 86400) * 1000;
 }
 /** GROUP BY time(...) with day buckets starting at 00:00 China Standard Time. */
 const groupTime = (intervalMs: number) => (intervalMs >= DAY_MS ? `time(${intervalMs}ms, 16h)` : `time(${intervalMs}ms)`);
 
-export const MAX_SERIES_RANGE_MS = 400 * DAY_MS;
+const MAX_SERIES_RANGE_MS = 400 * DAY_MS;
 
 // ---------------------------------------------------------------- the views
 
@@ -368,9 +364,7 @@ export class Views {
     this.state = new EquipmentState(deps.ingest, deps.store, deps.log);
     // Entrapments of a day (the overview asks every 2 s): read by type and first occurrence.
     this.db.exec('CREATE INDEX IF NOT EXISTS alerts_type_first ON alerts (type, first_at)');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS rescue_timings (alert_id INTEGER PRIMARY KEY, elevator TEXT NOT NULL, unit TEXT,
-      trapped_at INTEGER NOT NULL, dispatched_at INTEGER, arrived_at INTEGER, released_at INTEGER)`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS elevator_facts (elevator TEXT PRIMARY KEY, first_known_at INTEGER NOT NULL, last_routine_at INTEGER, last_pass_at INTEGER)`);
+    // rescue_timings (alerts/rescue-timings.ts) and elevator_facts (alerts/scheduled.ts) exist: the engine and scheduler start first.
     this.sql = {
       activeAlerts: this.db.prepare(`SELECT subject_kind, subject, district, type, severity, state FROM alerts WHERE state IN ('open', 'acknowledged')`),
       offline: this.db.prepare(`SELECT subject_kind, subject FROM alerts WHERE type = 'offline' AND state != 'resolved'`),
@@ -383,7 +377,6 @@ export class Views {
         ORDER BY first_at DESC LIMIT 1000`),
       entrapmentsOf: this.db.prepare(`SELECT a.id, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
         FROM alerts a LEFT JOIN rescue_timings r ON r.alert_id = a.id WHERE a.type = 'entrapment' AND a.subject_kind = 'elevator' AND a.subject = ? ORDER BY a.first_at DESC LIMIT 20`),
-      activeOf: this.db.prepare(`SELECT id FROM alerts WHERE state IN ('open', 'acknowledged') AND subject_kind = ? AND (subject = ? OR subject LIKE ? ESCAPE '\\') ORDER BY id DESC`),
       facts: this.db.prepare('SELECT first_known_at, last_routine_at, last_pass_at FROM elevator_facts WHERE elevator = ?'),
       maintenance: this.db.prepare(`SELECT ts AS at, id, kind, routine, unit FROM records WHERE elevator = ? AND channel = 'maintenance' ORDER BY ts DESC LIMIT 100`),
       inspections: this.db.prepare(`SELECT ts AS at, id, kind, result, attempt, party AS institution, next_due AS nextDue, unit FROM records WHERE elevator = ? AND channel = 'inspection' ORDER BY ts DESC LIMIT 100`),
@@ -594,7 +587,9 @@ export class Views {
       candidates.push(e);
     }
     // Registry filters and sort only (the common case on a city of 30,000): build the items of one page.
-    const byRegistry: Record<string, (e: Elevator) => string> = { code: (e) => e.code, district: (e) => e.district, unit: (e) => e.maintenanceUnit, address: (e) => e.address };
+    // Elevator and ElevatorItem share these fields: the same accessors sort either.
+    type Registered = Pick<Elevator, 'code' | 'district' | 'maintenanceUnit' | 'address'>;
+    const byRegistry: Record<string, (e: Registered) => string> = { code: (e) => e.code, district: (e) => e.district, unit: (e) => e.maintenanceUnit, address: (e) => e.address };
     if (!q.online && !q.serviceMode && !q.overdue && !q.alerts && byRegistry[field]) {
       const page = paginate(sortBy(candidates, q.sort, byRegistry[field]), q.page, q.pageSize);
       return { ...page, items: page.items.map((e) => this.elevatorItem(e, active.get(`elevator:${e.code}`))) };
@@ -611,8 +606,7 @@ export class Views {
       items.push(it);
     }
     const get: Record<string, (i: ElevatorItem) => string | number | null> = {
-      code: (i) => i.code, district: (i) => i.district, unit: (i) => i.maintenanceUnit, address: (i) => i.address,
-      lastSeenAt: (i) => i.lastSeenAt, activeAlerts: (i) => i.activeAlerts, serviceMode: (i) => i.serviceMode,
+      ...byRegistry, lastSeenAt: (i) => i.lastSeenAt, activeAlerts: (i) => i.activeAlerts, serviceMode: (i) => i.serviceMode,
     };
     return paginate(sortBy(items, q.sort, get[field] ?? get.code!), q.page, q.pageSize);
   }
@@ -622,11 +616,6 @@ export class Views {
     const e = this.deps.registry.elevators.get(code);
     if (!e || !scope(e.district)) throw new ViewError(`elevator ${code} not found (or not in your districts)`, 404);
     return e;
-  }
-
-  private openAlerts(kind: EquipmentKind, code: string): Alert[] {
-    const rows = this.sql.activeOf!.all(kind, code, `${code.replace(/[\\%_]/g, '\\$&')}:%`) as { id: number }[];
-    return rows.map((r) => this.deps.alerts.get(r.id)!).filter(Boolean);
   }
 
   async elevator(scope: Scope, code: string, now = Date.now()) {
@@ -650,7 +639,7 @@ export class Views {
     const facts = { firstKnownAt: f?.first_known_at ?? now, lastRoutineAt: f?.last_routine_at ?? null, lastPassAt: f?.last_pass_at ?? null };
     const m = maintenanceOverdue(e, facts, now);
     const i = inspectionOverdue(e, facts, now);
-    const openAlerts = this.openAlerts('elevator', code);
+    const openAlerts = this.deps.alerts.unresolvedOf('elevator', code);
     const alertOf = (type: string) => openAlerts.find((a) => a.type === type)?.id ?? null;
     const item = this.elevatorItem(e);
     return {
@@ -742,14 +731,14 @@ export class Views {
         const d = s.tags?.detector;
         const row = s.values[0];
         if (!d || !row) continue;
-        const r = readingFromRow(d, Object.fromEntries(s.columns.map((c, i) => [c, row[i]])));
+        const r = readingFromRow(d, rowOf(s, row));
         const prev = latest.get(d);
         if (!prev || prev.ts < r.ts) latest.set(d, r);
       }
     } catch (err) {
       this.deps.log.debug({ err }, 'gas site page: InfluxDB query failed; detectors from memory only');
     }
-    const openAlerts = this.openAlerts('gas_site', code);
+    const openAlerts = this.deps.alerts.unresolvedOf('gas_site', code);
     const detectors = [...latest.values()]
       .sort((a, b) => (a.detector < b.detector ? -1 : 1))
       .map((r) => ({
@@ -775,7 +764,7 @@ export class Views {
       .map((s) => ({
         detector: s.tags?.detector ?? '',
         points: s.values.map((v) => {
-          const r = Object.fromEntries(s.columns.map((c, i) => [c, v[i]]));
+          const r = rowOf(s, v);
           return { t: Number(r.time), lel: r.lel == null ? null : Math.round(Number(r.lel) * 100) / 100, lelMax: r.lelMax == null ? null : Number(r.lelMax) };
         }),
       }))
@@ -800,17 +789,21 @@ export class Views {
     };
   }
 
-  private async influxSeries(q: string) {
+  /** An InfluxDB answer, or a 502 saying the time-series database did not answer. */
+  private async fromInflux<T>(answer: Promise<T>): Promise<T> {
     try {
-      return await this.deps.store.query(q);
+      return await answer;
     } catch (err) {
       throw new ViewError(`the time-series database (InfluxDB) did not answer: ${(err as Error).message}; try again shortly, or see GET /api/v1/ingest/health`, 502);
     }
   }
 
-  private async influx(q: string): Promise<Record<string, unknown>[]> {
-    const series = await this.influxSeries(q);
-    return series.flatMap((s) => s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })));
+  private influxSeries(q: string) {
+    return this.fromInflux(this.deps.store.query(q));
+  }
+
+  private influx(q: string): Promise<Record<string, unknown>[]> {
+    return this.fromInflux(this.deps.store.rows(q));
   }
 
   // ---- ingest health
@@ -894,7 +887,7 @@ export class Views {
 }
 
 /** Parses a `from`/`to` query value: epoch ms or an ISO date(-time). */
-export function parseInstant(v: string | undefined, name: string): number | undefined {
+function parseInstant(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(n)) throw new ViewError(`${name} must be epoch milliseconds or an ISO date-time such as 2026-11-25T08:00:00+08:00, not ${JSON.stringify(v)}`, 400);

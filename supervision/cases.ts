@@ -91,18 +91,19 @@ export class InterviewCases {
    * period: a unit already open from an earlier version of the list keeps its case.
    */
   openFor(list: InterviewList, by: string, at = Date.now()): InterviewCase[] {
-    const before = this.listeners.size ? this.db.prepare('SELECT COALESCE(MAX(id), 0) id FROM interview_cases').get() as { id: number } : { id: Infinity };
+    const created = new Set<number>();
     const cases = this.db.transaction(() => {
       const prevFrom = `${Number(list.periodFrom.slice(0, 4)) - 1}${list.periodFrom.slice(4)}`;
       const prevTo = `${Number(list.periodTo.slice(0, 4)) - 1}${list.periodTo.slice(4)}`;
       for (const u of list.units) {
         const prev = this.db.prepare('SELECT id FROM interview_cases WHERE unit = ? AND period_from = ? AND period_to = ?').get(u.unit, prevFrom, prevTo) as { id: number } | undefined;
-        this.db.prepare(`INSERT OR IGNORE INTO interview_cases (list_id, unit, name, period_from, period_to, state, repeat_of, history, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?)`)
+        const ins = this.db.prepare(`INSERT OR IGNORE INTO interview_cases (list_id, unit, name, period_from, period_to, state, repeat_of, history, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?)`)
           .run(list.id, u.unit, u.name, list.periodFrom, list.periodTo, prev?.id ?? null, JSON.stringify([{ state: 'draft', by, at, fields: { listId: list.id, version: list.version } }]), at);
+        if (ins.changes) created.add(Number(ins.lastInsertRowid));
       }
       return this.list({ periodFrom: list.periodFrom, periodTo: list.periodTo, pageSize: 500 }).items;
     })();
-    this.changed(cases.filter((c) => c.id > before.id));
+    this.changed(cases.filter((c) => created.has(c.id)));
     return cases;
   }
 
