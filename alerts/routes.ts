@@ -3,16 +3,13 @@
 // districts (an alert outside them is 404 for an inspector); who acts is the
 // signed-in user (only the admin token may name someone else in `by`).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { inScope } from '../dashboard/auth.js';
+import { actorOf as actor, inScope } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_SORTS, AlertError, SEVERITIES, type AlertStore } from './store.js';
 
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 const who = z.string().min(1).max(64).optional().describe('who acts; only honoured for the admin token (default "admin-token"), a signed-in user is always themselves');
-
-/** The name recorded for an action: the user, or for the admin token the body's `by`. */
-const actor = (req: FastifyRequest, by: string | undefined) => (req.principal?.kind === 'user' ? req.principal.username : by ?? req.principal?.username ?? 'admin-token');
 
 export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertStore }): Promise<void> {
   const { alerts } = opts;
@@ -21,7 +18,6 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
     if (err instanceof AlertError) return reply.code(err.status).send({ error: err.message });
     throw err;
   });
-  const tags = ['alerts'];
   /** The alert if it exists and is in the caller's scope; otherwise 404 (no hint that it exists). */
   const visible = (req: FastifyRequest, id: number) => {
     const a = alerts.get(id);
@@ -30,7 +26,6 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
   };
   r.get('/api/v1/alerts', {
     schema: {
-      tags,
       querystring: z.object({
         state: z.enum(['open', 'acknowledged', 'resolved', 'active']).optional(),
         severity: z.enum(SEVERITIES).optional(),
@@ -43,22 +38,17 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
         sort: z.enum(ALERT_SORTS).default('-id').describe('id, firstAt, lastAt, severity, count, state or escalation; a leading - sorts descending (-severity: critical first)'),
       }),
     },
-  }, async (req) => {
-    const p = req.principal;
-    const districts = p && p.role === 'inspector' ? p.districts : null;
-    if (districts && req.query.district && !districts.includes(req.query.district)) return { items: [], total: 0, page: req.query.page, pageSize: req.query.pageSize };
-    return alerts.list({ ...req.query, districts });
-  });
-  r.get('/api/v1/alerts/:id', { schema: { tags, params: idParams } }, async (req) => visible(req, req.params.id));
-  r.post('/api/v1/alerts/:id/ack', { schema: { tags, params: idParams, body: z.object({ by: who }).optional() } }, async (req) => {
+  }, async (req) => alerts.list({ ...req.query, districts: req.principal?.districts ?? null })); // null for all but an inspector (principalOf); a district outside them simply matches nothing
+  r.get('/api/v1/alerts/:id', { schema: { params: idParams } }, async (req) => visible(req, req.params.id));
+  r.post('/api/v1/alerts/:id/ack', { schema: { params: idParams, body: z.object({ by: who }).optional() } }, async (req) => {
     visible(req, req.params.id);
     return alerts.acknowledge(req.params.id, actor(req, req.body?.by)).alert;
   });
-  r.post('/api/v1/alerts/:id/resolve', { schema: { tags, params: idParams, body: z.object({ by: who, reason: z.string().min(1).max(500) }) } }, async (req) => {
+  r.post('/api/v1/alerts/:id/resolve', { schema: { params: idParams, body: z.object({ by: who, reason: z.string().min(1).max(500) }) } }, async (req) => {
     visible(req, req.params.id);
     return alerts.resolve(req.params.id, actor(req, req.body.by), req.body.reason).alert;
   });
-  r.post('/api/v1/alerts/:id/notes', { schema: { tags, params: idParams, body: z.object({ by: who, text: z.string().min(1).max(2000) }) } }, async (req) => {
+  r.post('/api/v1/alerts/:id/notes', { schema: { params: idParams, body: z.object({ by: who, text: z.string().min(1).max(2000) }) } }, async (req) => {
     visible(req, req.params.id);
     return alerts.note(req.params.id, actor(req, req.body.by), req.body.text).alert;
   });

@@ -57,7 +57,6 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
 
   r.post('/api/v1/session', {
     schema: {
-      tags: ['session'],
       summary: 'Sign in: sets the se_session cookie (HttpOnly, SameSite=Strict)',
       description: 'Returns the user. With `bearer: true` the session token is also returned, for clients that send `Authorization: Bearer <token>` instead of the cookie. Rate-limited per client address and user name.',
       body: z.object({ username, password, bearer: z.boolean().optional().describe('also return the session token in the body') }),
@@ -86,9 +85,9 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
     return { user: publicUser(principalOf(user)), expiresAt, ...(req.body.bearer ? { token } : {}) };
   });
 
-  r.get('/api/v1/session', { schema: { tags: ['session'], summary: 'The signed-in principal' } }, async (req) => ({ user: { ...publicUser(req.principal), kind: req.principal.kind } }));
+  r.get('/api/v1/session', { schema: { summary: 'The signed-in principal' } }, async (req) => ({ user: { ...publicUser(req.principal), kind: req.principal.kind } }));
 
-  r.delete('/api/v1/session', { schema: { tags: ['session'], summary: 'Sign out: ends the session and clears the cookie' } }, async (req, reply) => {
+  r.delete('/api/v1/session', { schema: { summary: 'Sign out: ends the session and clears the cookie' } }, async (req, reply) => {
     const h = req.headers.authorization ?? '';
     const bearer = h.startsWith('Bearer ') ? h.slice(7).trim() : null;
     for (const t of [bearer, cookieValue(req.headers.cookie, SESSION_COOKIE)]) if (t) accounts.endSession(t);
@@ -99,7 +98,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
   });
 
   r.put('/api/v1/session/password', {
-    schema: { tags: ['session'], summary: 'Change one\'s own password (ends every session of the user)', body: z.object({ currentPassword: password, password }) },
+    schema: { summary: 'Change one\'s own password (ends every session of the user)', body: z.object({ currentPassword: password, password }) },
   }, async (req, reply) => {
     if (req.principal.kind !== 'user') return reply.code(400).send({ error: 'the admin token has no password; set a user\'s password with PUT /api/v1/users/:username/password' });
     const limit = await passwordLimit(req);
@@ -120,10 +119,10 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
   await app.register(async (admin) => {
     admin.addHook('preHandler', auth.requireAdmin);
     const a = admin.withTypeProvider<ZodTypeProvider>();
-    a.get('/api/v1/users', { schema: { tags: ['users'], summary: 'List users' } }, async () => ({ items: accounts.list().map(userOut) }));
+    a.get('/api/v1/users', { schema: { summary: 'List users' } }, async () => ({ items: accounts.list().map(userOut) }));
     a.post('/api/v1/users', {
       schema: {
-        tags: ['users'], summary: 'Create a user',
+        summary: 'Create a user',
         body: z.object({ username, password: z.string().min(10).max(256), role: z.enum(ROLES), displayName: z.string().max(64).optional(), districts: districts.optional() }),
       },
     }, async (req, reply) => {
@@ -132,13 +131,13 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
       audited(req);
       return reply.code(201).send(userOut(u));
     });
-    a.get('/api/v1/users/:username', { schema: { tags: ['users'], summary: 'One user', params: userParams } }, async (req, reply) => {
+    a.get('/api/v1/users/:username', { schema: { summary: 'One user', params: userParams } }, async (req, reply) => {
       const u = accounts.get(req.params.username);
       return u ? userOut(u) : reply.code(404).send({ error: `user ${req.params.username} not found` });
     });
     a.patch('/api/v1/users/:username', {
       schema: {
-        tags: ['users'], summary: 'Change a user\'s name, role, districts or disable them (a change of role, districts or disabling ends their sessions)',
+        summary: 'Change a user\'s name, role, districts or disable them (a change of role, districts or disabling ends their sessions)',
         params: userParams,
         body: z.object({ displayName: z.string().max(64).optional(), role: z.enum(ROLES).optional(), districts: districts.optional(), disabled: z.boolean().optional() }),
       },
@@ -149,7 +148,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
       return userOut(u);
     });
     a.put('/api/v1/users/:username/password', {
-      schema: { tags: ['users'], summary: 'Set a user\'s password (ends their sessions)', params: userParams, body: z.object({ password: z.string().min(10).max(256) }) },
+      schema: { summary: 'Set a user\'s password (ends their sessions)', params: userParams, body: z.object({ password: z.string().min(10).max(256) }) },
     }, async (req, reply) => {
       await accounts.setPassword(req.params.username, req.body.password);
       audit.byRequest(req, 'user.password', `user:${req.params.username}`);
@@ -158,7 +157,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
     });
     a.get('/api/v1/audit', {
       schema: {
-        tags: ['audit'], summary: 'The audit log, newest first unless sorted',
+        summary: 'The audit log, newest first unless sorted',
         querystring: z.object({
           actor: z.string().max(64).optional(),
           action: z.string().max(64).optional().describe('exact action, or a prefix ending in "." (e.g. "alert.")'),

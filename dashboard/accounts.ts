@@ -5,7 +5,7 @@
 // hashes) and compared with timingSafeEqual. A session is a random 32-byte
 // token given to the client once; only its SHA-256 is stored. Sessions expire
 // after SESSION_TTL_H hours without use (sliding).
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 export const ROLES = ['admin', 'inspector', 'viewer'] as const;
@@ -96,10 +96,19 @@ export class Accounts {
       CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username);
       CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
     `);
+    // Prepared once: session() runs on every authenticated request.
+    this.q = {
+      user: db.prepare('SELECT * FROM users WHERE username = ?'),
+      session: db.prepare('SELECT username, last_seen_at, expires_at FROM sessions WHERE token_hash = ?'),
+      endSession: db.prepare('DELETE FROM sessions WHERE token_hash = ?'),
+      touch: db.prepare('UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?'),
+    };
   }
 
+  private readonly q: Record<'user' | 'session' | 'endSession' | 'touch', Statement>;
+
   private row(username: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return this.q.user.get(username) as UserRow | undefined;
   }
 
   get(username: string): User | undefined {
@@ -192,24 +201,24 @@ export class Accounts {
   /** The user of a live session (and extends it), or null when unknown, expired or the user is disabled. */
   session(token: string, touch = true): User | null {
     const digest = tokenDigest(token);
-    const s = this.db.prepare('SELECT username, last_seen_at, expires_at FROM sessions WHERE token_hash = ?').get(digest) as { username: string; last_seen_at: number; expires_at: number } | undefined;
+    const s = this.q.session.get(digest) as { username: string; last_seen_at: number; expires_at: number } | undefined;
     const now = Date.now();
     if (!s) return null;
     if (s.expires_at <= now) {
-      this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(digest);
+      this.q.endSession.run(digest);
       return null;
     }
     const r = this.row(s.username);
     if (!r || r.disabled) return null;
     // Sliding expiry, written at most every few seconds per session.
     if (touch && now - s.last_seen_at > Math.min(60_000, this.sessionTtlMs / 10)) {
-      this.db.prepare('UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?').run(now, now + this.sessionTtlMs, digest);
+      this.q.touch.run(now, now + this.sessionTtlMs, digest);
     }
     return toUser(r);
   }
 
   endSession(token: string): boolean {
-    return this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenDigest(token)).changes > 0;
+    return this.q.endSession.run(tokenDigest(token)).changes > 0;
   }
 
   endSessionsOf(username: string): number {

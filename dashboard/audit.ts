@@ -3,8 +3,9 @@
 // alert acknowledgements, resolutions and notes, interview-case steps,
 // interview-list generation, registry writes and user management.
 // Details are JSON and never hold a password, token or secret.
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ENTITIES, type EntityName } from '../registry/schemas.js';
 import { orderBy, sortsOf, type Sort } from '../storage/sort.js';
 import type { Principal } from './auth.js';
 
@@ -52,6 +53,8 @@ const AUDIT_SORT_SQL: Record<AuditSortKey, string> = { id: 'id', at: 'at', actor
 interface Row { id: number; at: number; actor: string; actor_kind: string; action: string; target: string | null; ip: string | null; details: string | null }
 
 export class AuditLog {
+  private readonly insert: Statement;
+
   constructor(private readonly db: Database) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS audit_log (
@@ -62,12 +65,12 @@ export class AuditLog {
       CREATE INDEX IF NOT EXISTS audit_action ON audit_log (action, id);
       CREATE INDEX IF NOT EXISTS audit_target ON audit_log (target, id);
     `);
+    this.insert = db.prepare('INSERT INTO audit_log (at, actor, actor_kind, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?)');
   }
 
   record(e: AuditInput): void {
     const details = e.details ? JSON.stringify(scrub(e.details)) : null;
-    this.db.prepare('INSERT INTO audit_log (at, actor, actor_kind, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(Date.now(), e.actor, e.actorKind, e.action, e.target ?? null, e.ip ?? null, details);
+    this.insert.run(Date.now(), e.actor, e.actorKind, e.action, e.target ?? null, e.ip ?? null, details);
   }
 
   /** Records a change made by the request's principal. */
@@ -109,8 +112,6 @@ export class AuditLog {
   }
 }
 
-const REGISTRY_KEYS: Record<string, string> = { units: 'id', elevators: 'code', 'gas-sites': 'code', partners: 'id', gateways: 'id', contacts: 'id' };
-
 /**
  * What a successful change request did, for the audit log: an action name
  * (area.verb), a target ("alert:12", "elevators:E1") and details (the body,
@@ -127,11 +128,11 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   if (url === '/api/v1/interview-lists/:id/cases') return { action: 'interview-case.open', target: `interview-list:${params.id}` };
   if ((m = url.match(/^\/api\/v1\/interview-cases\/:id\/([a-z]+)$/))) return { action: `interview-case.${m[1]}`, target: `interview-case:${params.id}`, details: body }; // one route per step
   if (url === '/api/v1/rules/:rule/run') return { action: 'rule.run', target: `rule:${params.rule}` };
-  if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && REGISTRY_KEYS[m[1]!]) {
-    const entity = m[1]!;
+  if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && Object.hasOwn(ENTITIES, m[1]!)) {
+    const entity = m[1] as EntityName;
     if (m[3] === '/secret') return { action: 'registry.secret', target: `${entity}:${params.key}` };
     if (m[3] === '/import') return { action: 'registry.import', target: entity, details: { contentType: req.headers['content-type'] ?? null, bytes: typeof req.body === 'string' ? req.body.length : null } };
-    const key = params.key ?? (body?.[REGISTRY_KEYS[entity]!] as string | undefined) ?? null;
+    const key = params.key ?? (body?.[ENTITIES[entity].key] as string | undefined) ?? null;
     const verb = req.method === 'POST' ? 'create' : req.method === 'DELETE' ? 'delete' : 'update';
     return { action: `registry.${verb}`, target: `${entity}:${key}`, details: verb === 'delete' ? undefined : body };
   }

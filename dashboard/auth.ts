@@ -42,6 +42,10 @@ export function inScope(p: Principal, district: string | null | undefined): bool
   return typeof district === 'string' && p.districts.includes(district);
 }
 
+/** Who acts: a signed-in user is always themselves; only the admin token may name someone in `by` (default "admin-token"). */
+export const actorOf = (req: FastifyRequest, by: unknown): string =>
+  req.principal?.kind === 'user' ? req.principal.username : typeof by === 'string' && by ? by : req.principal?.username ?? 'admin-token';
+
 export const principalOf = (u: User): Principal => ({
   kind: 'user', username: u.username, displayName: u.displayName, role: u.role, districts: u.role === 'inspector' ? [...u.districts] : null,
 });

@@ -36,15 +36,14 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
   for (const name of Object.keys(ENTITIES) as EntityName[]) {
     const col = registry.collection(name);
     const base = `/api/v1/${name}`;
-    const tags = ['registry'];
-    r.get(base, { schema: { tags, querystring: listQuery } }, async (req) => {
+    r.get(base, { schema: { querystring: listQuery } }, async (req) => {
       const { page, pageSize, q, ...rest } = req.query;
       const filter = Object.fromEntries(ENTITIES[name].filters.map((f) => [f, rest[f]]));
       const p = req.principal;
       const where = p && districted.has(name) && p.districts !== null ? (it: Record<string, unknown>) => inScope(p, it.district as string | undefined) : undefined;
       return col.list({ page, pageSize, q, filter, where });
     });
-    r.get(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req) => {
+    r.get(`${base}/:key`, { schema: { params: keyParams } }, async (req) => {
       const item = col.get(req.params.key);
       if (!item || (districted.has(name) && req.principal && !inScope(req.principal, (item as { district?: string }).district))) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
       return item;
@@ -54,18 +53,18 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
     // schema cannot (unknown maintenance unit, unregistered codes); the zod
     // schemas are named here for the OpenAPI document (documentedBody).
     const { schema, key } = ENTITIES[name] as { schema: z.ZodObject; key: string };
-    r.post(base, { schema: { tags, summary: `Create one of ${name}`, documentedBody: schema } }, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
-    r.put(`${base}/:key`, { schema: { tags, summary: `Create or replace one of ${name} (the key is taken from the path)`, params: keyParams, documentedBody: schema.partial({ [key]: true } as never) } }, async (req) => {
+    r.post(base, { schema: { summary: `Create one of ${name}`, documentedBody: schema } }, async (req, reply) => reply.code(201).send(col.put(req.body, 'create')));
+    r.put(`${base}/:key`, { schema: { summary: `Create or replace one of ${name} (the key is taken from the path)`, params: keyParams, documentedBody: schema.partial({ [key]: true } as never) } }, async (req) => {
       const body = { ...(req.body as object), [key]: req.params.key };
       return col.put(body);
     });
-    r.patch(`${base}/:key`, { schema: { tags, summary: `Change some fields of one of ${name}`, params: keyParams, documentedBody: patchBody(schema) } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
-    r.delete(`${base}/:key`, { schema: { tags, params: keyParams } }, async (req, reply) => {
+    r.patch(`${base}/:key`, { schema: { summary: `Change some fields of one of ${name}`, params: keyParams, documentedBody: patchBody(schema) } }, async (req) => col.patch(req.params.key, req.body as Record<string, unknown>));
+    r.delete(`${base}/:key`, { schema: { params: keyParams } }, async (req, reply) => {
       col.remove(req.params.key);
       return reply.code(204).send();
     });
     const importBody = z.string().describe(`CSV with a header row naming the columns (${Object.keys(schema.shape).join(', ')}), or NDJSON: one JSON object per line. Each row is validated like a single create or replace; bad rows are reported by row number.`);
-    r.post(`${base}/import`, { schema: { tags, summary: `Import ${name} from CSV or NDJSON`, consumes: ['text/csv', 'application/x-ndjson'], documentedBody: importBody } }, async (req, reply) => {
+    r.post(`${base}/import`, { schema: { summary: `Import ${name} from CSV or NDJSON`, consumes: ['text/csv', 'application/x-ndjson'], documentedBody: importBody } }, async (req, reply) => {
       const ct = String(req.headers['content-type'] ?? '');
       const format: ImportFormat = ct.includes('csv') ? 'csv' : 'ndjson';
       if (typeof req.body !== 'string') return reply.code(415).send({ error: 'send the file as text/csv or application/x-ndjson' });
@@ -76,7 +75,7 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
   }
 
   for (const name of ['gateways', 'partners'] as const) {
-    r.post(`/api/v1/${name}/:key/secret`, { schema: { tags: ['registry'], params: keyParams } }, async (req) => {
+    r.post(`/api/v1/${name}/:key/secret`, { schema: { params: keyParams } }, async (req) => {
       if (!registry.collection(name).get(req.params.key)) throw new RegistryError(`${name} ${req.params.key} not found`, 404);
       const secret = registry.issueSecret(req.params.key);
       return { id: req.params.key, secret, note: 'Store this secret now: it is shown only once. Issuing again replaces it.' };

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { interviewListCsv, interviewListXlsx, noticeHtml, periodText, scorecardsCsv, scorecardsXlsx, type NoticeOptions } from './exports.js';
-import { idParams, period, resolvePeriod } from './routes.js';
+import { findList, findListed, idParams, period, resolvePeriod } from './routes.js';
 import type { Supervision } from './supervision.js';
 
 const format = z.enum(['csv', 'xlsx']).default('xlsx');
@@ -38,8 +38,9 @@ export async function exportRoutes(app: FastifyInstance, opts: { supervision: Su
   });
 
   r.get('/api/v1/interview-lists/:id/export', { schema: { params: idParams, querystring: z.object({ format }) } }, async (req, reply) => {
-    const l = supervision.lists.get(req.params.id);
-    if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
+    const f = findList(supervision, req.params.id);
+    if ('error' in f) return reply.code(404).send(f);
+    const l = f.list;
     const fmt = req.query.format;
     const p = { from: l.periodFrom, to: l.periodTo };
     const body = fmt === 'csv' ? interviewListCsv(l) : await interviewListXlsx(l);
@@ -49,10 +50,9 @@ export async function exportRoutes(app: FastifyInstance, opts: { supervision: Su
   r.get('/api/v1/interview-lists/:id/units/:unit/notice', {
     schema: { params: idParams.extend({ unit: z.string().min(1).max(64) }), querystring: z.object({ authority: z.string().min(1).max(100).optional() }) },
   }, async (req, reply) => {
-    const l = supervision.lists.get(req.params.id);
-    if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
-    const listed = l.units.find((u) => u.unit === req.params.unit);
-    if (!listed) return reply.code(404).send({ error: `unit ${req.params.unit} is not on interview list ${l.id}` });
+    const f = findListed(supervision, req.params.id, req.params.unit);
+    if ('error' in f) return reply.code(404).send(f);
+    const { list: l, listed } = f;
     const evidence = await supervision.evidence(listed.unit, { from: l.periodFrom, to: l.periodTo });
     // Once the unit's case is scheduled, the notice carries its time, place and attendees.
     const c = supervision.cases.list({ unit: listed.unit, periodFrom: l.periodFrom, periodTo: l.periodTo, pageSize: 1 }).items[0];

@@ -1,9 +1,10 @@
 // Scorecards and interview lists over HTTP.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { actorOf as actor } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CASE_SORTS, CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
-import { LIST_SORTS, previousYear } from './interview.js';
+import { LIST_SORTS, previousYear, type InterviewList, type ListedUnit } from './interview.js';
 import type { Supervision } from './supervision.js';
 import { UnknownUnitError } from './trend.js';
 
@@ -15,8 +16,19 @@ export const resolvePeriod = (p: { from?: string | undefined; to?: string | unde
 };
 export const idParams = z.object({ id: z.coerce.number().int().positive() });
 
-/** Who acts: the signed-in user; only the admin token may name someone in `by` (default "admin-token"). */
-const actor = (req: FastifyRequest, by: unknown) => (req.principal?.kind === 'user' ? req.principal.username : typeof by === 'string' && by ? by : req.principal?.username ?? 'admin-token');
+/** The interview list `id`, or the 404 body naming it. */
+export function findList(supervision: Supervision, id: number): { list: InterviewList } | { error: string } {
+  const list = supervision.lists.get(id);
+  return list ? { list } : { error: `interview list ${id} not found` };
+}
+
+/** The interview list `id` and its entry of `unit`, or the 404 body saying which is missing. */
+export function findListed(supervision: Supervision, id: number, unit: string): { list: InterviewList; listed: ListedUnit } | { error: string } {
+  const f = findList(supervision, id);
+  if ('error' in f) return f;
+  const listed = f.list.units.find((u) => u.unit === unit);
+  return listed ? { list: f.list, listed } : { error: `unit ${unit} is not on interview list ${id}` };
+}
 
 export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision }): Promise<void> {
   const { supervision } = opts;
@@ -50,21 +62,19 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     }) },
   }, async (req) => supervision.lists.list(req.query));
   r.get('/api/v1/interview-lists/:id', { schema: { params: idParams } }, async (req, reply) => {
-    const l = supervision.lists.get(req.params.id);
-    return l ?? reply.code(404).send({ error: `interview list ${req.params.id} not found` });
+    const f = findList(supervision, req.params.id);
+    return 'error' in f ? reply.code(404).send(f) : f.list;
   });
   r.get('/api/v1/interview-lists/:id/units/:unit/evidence', { schema: { params: idParams.extend({ unit: z.string().min(1).max(64) }) } }, async (req, reply) => {
-    const l = supervision.lists.get(req.params.id);
-    if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
-    const listed = l.units.find((u) => u.unit === req.params.unit);
-    if (!listed) return reply.code(404).send({ error: `unit ${req.params.unit} is not on interview list ${l.id}` });
-    return { ...listed, ...(await supervision.evidence(listed.unit, { from: l.periodFrom, to: l.periodTo })) };
+    const f = findListed(supervision, req.params.id, req.params.unit);
+    if ('error' in f) return reply.code(404).send(f);
+    return { ...f.listed, ...(await supervision.evidence(f.listed.unit, { from: f.list.periodFrom, to: f.list.periodTo })) };
   });
 
   r.post('/api/v1/interview-lists/:id/cases', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
-    const l = supervision.lists.get(req.params.id);
-    if (!l) return reply.code(404).send({ error: `interview list ${req.params.id} not found` });
-    const items = supervision.cases.openFor(l, actor(req, req.body?.by));
+    const f = findList(supervision, req.params.id);
+    if ('error' in f) return reply.code(404).send(f);
+    const items = supervision.cases.openFor(f.list, actor(req, req.body?.by));
     return reply.code(201).send({ items, total: items.length });
   });
   r.get('/api/v1/interview-cases', {

@@ -16,5 +16,5 @@ export async function notificationRoutes(app: FastifyInstance, opts: { notifier:
         sort: z.enum(NOTIFICATION_SORTS).default('-id').describe('id, createdAt, status, attempts, nextAt or sentAt; a leading - sorts descending (default -id: newest first)'),
       }),
     },
-  }, async (req) => opts.notifier.list({ ...req.query, districts: req.principal?.role === 'inspector' ? req.principal.districts : null }));
+  }, async (req) => opts.notifier.list({ ...req.query, districts: req.principal?.districts ?? null }));
 }
