@@ -46,24 +46,18 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ClientsResult } from './dashboard-clients.js';
-import { benchElevator, entrapmentKnobs, firstLine, metricSum, node, parseMetrics, registerCity, rssMb, startService, TOKEN, type BenchGateway, type LoadResult } from './harness.js';
+import { entrapmentCity, entrapmentKnobs, firstLine, metricSum, ms, node, pct, registerCity, rssMb, run, sleep, startService, statusIn, TOKEN, type LoadResult } from './harness.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
-const { ALERTS, RATE, GATEWAYS: C, ELEVATORS, SPACING_MS, WARMUP_S, WINDOW } = entrapmentKnobs();
+const knobs = entrapmentKnobs();
+const { ALERTS, RATE, GATEWAYS: C, ELEVATORS, SPACING_MS, WARMUP_S, WINDOW } = knobs;
 const TARGET_P99_MS = 200;
 const LOST_AFTER_MS = 5000;
 const dir = mkdtempSync(join(tmpdir(), 'se-bench-dashboard-'));
 /** The clock both processes read (see dashboard-clients.ts): epoch ms, sub-ms resolution, monotonic within a process. */
 const clock = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-/** Nearest-rank quantile of a sorted array. */
-const pct = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! : NaN);
-const ms = (v: number) => `${v.toFixed(1)} ms`;
 const sortNum = (a: number[]) => a.sort((x, y) => x - y);
-
-/** Status messages accepted over MQTT so far (the background load). */
-const statusIn = (text: string) => parseMetrics(text, 'se_messages_in_total').get('se_messages_in_total{transport="mqtt",channel="status"}') ?? 0;
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux). */
 const HZ = 100;
@@ -136,13 +130,7 @@ function clientsProcess() {
 }
 
 async function main() {
-  const per = Math.floor(ELEVATORS / C);
-  const gateways: BenchGateway[] = Array.from({ length: C }, (_, g) => ({ id: `BGW${g}`, elevators: Array.from({ length: per }, (_, k) => benchElevator(g * per + k)) }));
-  const trapped = Array.from({ length: ALERTS }, (_, i) => `BT${String(i).padStart(6, '0')}`);
-  const trapGateway: BenchGateway = { id: 'BGW-TRAP', elevators: trapped };
-  const phaseS = WARMUP_S + (ALERTS * SPACING_MS) / 1000;
-  const loadS = phaseS + 5; // the last entrapments still meet the full load
-  const perClient = Math.ceil((RATE / C) * loadS);
+  const { gateways, trapped, trapGateway, loadS, perClient } = entrapmentCity(knobs);
   console.log(`city: ${ELEVATORS} elevators over ${C} gateways, plus ${ALERTS} elevators on a bench gateway for entrapments`);
   console.log(`load: ${RATE} QoS 1 status msg/s for ${loadS.toFixed(0)} s; ${CLIENTS} live-feed clients; after ${WARMUP_S} s warm-up ${ALERTS} entrapments, one every ${SPACING_MS} ms`);
 
@@ -287,7 +275,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

@@ -126,8 +126,42 @@ export function entrapmentKnobs() {
   };
 }
 
+/**
+ * The city bench:alerts and bench:dashboard drive: `ELEVATORS` spread over
+ * `GATEWAYS` gateways for the background status load, plus `ALERTS` elevators
+ * on their own gateway for the entrapments; the load runs 5 s past the
+ * entrapment phase, so the last entrapments still meet the full load.
+ */
+export function entrapmentCity(k: ReturnType<typeof entrapmentKnobs>) {
+  const per = Math.floor(k.ELEVATORS / k.GATEWAYS);
+  const gateways: BenchGateway[] = Array.from({ length: k.GATEWAYS }, (_, g) => ({ id: `BGW${g}`, elevators: Array.from({ length: per }, (_, i) => benchElevator(g * per + i)) }));
+  const trapped = Array.from({ length: k.ALERTS }, (_, i) => `BT${String(i).padStart(6, '0')}`);
+  const trapGateway: BenchGateway = { id: 'BGW-TRAP', elevators: trapped };
+  const loadS = k.WARMUP_S + (k.ALERTS * k.SPACING_MS) / 1000 + 5;
+  /** status messages each background gateway sends */
+  const perClient = Math.ceil((k.RATE / k.GATEWAYS) * loadS);
+  return { gateways, trapped, trapGateway, loadS, perClient };
+}
+
 /** Bench elevator code i: BE000000, BE000001, … */
 export const benchElevator = (i: number) => `BE${String(i).padStart(6, '0')}`;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Nearest-rank quantile of a sorted array. */
+export const pct = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! : NaN);
+export const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+/** Status messages accepted over MQTT so far (the background load), from a metrics scrape. */
+export const statusIn = (text: string) => parseMetrics(text, 'se_messages_in_total').get('se_messages_in_total{transport="mqtt",channel="status"}') ?? 0;
+
+/** Runs a benchmark's main(); an error fails the process. */
+export function run(main: () => Promise<void>): void {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
 
 /**
  * Registers 120 maintenance units, `elevators` elevators (benchElevator(0 …

@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, type ListedUnit } from '../supervision/interview.js';
 import { DEFAULT_SCORECARD, type Scorecard } from '../supervision/scorecard.js';
 import { scorecardsOffThread } from '../supervision/scorecard-worker.js';
+import { run } from './harness.js';
 import type { LoadParams, LoadResult, UnitExpect } from './scorecards-load.js';
 
 interface Scale { name: string; elevators: number; units: number; targetMs: number | null }
@@ -209,7 +210,4 @@ async function main() {
   process.exit(ok ? 0 : 1);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

@@ -232,10 +232,11 @@ function elevatorStatus(s: ElevatorState, rng: Rng, now: number): StatusIn {
  * time, and the same random draws either way.
  */
 export function entrapmentTimeline(code: string, unit: string, floor: number, start: number, rng: Rng, nextSeq: () => number, speed = 1) {
-  const at = (ts: number) => start + Math.round((ts - start) / Math.max(1, speed));
+  const k = Math.max(1, speed);
+  const at = (ts: number) => start + Math.round((ts - start) / k);
   const raised: EventIn = { id: messageId('ev', code, start, nextSeq()), ts: start, type: 'entrapment', state: 'raised', floor, detail: '轿厢内有人被困，已触发报警' };
   const rescues = entrapmentRescue(code, unit, start, rng, (ts) => messageId('rs', code, at(ts), nextSeq())).map((r) => ({ ...r, ts: at(r.ts as number) }));
-  const clearAt = rescues[rescues.length - 1]!.ts as number + Math.round(rng.int(30_000, 120_000) / Math.max(1, speed));
+  const clearAt = rescues[rescues.length - 1]!.ts as number + Math.round(rng.int(30_000, 120_000) / k);
   const later: Timed[] = rescues.map((r) => ({ at: r.ts as number, channel: 'rescue', code, unit, payload: r }));
   later.push({ at: clearAt, channel: 'event', code, unit, payload: { id: messageId('ev', code, clearAt, nextSeq()), ts: clearAt, type: 'entrapment', state: 'cleared', floor } });
   return { raised, later, clearAt };

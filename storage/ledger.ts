@@ -28,34 +28,15 @@ export interface LedgerItem {
   ctx: PointContext;
 }
 
-/** A ledger row as the reports read it (`time`: event time, epoch ms). */
-export interface LedgerRow {
-  channel: LedgerChannel;
-  id: string;
-  time: number;
-  elevator: string | null;
-  unit: string | null;
-  /** `record` when the record named the unit, `registry` when ingest filled it in */
-  unit_source: 'record' | 'registry';
-  /** maintenance kind, inspection kind or event type */
-  kind: string | null;
-  routine: 0 | 1 | null;
-  attempt: number | null;
-  result: string | null;
-  next_due: string | null;
-  /** inspection institution or complaint source (12345, 96333, …) */
-  party: string | null;
-  category: string | null;
-}
-
 const COLUMNS = ['channel', 'id', 'ts', 'elevator', 'unit', 'unit_source', 'kind', 'routine', 'attempt', 'result', 'next_due', 'party', 'category'] as const;
 type Row = [LedgerChannel, string, number, string | null, string | null, 'record' | 'registry', string | null, 0 | 1 | null, number | null, string | null, string | null, string | null, string | null];
 
-/** The ledger row of an accepted item, or null when the ledger does not keep it. */
-export function ledgerRow(it: LedgerItem): Row | null {
-  const { channel, ctx } = it;
-  const src = (own: string | undefined) => (own ? 'record' : 'registry') as 'record' | 'registry';
-  switch (channel) {
+const src = (own: string | undefined): 'record' | 'registry' => (own ? 'record' : 'registry');
+
+/** The ledger row of an accepted item, or null when the ledger does not keep it (status, reading: the bulk — no allocation for them). */
+function ledgerRow(it: LedgerItem): Row | null {
+  const ctx = it.ctx;
+  switch (it.channel) {
     case 'maintenance': {
       const m = it.record as ChannelRecord['maintenance'];
       return ['maintenance', m.id, m.ts, m.elevator, m.unit, 'record', m.kind, ROUTINE_MAINTENANCE.has(m.kind) ? 1 : 0, null, null, null, null, null];
@@ -104,12 +85,15 @@ export class RecordLedger {
 
   /** Records the ledger keeps from a batch of accepted items; runs in the caller's transaction when there is one. */
   add(items: readonly LedgerItem[]): void {
-    const rows: Row[] = [];
+    let rows: Row[] | undefined;
     for (const it of items) {
       const r = ledgerRow(it);
-      if (r) rows.push(r);
+      if (r) (rows ??= []).push(r);
     }
-    if (rows.length) this.putMany(rows);
+    if (!rows) return;
+    // Inside the ingest accept transaction already: no savepoint per batch.
+    if (this.db.inTransaction) for (const r of rows) this.upsert.run(...r);
+    else this.putMany(rows);
   }
 
   count(channel?: LedgerChannel): number {

@@ -5,7 +5,7 @@
 // (约谈通知书) of one listed unit with the records behind it: a complete HTML
 // page with a print stylesheet and no external resources.
 import ExcelJS from 'exceljs';
-import { cstDate, cstTime } from '../domain/time.js';
+import { cstDate, cstTime, MINUTE_MS } from '../domain/time.js';
 import { lastDay, type InterviewCriteria, type InterviewList, type ListedUnit } from './interview.js';
 import { DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
 
@@ -16,7 +16,7 @@ export interface DatePeriod {
   to: string;
 }
 
-/** The records behind a listed unit, as `Supervision.evidence()` returns them. */
+/** The records behind a listed unit, as `Supervision.evidence()` returns them: in time order. */
 export interface Evidence {
   failedInspections: Record<string, unknown>[];
   complaints: Record<string, unknown>[];
@@ -52,7 +52,7 @@ interface Column<T> {
 }
 
 const NUM_FMT: Record<Exclude<Format, 'text'>, string> = { int: '0', dec1: '0.0', dec2: '0.00', percent: '0.0%' };
-const arrivalLimitMin = DEFAULT_SCORECARD.arrivalLimitMs / 60_000;
+const arrivalLimitMin = DEFAULT_SCORECARD.arrivalLimitMs / MINUTE_MS;
 
 /** The period as people read it: the last day inclusive. */
 export const periodText = (p: DatePeriod, sep = '至') => `${p.from}${sep}${lastDay(p.to)}`;
@@ -235,6 +235,7 @@ function zhDateTime(iso: string): string {
 const SOURCE_ZH: Record<string, string> = { '12345': '12345 热线', '96333': '96333 热线', other: '其他' };
 const UNIT_SOURCE_ZH: Record<string, string> = { record: '记录载明', registry: '按登记' };
 const BLANK = '<span class="blank"></span>';
+const unitSource = (r: Record<string, unknown>) => UNIT_SOURCE_ZH[String(r.unit_source)] ?? r.unit_source;
 
 /** An evidence table; a header ending in `|nw` keeps its column on one line. */
 function evidenceTable(title: string, headers: string[], rows: unknown[][]): string {
@@ -247,7 +248,6 @@ function evidenceTable(title: string, headers: string[], rows: unknown[][]): str
   return `<h3>${escapeHtml(title)}（${rows.length} 条）</h3>\n<table class="evidence"><thead>${head}</thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-const byTime = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => Number(a.time) - Number(b.time));
 const when = (r: Record<string, unknown>) => (Number.isFinite(Number(r.time)) ? cstTime(Number(r.time)).slice(0, 16) : '');
 
 const STYLE = `
@@ -280,8 +280,7 @@ const STYLE = `
   table.arrangement th { width: 7em; }
   .blank { display: inline-block; min-width: 12em; border-bottom: 1px solid #000; }
   .sign { margin-top: 20px; text-align: right; }
-  .sign p { margin: 2px 0; }
-  .sign p { text-align: right; }
+  .sign p { margin: 2px 0; text-align: right; }
   .seal { color: #666; }
   .receipt { margin-top: 16px; padding-top: 8px; border-top: 1px dashed #000; }
   .meta { margin-top: 4px; color: #333; font-size: 12.5px; line-height: 1.5; }
@@ -318,8 +317,9 @@ export function noticeHtml(list: InterviewList, unit: ListedUnit, evidence: Evid
     while (cells.length < 3) cells.push('<th></th><td class="v"></td>');
     figureRows.push(`<tr>${cells.join('')}</tr>`);
   }
-  const inspections = byTime(evidence.failedInspections).map((r) => [when(r), r.elevator, r.institution, r.id, UNIT_SOURCE_ZH[String(r.unit_source)] ?? r.unit_source]);
-  const complaints = byTime(evidence.complaints).map((r) => [when(r), SOURCE_ZH[String(r.source)] ?? r.source, r.category, r.elevator ?? '', r.id, UNIT_SOURCE_ZH[String(r.unit_source)] ?? r.unit_source]);
+  const inspections = evidence.failedInspections.map((r) => [when(r), r.elevator, r.institution, r.id, unitSource(r)]);
+  const complaints = evidence.complaints.map((r) => [when(r), SOURCE_ZH[String(r.source)] ?? r.source, r.category, r.elevator ?? '', r.id, unitSource(r)]);
+  const span = `${zhDate(p.from)} 至 ${zhDate(lastDay(p.to))}`;
   const scheduled = opts.scheduledAt ? escapeHtml(zhDateTime(opts.scheduledAt)) : `${BLANK} （年 月 日 时 分）`;
   const place = opts.place ? escapeHtml(opts.place) : BLANK;
   const attendees = opts.attendees?.length ? opts.attendees.map(escapeHtml).join('、') : `你单位法定代表人（或主要负责人）、技术负责人 ${BLANK}`;
@@ -341,7 +341,7 @@ export function noticeHtml(list: InterviewList, unit: ListedUnit, evidence: Evid
 <p class="docno">编号：<span class="blank" style="min-width:8em"></span></p>
 
 <p class="to">${name}（单位编号：${escapeHtml(unit.unit)}）：</p>
-<p class="indent">经对你单位维护保养的 ${s.elevators} 台电梯在 ${zhDate(p.from)} 至 ${zhDate(lastDay(p.to))} 期间的定期检验、投诉等数据进行统计分析，你单位存在以下问题：</p>
+<p class="indent">经对你单位维护保养的 ${s.elevators} 台电梯在 ${span} 期间的定期检验、投诉等数据进行统计分析，你单位存在以下问题：</p>
 <ol class="reasons">
 ${unit.reasons.map((r) => `<li>${escapeHtml(r.text)}</li>`).join('\n')}
 </ol>
@@ -354,7 +354,7 @@ ${unit.reasons.map((r) => `<li>${escapeHtml(r.text)}</li>`).join('\n')}
 <tr><th>参加人员</th><td>${attendees}</td></tr>
 </table>
 
-<h2>二、主要指标（${zhDate(p.from)} 至 ${zhDate(lastDay(p.to))}）</h2>
+<h2>二、主要指标（${span}）</h2>
 <table class="figures">
 ${figureRows.join('\n')}
 </table>
@@ -373,7 +373,7 @@ ${figureRows.join('\n')}
 
 <section class="attachment">
 <h2>附件：证据清单</h2>
-<p>${name}，${zhDate(p.from)} 至 ${zhDate(lastDay(p.to))}，时间为北京时间。</p>
+<p>${name}，${span}，时间为北京时间。</p>
 ${evidenceTable('一、定期检验首检不合格记录', ['检验时间|nw', '电梯编号', '检验机构', '记录编号', '归属依据|nw'], inspections)}
 ${evidenceTable('二、投诉记录', ['投诉时间|nw', '来源|nw', '类别', '电梯编号', '记录编号', '归属依据|nw'], complaints)}
 <p>注：“归属依据”为“记录载明”的，维保单位由记录本身载明；为“按登记”的，记录未载明维保单位，按电梯登记的维保单位认定。</p>

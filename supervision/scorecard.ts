@@ -3,13 +3,13 @@
 // so backfilled history counts and duplicates never count twice). The unit
 // of a record is the record's own `unit`, which ingest fills from the
 // registry when the record has none. SQLite does the heavy lifting (counts
-// grouped by unit; maintenance gaps with window functions, returning only the
-// rows that can start or end an overdue episode), so memory stays bounded by
+// grouped by unit; routine maintenance and passing inspections streamed per
+// elevator in index order, each walked once), so memory stays bounded by
 // the number of elevators, not of records. Entrapment timings come from the
 // alert engine's rescue timings (one row per entrapment, however many times
 // the gateway repeated it).
 import type { Database } from 'better-sqlite3';
-import { cstMidnight, DAY_MS } from '../domain/time.js';
+import { cstMidnight, DAY_MS, MINUTE_MS } from '../domain/time.js';
 import { FAULT_SEVERITY } from '../alerts/rules/elevator-faults.js';
 
 export interface Period {
@@ -26,7 +26,7 @@ export interface ScorecardOptions {
   arrivalLimitMs: number;
 }
 
-export const DEFAULT_SCORECARD: ScorecardOptions = { minInspections: 5, arrivalLimitMs: 30 * 60_000 };
+export const DEFAULT_SCORECARD: ScorecardOptions = { minInspections: 5, arrivalLimitMs: 30 * MINUTE_MS };
 
 export interface Scorecard {
   unit: string;
@@ -56,7 +56,7 @@ const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
 interface Counter { [unit: string]: number }
 
 /** How far before the period the last routine maintenance is looked for (an older one counts as none). */
-export const MAINTENANCE_LOOKBACK_MS = 366 * DAY_MS;
+const MAINTENANCE_LOOKBACK_MS = 366 * DAY_MS;
 
 /**
  * Overdue maintenance per unit: episodes overlapping the period and
@@ -176,10 +176,9 @@ export function computeScorecards(db: Database, p: Period, opts: ScorecardOption
   const faults = countAll(byUnit<{ n: number }>(`SELECT unit, COUNT(*) n FROM records WHERE channel = 'event' AND kind IN (${DANGEROUS.map(() => '?').join(', ')}) AND ts >= ? AND ts < ? GROUP BY unit`, ...DANGEROUS, p.from, p.to));
   const overdue = overdueMaintenance(db, registry, p);
   const late = overdueInspections(db, registry, p);
-  const rescues = byUnit<{ n: number; arrival: number | null; rescue: number | null; late: number }>(`SELECT unit, COUNT(*) n, AVG(arrived_at - trapped_at) arrival, AVG(released_at - trapped_at) rescue,
+  const rescues = countAll(byUnit<{ n: number; arrival: number | null; rescue: number | null; late: number }>(`SELECT unit, COUNT(*) n, AVG(arrived_at - trapped_at) arrival, AVG(released_at - trapped_at) rescue,
       SUM(CASE WHEN arrived_at - trapped_at > ? THEN 1 ELSE 0 END) late
-    FROM rescue_timings WHERE trapped_at >= ? AND trapped_at < ? GROUP BY unit`, opts.arrivalLimitMs, p.from, p.to);
-  const rescueBy = new Map(rescues.map((r) => [r.unit ?? '', r]));
+    FROM rescue_timings WHERE trapped_at >= ? AND trapped_at < ? GROUP BY unit`, opts.arrivalLimitMs, p.from, p.to));
 
   const elevatorsBy: Counter = {};
   for (const [unit] of registry.elevators.values()) elevatorsBy[unit] = (elevatorsBy[unit] ?? 0) + 1;
@@ -192,7 +191,7 @@ export function computeScorecards(db: Database, p: Period, opts: ScorecardOption
     const insufficient = f < opts.minInspections;
     const c = complaints.get(unit)?.n ?? 0;
     const m = maintenance.get(unit);
-    const r = rescueBy.get(unit);
+    const r = rescues.get(unit);
     return {
       unit,
       name: registry.units.get(unit) ?? null,
@@ -206,7 +205,7 @@ export function computeScorecards(db: Database, p: Period, opts: ScorecardOption
       overdueInspections: { count: late.count[unit] ?? 0, elevatorDays: round(late.days[unit] ?? 0, 1) },
       entrapments: {
         count: r?.n ?? 0, per100: n ? round(((r?.n ?? 0) / n) * 100, 2) : null,
-        meanArrivalMin: r?.arrival != null ? round(r.arrival / 60_000, 1) : null, meanRescueMin: r?.rescue != null ? round(r.rescue / 60_000, 1) : null,
+        meanArrivalMin: r?.arrival != null ? round(r.arrival / MINUTE_MS, 1) : null, meanRescueMin: r?.rescue != null ? round(r.rescue / MINUTE_MS, 1) : null,
         arrivalsOverLimit: r?.late ?? 0,
       },
       dangerousFaults: faults.get(unit)?.n ?? 0,

@@ -78,5 +78,4 @@ export class Supervision {
     const complaints = q(`ts AS time, id, party AS source, category, elevator, unit_source`, `channel = 'complaint'`);
     return { unit, period, failedInspections, complaints };
   }
-
 }

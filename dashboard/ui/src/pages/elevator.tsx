@@ -9,7 +9,7 @@ import { useLiveRefresh } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
 import { dateOnly, dateTime, shortDateTime, elapsed } from '../format.js';
 import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
-import { Chart, cst, timeAxis, valueAxis } from '../chart.js';
+import { Chart, CHART_TEXT, cst, timeAxis, valueAxis } from '../chart.js';
 import type { ElevatorDetailT, ElevatorSeries } from '../types.js';
 
 export const RANGES: Record<string, number> = { '6h': 6 * 3600_000, '24h': 24 * 3600_000, '7d': 7 * 86400_000, '30d': 30 * 86400_000 };
@@ -148,39 +148,31 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
 }
 
 
+/** A time-series chart option: axis tooltip, legend on top, time on x. */
+const timeChart = (grid: object, yAxis: object, series: object[]) => ({
+  tooltip: { trigger: 'axis' },
+  grid,
+  legend: { top: 0, textStyle: { color: CHART_TEXT } },
+  xAxis: timeAxis,
+  yAxis,
+  series,
+});
+
 function ElevatorCharts(props: { s: ElevatorSeries }) {
   const p = props.s.points;
   const grid = { left: 48, right: 16, top: 32, bottom: 28 };
-  const floorOpt = useMemo(() => ({
-    tooltip: { trigger: 'axis' },
-    grid,
-    legend: { top: 0, textStyle: { color: '#c9d4e3' } },
-    xAxis: timeAxis,
-    yAxis: { ...valueAxis(), minInterval: 1 },
-    series: [
-      { name: t('seriesFloor'), type: 'line', step: 'end', showSymbol: false, data: p.map((x) => [cst(x.t), x.floor]), lineStyle: { width: 1.5 }, color: '#4ea1ff' },
-      { name: t('seriesFloorMax'), type: 'line', showSymbol: false, data: p.map((x) => [cst(x.t), x.floorMax]), lineStyle: { width: 0.5, opacity: 0.4 }, color: '#4ea1ff' },
-    ],
-  }), [p]);
-  const countOpt = useMemo(() => ({
-    tooltip: { trigger: 'axis' },
-    grid: { ...grid, right: 56 },
-    legend: { top: 0, textStyle: { color: '#c9d4e3' } },
-    xAxis: timeAxis,
-    yAxis: [{ ...valueAxis(), scale: true, minInterval: 1 }, { ...valueAxis(), scale: true, minInterval: 1, splitLine: { show: false } }],
-    series: [
-      { name: t('seriesRuns'), type: 'line', showSymbol: false, data: p.map((x) => [cst(x.t), x.runCount]), color: '#36c98e' },
-      { name: t('seriesDoors'), type: 'line', showSymbol: false, data: p.map((x) => [cst(x.t), x.doorCycles]), color: '#f0b429', yAxisIndex: 1 },
-    ],
-  }), [p]);
-  const tripsOpt = useMemo(() => ({
-    tooltip: { trigger: 'axis' },
-    grid,
-    legend: { top: 0, textStyle: { color: '#c9d4e3' } },
-    xAxis: timeAxis,
-    yAxis: { ...valueAxis(), minInterval: 1 },
-    series: [{ name: t('seriesTrips'), type: 'bar', data: p.map((x) => [cst(x.t), x.trips]), color: '#8a7dff' }],
-  }), [p]);
+  const at = (v: (x: (typeof p)[number]) => number | null) => p.map((x) => [cst(x.t), v(x)]);
+  const floorOpt = useMemo(() => timeChart(grid, { ...valueAxis(), minInterval: 1 }, [
+    { name: t('seriesFloor'), type: 'line', step: 'end', showSymbol: false, data: at((x) => x.floor), lineStyle: { width: 1.5 }, color: '#4ea1ff' },
+    { name: t('seriesFloorMax'), type: 'line', showSymbol: false, data: at((x) => x.floorMax), lineStyle: { width: 0.5, opacity: 0.4 }, color: '#4ea1ff' },
+  ]), [p]);
+  const countOpt = useMemo(() => timeChart({ ...grid, right: 56 }, [{ ...valueAxis(), scale: true, minInterval: 1 }, { ...valueAxis(), scale: true, minInterval: 1, splitLine: { show: false } }], [
+    { name: t('seriesRuns'), type: 'line', showSymbol: false, data: at((x) => x.runCount), color: '#36c98e' },
+    { name: t('seriesDoors'), type: 'line', showSymbol: false, data: at((x) => x.doorCycles), color: '#f0b429', yAxisIndex: 1 },
+  ]), [p]);
+  const tripsOpt = useMemo(() => timeChart(grid, { ...valueAxis(), minInterval: 1 }, [
+    { name: t('seriesTrips'), type: 'bar', data: at((x) => x.trips), color: '#8a7dff' },
+  ]), [p]);
   return (
     <div class="grid three charts">
       <Chart option={floorOpt} testid="chart-floor" points={p.length} />
