@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actorOf as actor, inScope } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ALERT_SORTS, AlertError, SEVERITIES, type AlertStore } from './store.js';
+import { ALERT_SORT, AlertError, SEVERITIES, type AlertStore } from './store.js';
 
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 const who = z.string().min(1).max(64).optional().describe('who acts; only honoured for the admin token (default "admin-token"), a signed-in user is always themselves');
@@ -35,7 +35,7 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
         unit: z.string().optional(),
         page: z.coerce.number().int().min(1).default(1),
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
-        sort: z.enum(ALERT_SORTS).default('-id').describe('id, firstAt, lastAt, severity, count, state or escalation; a leading - sorts descending (-severity: critical first)'),
+        sort: z.enum(ALERT_SORT.values).default('-id').describe('id, firstAt, lastAt, severity, count, state or escalation; a leading - sorts descending (-severity: critical first)'),
       }),
     },
   }, async (req) => alerts.list({ ...req.query, districts: req.principal?.districts ?? null })); // null for all but an inspector (principalOf); a district outside them simply matches nothing

@@ -6,7 +6,7 @@
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Database } from 'better-sqlite3';
 import { SEVERITIES, type Severity } from '../domain/alerts.js';
-import { orderBy, sortsOf, type Sort } from '../storage/sort.js';
+import { sorting, type SortOf } from '../storage/sort.js';
 
 export { SEVERITIES, type Severity };
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
@@ -101,14 +101,11 @@ interface EventRow { seq: number; transition: Transition; at: number; snapshot: 
 const toResult = (r: EventRow): AlertResult => ({ seq: r.seq, transition: r.transition, at: r.at, lagMs: r.lag_ms, alert: JSON.parse(r.snapshot) as Alert });
 
 /** Sort keys of the alert list (`-` first for descending; `-severity` puts critical first). Ties go by id. */
-export const ALERT_SORT_KEYS = ['id', 'firstAt', 'lastAt', 'severity', 'count', 'state', 'escalation'] as const;
-type AlertSortKey = (typeof ALERT_SORT_KEYS)[number];
-export type AlertSort = Sort<AlertSortKey>;
-export const ALERT_SORTS = sortsOf(ALERT_SORT_KEYS);
-const SORT_SQL: Record<AlertSortKey, string> = {
+export const ALERT_SORT = sorting({
   id: 'id', firstAt: 'first_at', lastAt: 'last_at', count: 'count', state: 'state', escalation: 'escalation',
   severity: `CASE severity ${SEVERITIES.map((s, i) => `WHEN '${s}' THEN ${SEVERITIES.length - i}`).join(' ')} END`,
-};
+}, 'id');
+export type AlertSort = SortOf<typeof ALERT_SORT>;
 
 export class AlertStore {
   private listeners = new Set<(r: AlertResult) => void>();
@@ -193,7 +190,7 @@ export class AlertStore {
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM alerts ${w}`).get(args) as { n: number }).n;
     const sort = q.sort ?? '-id';
-    const order = orderBy(sort, SORT_SQL, 'id');
+    const order = ALERT_SORT.order(sort);
     const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
     return { items: rows.map(toAlert), total, page, pageSize };
   }

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AccountError, Accounts, ROLES, type User } from './accounts.js';
-import { AUDIT_SORTS, type AuditLog } from './audit.js';
+import { AUDIT_SORT, type AuditLog } from './audit.js';
 import { SESSION_COOKIE, cookieValue, principalOf, publicUser, type Authenticator } from './auth.js';
 
 export interface AccountRouteOptions {
@@ -166,7 +166,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
           to: z.coerce.number().int().optional().describe('ms since epoch, exclusive'),
           page: z.coerce.number().int().min(1).default(1),
           pageSize: z.coerce.number().int().min(1).max(500).default(50),
-          sort: z.enum(AUDIT_SORTS).default('-id').describe('id, at, actor or action; a leading - sorts descending (default -id: newest first)'),
+          sort: z.enum(AUDIT_SORT.values).default('-id').describe('id, at, actor or action; a leading - sorts descending (default -id: newest first)'),
         }),
       },
     }, async (req) => audit.list(req.query));

@@ -6,7 +6,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ENTITIES, type EntityName } from '../registry/schemas.js';
-import { orderBy, sortsOf, type Sort } from '../storage/sort.js';
+import { sorting, type SortOf } from '../storage/sort.js';
 import type { Principal } from './auth.js';
 
 export interface AuditEntry {
@@ -44,11 +44,8 @@ function scrub(v: unknown, depth = 0): unknown {
 }
 
 /** Sort keys of the audit log (`-` first for descending); ties go by id. The default, `-id`, is newest first. */
-export const AUDIT_SORT_KEYS = ['id', 'at', 'actor', 'action'] as const;
-type AuditSortKey = (typeof AUDIT_SORT_KEYS)[number];
-export type AuditSort = Sort<AuditSortKey>;
-export const AUDIT_SORTS = sortsOf(AUDIT_SORT_KEYS);
-const AUDIT_SORT_SQL: Record<AuditSortKey, string> = { id: 'id', at: 'at', actor: 'actor', action: 'action' };
+export const AUDIT_SORT = sorting({ id: 'id', at: 'at', actor: 'actor', action: 'action' }, 'id');
+export type AuditSort = SortOf<typeof AUDIT_SORT>;
 
 interface Row { id: number; at: number; actor: string; actor_kind: string; action: string; target: string | null; ip: string | null; details: string | null }
 
@@ -106,7 +103,7 @@ export class AuditLog {
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM audit_log ${w}`).get(args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM audit_log ${w} ORDER BY ${orderBy(q.sort ?? '-id', AUDIT_SORT_SQL, 'id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
+    const rows = this.db.prepare(`SELECT * FROM audit_log ${w} ORDER BY ${AUDIT_SORT.order(q.sort ?? '-id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
     const items: AuditEntry[] = rows.map((r) => ({ id: r.id, at: r.at, actor: r.actor, actorKind: r.actor_kind, action: r.action, target: r.target, ip: r.ip, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null }));
     return { items, total, page, pageSize };
   }

@@ -1,7 +1,7 @@
 // Dead letters: every rejected object with topic, sender, reason and an
 // excerpt, kept in SQLite and bounded to the newest `max` rows.
 import type { Database } from 'better-sqlite3';
-import { orderBy, sortsOf, type Sort } from '../storage/sort.js';
+import { sorting, type SortOf } from '../storage/sort.js';
 import type { Reject } from './decode.js';
 
 export interface DeadLetter extends Reject {
@@ -18,11 +18,8 @@ export interface DeadLetterRow extends DeadLetter {
 }
 
 /** Sort keys of the dead-letter list (`-` first for descending); ties go by seq. The default, `-seq`, is newest first. */
-export const DEAD_LETTER_SORT_KEYS = ['seq', 'at', 'reason', 'sender'] as const;
-type DeadLetterSortKey = (typeof DEAD_LETTER_SORT_KEYS)[number];
-export type DeadLetterSort = Sort<DeadLetterSortKey>;
-export const DEAD_LETTER_SORTS = sortsOf(DEAD_LETTER_SORT_KEYS);
-const DEAD_LETTER_SORT_SQL: Record<DeadLetterSortKey, string> = { seq: 'seq', at: 'at', reason: 'reason', sender: 'sender' };
+export const DEAD_LETTER_SORT = sorting({ seq: 'seq', at: 'at', reason: 'reason', sender: 'sender' }, 'seq');
+export type DeadLetterSort = SortOf<typeof DEAD_LETTER_SORT>;
 
 export class DeadLetters {
   private ins;
@@ -54,7 +51,7 @@ export class DeadLetters {
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM dead_letters ${w}`).get(args) as { n: number }).n;
     const rows = this.db
-      .prepare(`SELECT seq, key, at, topic, sender, transport, reason, message, idx AS "index", excerpt FROM dead_letters ${w} ORDER BY ${orderBy(q.sort ?? '-seq', DEAD_LETTER_SORT_SQL, 'seq')} LIMIT @limit OFFSET @offset`)
+      .prepare(`SELECT seq, key, at, topic, sender, transport, reason, message, idx AS "index", excerpt FROM dead_letters ${w} ORDER BY ${DEAD_LETTER_SORT.order(q.sort ?? '-seq')} LIMIT @limit OFFSET @offset`)
       .all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as DeadLetterRow[];
     return { items: rows.map((r) => ({ ...r, index: r.index ?? undefined })), total, page, pageSize };
   }

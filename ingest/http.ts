@@ -13,7 +13,7 @@ import type { Metrics } from '../service/metrics.js';
 import { HTTP_TRANSPORT, SpoolFullError, type Spool } from '../storage/spool.js';
 import type { Authenticator } from '../dashboard/auth.js';
 import { decode, REJECT_REASONS } from './decode.js';
-import { DEAD_LETTER_SORTS, type DeadLetters } from './dead-letters.js';
+import { DEAD_LETTER_SORT, type DeadLetters } from './dead-letters.js';
 
 export interface IngestHttpOptions {
   registry: Registry;
@@ -71,7 +71,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
         sender: z.string().optional(),
         page: z.coerce.number().int().min(1).default(1),
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
-        sort: z.enum(DEAD_LETTER_SORTS).default('-seq').describe('seq, at, reason or sender; a leading - sorts descending (default -seq: newest first)'),
+        sort: z.enum(DEAD_LETTER_SORT.values).default('-seq').describe('seq, at, reason or sender; a leading - sorts descending (default -seq: newest first)'),
       }),
     },
   }, async (req) => ({ ...opts.deadLetters.list(req.query), countsByReason: opts.deadLetters.countsByReason() }));

@@ -11,7 +11,7 @@
 import type { Database } from 'better-sqlite3';
 import { z } from 'zod';
 import type { AlertStore } from '../alerts/store.js';
-import { orderBy, sortsOf, type Sort } from '../storage/sort.js';
+import { sorting, type SortOf } from '../storage/sort.js';
 import type { InterviewList } from './interview.js';
 
 export const CASE_STATES = ['draft', 'published', 'scheduled', 'held', 'rectifying', 'closed'] as const;
@@ -49,11 +49,8 @@ export interface InterviewCase {
 }
 
 /** Sort keys of the case list (`-` first for descending); ties go by id. The default, `id`, is oldest first. */
-export const CASE_SORT_KEYS = ['id', 'unit', 'state', 'periodFrom', 'createdAt'] as const;
-type CaseSortKey = (typeof CASE_SORT_KEYS)[number];
-export type CaseSort = Sort<CaseSortKey>;
-export const CASE_SORTS = sortsOf(CASE_SORT_KEYS);
-const CASE_SORT_SQL: Record<CaseSortKey, string> = { id: 'id', unit: 'unit', state: 'state', periodFrom: 'period_from', createdAt: 'created_at' };
+export const CASE_SORT = sorting({ id: 'id', unit: 'unit', state: 'state', periodFrom: 'period_from', createdAt: 'created_at' }, 'id');
+export type CaseSort = SortOf<typeof CASE_SORT>;
 
 export class CaseError extends Error {
   constructor(message: string, readonly status: 400 | 404 | 409) {
@@ -123,7 +120,7 @@ export class InterviewCases {
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM interview_cases ${w}`).get(args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM interview_cases ${w} ORDER BY ${orderBy(q.sort ?? 'id', CASE_SORT_SQL, 'id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
+    const rows = this.db.prepare(`SELECT * FROM interview_cases ${w} ORDER BY ${CASE_SORT.order(q.sort ?? 'id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
     return { items: rows.map(toCase), total, page, pageSize };
   }
 

@@ -6,7 +6,7 @@
 // changes it; generating again for the same period makes a new version.
 import type { Database } from 'better-sqlite3';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
-import { orderBy, sortsOf, type Sort } from '../storage/sort.js';
+import { sorting, type SortOf } from '../storage/sort.js';
 import type { Scorecard } from './scorecard.js';
 
 export interface InterviewCriteria {
@@ -92,11 +92,8 @@ export function rankUnits(cards: Scorecard[], c: InterviewCriteria): ListedUnit[
 }
 
 /** Sort keys of the interview lists (`-` first for descending); ties go by id. The default, `-id`, is newest first. */
-export const LIST_SORT_KEYS = ['id', 'periodFrom', 'version', 'generatedAt'] as const;
-type ListSortKey = (typeof LIST_SORT_KEYS)[number];
-export type InterviewListSort = Sort<ListSortKey>;
-export const LIST_SORTS = sortsOf(LIST_SORT_KEYS);
-const LIST_SORT_SQL: Record<ListSortKey, string> = { id: 'id', periodFrom: 'period_from', version: 'version', generatedAt: 'generated_at' };
+export const LIST_SORT = sorting({ id: 'id', periodFrom: 'period_from', version: 'version', generatedAt: 'generated_at' }, 'id');
+export type InterviewListSort = SortOf<typeof LIST_SORT>;
 
 export class InterviewLists {
   constructor(private db: Database) {
@@ -126,7 +123,7 @@ export class InterviewLists {
     const pageSize = Math.min(100, Math.max(1, q.pageSize ?? 20));
     const where = q.from ? 'WHERE period_from = @from' : '';
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM interview_lists ${where}`).get(q.from ? { from: q.from } : {}) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT id, period_from, period_to, version, generated_at, trigger, criteria, considered, json_array_length(units) listed FROM interview_lists ${where} ORDER BY ${orderBy(q.sort ?? '-id', LIST_SORT_SQL, 'id')} LIMIT @limit OFFSET @offset`)
+    const rows = this.db.prepare(`SELECT id, period_from, period_to, version, generated_at, trigger, criteria, considered, json_array_length(units) listed FROM interview_lists ${where} ORDER BY ${LIST_SORT.order(q.sort ?? '-id')} LIMIT @limit OFFSET @offset`)
       .all({ ...(q.from ? { from: q.from } : {}), limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
     return {
       items: rows.map((r) => ({ id: r.id, periodFrom: r.period_from, periodTo: r.period_to, version: r.version, generatedAt: r.generated_at, trigger: r.trigger, criteria: JSON.parse(String(r.criteria)), considered: r.considered, listed: r.listed })),

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { actorOf as actor } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CASE_SORTS, CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
-import { LIST_SORTS, previousYear, type InterviewList, type ListedUnit } from './interview.js';
+import { CASE_SORT, CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
+import { LIST_SORT, previousYear, type InterviewList, type ListedUnit } from './interview.js';
 import type { Supervision } from './supervision.js';
 import { UnknownUnitError } from './trend.js';
 
@@ -58,7 +58,7 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   r.get('/api/v1/interview-lists', {
     schema: { querystring: z.object({
       from: z.iso.date().optional(), page: z.coerce.number().int().min(1).default(1), pageSize: z.coerce.number().int().min(1).max(100).default(20),
-      sort: z.enum(LIST_SORTS).default('-id').describe('id, periodFrom, version or generatedAt; a leading - sorts descending (default -id: newest first)'),
+      sort: z.enum(LIST_SORT.values).default('-id').describe('id, periodFrom, version or generatedAt; a leading - sorts descending (default -id: newest first)'),
     }) },
   }, async (req) => supervision.lists.list(req.query));
   r.get('/api/v1/interview-lists/:id', { schema: { params: idParams } }, async (req, reply) => {
@@ -82,7 +82,7 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
       querystring: z.object({
         state: z.enum(CASE_STATES).optional(), unit: z.string().optional(), periodFrom: z.iso.date().optional(), periodTo: z.iso.date().optional(),
         page: z.coerce.number().int().min(1).default(1), pageSize: z.coerce.number().int().min(1).max(500).default(50),
-        sort: z.enum(CASE_SORTS).default('id').describe('id, unit, state, periodFrom or createdAt; a leading - sorts descending (default id: oldest first)'),
+        sort: z.enum(CASE_SORT.values).default('id').describe('id, unit, state, periodFrom or createdAt; a leading - sorts descending (default id: oldest first)'),
       }),
     },
   }, async (req) => supervision.cases.list(req.query));

@@ -21,7 +21,7 @@ import type { Contact } from '../../registry/schemas.js';
 import type { Metrics } from '../../service/metrics.js';
 import { follow, type Follower } from '../outbox.js';
 import type { AlertResult, AlertStore, Transition } from '../store.js';
-import { orderBy, sortsOf, type Sort } from '../../storage/sort.js';
+import { sorting, type SortOf } from '../../storage/sort.js';
 import { render, robotError } from './formats.js';
 
 export interface NotifyConfig {
@@ -67,11 +67,8 @@ const PAGED: ReadonlySet<Transition> = new Set(['raised', 'escalated', 'reminded
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** Sort keys of the notification list (`-` first for descending); ties go by id. The default, `-id`, is newest first. */
-export const NOTIFICATION_SORT_KEYS = ['id', 'createdAt', 'status', 'attempts', 'nextAt', 'sentAt'] as const;
-type NotificationSortKey = (typeof NOTIFICATION_SORT_KEYS)[number];
-export type NotificationSort = Sort<NotificationSortKey>;
-export const NOTIFICATION_SORTS = sortsOf(NOTIFICATION_SORT_KEYS);
-const NOTIFICATION_SORT_SQL: Record<NotificationSortKey, string> = { id: 'id', createdAt: 'created_at', status: 'status', attempts: 'attempts', nextAt: 'next_at', sentAt: 'sent_at' };
+export const NOTIFICATION_SORT = sorting({ id: 'id', createdAt: 'created_at', status: 'status', attempts: 'attempts', nextAt: 'next_at', sentAt: 'sent_at' }, 'id');
+export type NotificationSort = SortOf<typeof NOTIFICATION_SORT>;
 
 export class Notifier {
   private follower: Follower | undefined;
@@ -144,7 +141,7 @@ export class Notifier {
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.deps.db.prepare(`SELECT COUNT(*) n FROM notifications ${w}`).get(args) as { n: number }).n;
-    const rows = this.deps.db.prepare(`SELECT * FROM notifications ${w} ORDER BY ${orderBy(q.sort ?? '-id', NOTIFICATION_SORT_SQL, 'id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
+    const rows = this.deps.db.prepare(`SELECT * FROM notifications ${w} ORDER BY ${NOTIFICATION_SORT.order(q.sort ?? '-id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
     return { items: rows.map(toNotification), total, page, pageSize };
   }
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NOTIFICATION_SORTS, type Notifier } from './notifier.js';
+import { NOTIFICATION_SORT, type Notifier } from './notifier.js';
 
 export async function notificationRoutes(app: FastifyInstance, opts: { notifier: Notifier }): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/notifications', {
@@ -13,7 +13,7 @@ export async function notificationRoutes(app: FastifyInstance, opts: { notifier:
         contact: z.string().optional(),
         page: z.coerce.number().int().min(1).default(1),
         pageSize: z.coerce.number().int().min(1).max(500).default(50),
-        sort: z.enum(NOTIFICATION_SORTS).default('-id').describe('id, createdAt, status, attempts, nextAt or sentAt; a leading - sorts descending (default -id: newest first)'),
+        sort: z.enum(NOTIFICATION_SORT.values).default('-id').describe('id, createdAt, status, attempts, nextAt or sentAt; a leading - sorts descending (default -id: newest first)'),
       }),
     },
   }, async (req) => opts.notifier.list({ ...req.query, districts: req.principal?.districts ?? null }));
