@@ -1,6 +1,7 @@
 // Scheduled rules: overdue maintenance and overdue periodic inspection,
 // evaluated over the whole registry on a cron schedule (Asia/Shanghai) by
-// the pure functions in rules/overdue.ts. Between runs the shell keeps the
+// the pure functions in rules/overdue.ts; and the daily pass of the unit
+// flags (unit-flags.ts), which have their own state. Between runs the shell keeps the
 // facts they need in SQLite (`elevator_facts`: first known, newest routine
 // maintenance, newest passing periodic inspection, in event time) and
 // resolves an alert at once when a record or a registry change ends it.
@@ -19,6 +20,7 @@ import { DAY_MS } from '../domain/time.js';
 import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
 import type { Registry } from '../registry/registry.js';
 import type { Elevator } from '../registry/schemas.js';
+import { UNIT_RATES_ALERT } from './rules/unit-rates.js';
 import { inspectionOverdue, maintenanceOverdue, routineEndsOverdue, type ElevatorFacts, type OverdueDecision } from './rules/overdue.js';
 import type { AlertStore, RaiseInput } from './store.js';
 
@@ -37,10 +39,20 @@ interface RuleDef {
   evaluate(e: Elevator, facts: ElevatorFacts, now: number): OverdueDecision;
 }
 
-export const RULE_NAMES = ['overdue-maintenance', 'overdue-inspection'] as const;
+const ELEVATOR_RULES = ['overdue-maintenance', 'overdue-inspection'] as const;
+type ElevatorRule = (typeof ELEVATOR_RULES)[number];
+/** The elevator rules, and `unit-rates`: flags of maintenance units re-evaluated daily, so records age out of their twelve months (alerts/unit-flags.ts). */
+export const RULE_NAMES = [...ELEVATOR_RULES, 'unit-rates'] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 
-export const RULES: Record<RuleName, RuleDef> = {
+/** The daily pass of the unit-rates rule (alerts/unit-flags.ts). */
+export interface UnitRatesPass {
+  reevaluate(now: number): { checked: number; raised: number; resolved: number; stillActive: number; error: string | null };
+}
+
+const UNIT_RATES_INFO = { alertType: UNIT_RATES_ALERT, description: 'a maintenance unit\'s rolling twelve-month first-inspection pass rate or complaint rate fails the interview-list criteria' };
+
+export const RULES: Record<ElevatorRule, RuleDef> = {
   'overdue-maintenance': {
     alertType: 'maintenance_overdue',
     description: 'no routine maintenance for more than the elevator\'s maintenanceIntervalDays (default 15, TSG T5002)',
@@ -52,7 +64,8 @@ export const RULES: Record<RuleName, RuleDef> = {
     evaluate: inspectionOverdue,
   },
 };
-export const isRule = (name: string): name is RuleName => Object.hasOwn(RULES, name);
+export const isRule = (name: string): name is RuleName => (RULE_NAMES as readonly string[]).includes(name);
+const infoOf = (name: RuleName) => (name === 'unit-rates' ? UNIT_RATES_INFO : RULES[name]);
 
 export type RunTrigger = 'schedule' | 'api' | 'startup';
 
@@ -91,6 +104,8 @@ export interface SchedulerOptions {
   log: Logger;
   /** cron expressions (Asia/Shanghai); a rule without one runs only on demand */
   schedules?: Partial<Record<RuleName, string>>;
+  /** the unit-rates rule's daily pass; without it the rule checks nothing */
+  unitRates?: UnitRatesPass;
   /** on start, run each rule whose last successful run is older than 24 h (default true) */
   catchUp?: boolean;
   clock?: () => number;
@@ -112,7 +127,7 @@ export class Scheduler {
   private readonly running = new Map<RuleName, Promise<RuleRun>>();
   private readonly tasks = new Map<RuleName, ScheduledTask>();
   /** active alerts per rule, subject → alert id, for the hot paths (records, registry changes) */
-  private readonly activeNow = new Map<RuleName, Map<string, number>>();
+  private readonly activeNow = new Map<ElevatorRule, Map<string, number>>();
   private readonly cleanups: (() => void)[] = [];
   private started = false;
   private stopped = false;
@@ -149,11 +164,11 @@ export class Scheduler {
     this.started = true;
     const { alerts, registry, ingest } = this.opts;
     this.rememberKnown(registry.elevators.items.keys());
-    for (const name of RULE_NAMES) {
+    for (const name of ELEVATOR_RULES) {
       const ids = new Map([...alerts.activeIds(RULES[name].alertType)].filter(([k]) => k.startsWith('elevator:')).map(([k, id]) => [k.slice(9), id]));
       this.activeNow.set(name, ids);
     }
-    const byType = new Map(RULE_NAMES.map((n) => [RULES[n].alertType, this.activeNow.get(n)!]));
+    const byType = new Map(ELEVATOR_RULES.map((n) => [RULES[n].alertType, this.activeNow.get(n)!]));
     this.cleanups.push(alerts.onTransition(({ alert, transition }) => {
       const ids = alert.subjectKind === 'elevator' ? byType.get(alert.type) : undefined;
       if (ids && transition === 'raised') ids.set(alert.subject, alert.id);
@@ -217,8 +232,8 @@ export class Scheduler {
   rules(): RuleInfo[] {
     return RULE_NAMES.map((name) => ({
       rule: name,
-      alertType: RULES[name].alertType,
-      description: RULES[name].description,
+      alertType: infoOf(name).alertType,
+      description: infoOf(name).description,
       schedule: this.opts.schedules?.[name] ?? null,
       timezone: TIMEZONE,
       nextRunAt: this.tasks.get(name)?.getNextRun()?.getTime() ?? null,
@@ -267,6 +282,7 @@ export class Scheduler {
 
   /** One pass over the registry: decide in memory, then write in one transaction. */
   private evaluate(name: RuleName, now: number) {
+    if (name === 'unit-rates') return this.opts.unitRates?.reevaluate(now) ?? { checked: 0, raised: 0, resolved: 0, stillActive: 0, error: null };
     const { db, registry, alerts } = this.opts;
     const { alertType, evaluate } = RULES[name];
     const facts = new Map((db.prepare('SELECT elevator, first_known_at, last_routine_at, last_pass_at FROM elevator_facts').raw().all() as FactsRow[]).map((r) => [r[0], r]));
@@ -371,7 +387,7 @@ export class Scheduler {
     try {
       const now = this.clock();
       if (e) this.sql.known.run(code, now);
-      for (const name of RULE_NAMES) {
+      for (const name of ELEVATOR_RULES) {
         if (!e) this.settle(name, code, () => true, 'elevator removed from the registry', now);
         else this.settle(name, code, () => !RULES[name].evaluate(e, this.factsOf(code), now).overdue, name === 'overdue-inspection' ? `next inspection due ${e.nextInspectionDue}` : 'no longer overdue', now);
       }
@@ -381,7 +397,7 @@ export class Scheduler {
   }
 
   /** Resolves the rule's active alert for this elevator, if any and if `ends` says so, at max(at, its first occurrence). */
-  private settle(rule: RuleName, code: string, ends: (a: { firstAt: number }) => boolean, reason: string, at: number): void {
+  private settle(rule: ElevatorRule, code: string, ends: (a: { firstAt: number }) => boolean, reason: string, at: number): void {
     const id = this.activeNow.get(rule)?.get(code);
     if (id === undefined) return;
     try {

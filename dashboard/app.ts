@@ -102,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scope.addHook('preHandler', auth.writesNeed('admin', 'inspector'));
     await alertRoutes(scope, { alerts: deps.alerts });
     await ruleRoutes(scope, { scheduler: deps.scheduler });
-    await supervisionRoutes(scope, { supervision: deps.supervision });
+    await supervisionRoutes(scope, { supervision: deps.supervision, alerts: deps.alerts });
     await exportRoutes(scope, { supervision: deps.supervision });
     await notificationRoutes(scope, { notifier: deps.notifier });
     await viewRoutes(scope, { views, liveClients: () => live.clients });

@@ -123,6 +123,7 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   if ((m = url.match(/^\/api\/v1\/alerts\/:id\/(ack|resolve|notes)$/))) return { action: m[1] === 'notes' ? 'alert.note' : `alert.${m[1]}`, target: `alert:${params.id}`, details: body };
   if (url === '/api/v1/interview-lists') return { action: 'interview-list.generate', target: null, details: body };
   if (url === '/api/v1/interview-lists/:id/cases') return { action: 'interview-case.open', target: `interview-list:${params.id}` };
+  if (url === '/api/v1/alerts/:id/interview-case') return { action: 'interview-case.open', target: `alert:${params.id}` };
   if ((m = url.match(/^\/api\/v1\/interview-cases\/:id\/([a-z]+)$/))) return { action: `interview-case.${m[1]}`, target: `interview-case:${params.id}`, details: body }; // one route per step
   if (url === '/api/v1/rules/:rule/run') return { action: 'rule.run', target: `rule:${params.rule}` };
   if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && Object.hasOwn(ENTITIES, m[1]!)) {

@@ -70,6 +70,7 @@ export const ENV = {
   INTERVIEW_MIN_INSPECTIONS: z.coerce.number().int().min(1).default(5).describe('Interview list: first inspections needed for the pass rate to count ("insufficient data" below)'),
   INTERVIEW_COMPLAINT_RATE: z.coerce.number().min(0).default(5).describe('Interview list: complaints per 100 elevators at or above this fail'),
   INTERVIEW_POLICY: z.enum(['any', 'all']).default('any').describe('Interview list: listed when any criterion fails, or only when all do'),
+  SCHEDULE_UNIT_RATES: cronExpr.default('20 0 * * *').describe('When every unit\'s rolling twelve-month rates are evaluated again, so records age out of the window (cron, Asia/Shanghai); records re-evaluate their unit at once'),
   SCHEDULE_INTERVIEW_YEARLY: cronExpr.default('30 3 5 1 *').describe('When the interview list for the previous calendar year is generated (cron, Asia/Shanghai)'),
   SCHEDULE_INTERVIEW_MONTHLY: cronExpr.default('0 4 1 * *').describe('When the early-warning list for the rolling twelve months is generated'),
 } as const;

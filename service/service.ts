@@ -10,6 +10,7 @@ import { startBroker, type RunningBroker } from '../broker/broker.js';
 import { startAlertEngine } from '../alerts/engine.js';
 import { AlertStore } from '../alerts/store.js';
 import { Scheduler } from '../alerts/scheduled.js';
+import { UnitFlags } from '../alerts/unit-flags.js';
 import { Supervision } from '../supervision/supervision.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
@@ -33,6 +34,7 @@ export interface Service {
   registry: Registry;
   alerts: AlertStore;
   scheduler: Scheduler;
+  unitFlags: UnitFlags;
   supervision: Supervision;
   notifier: Notifier;
   store: InfluxStore;
@@ -106,6 +108,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   });
 
   const alerts = new AlertStore(db);
+  const interviewCriteria = { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY };
   const stopAlerts = startAlertEngine({
     ingest, alerts, db, log: log.child({ part: 'alerts' }),
     offline: { timeoutMs: config.OFFLINE_TIMEOUT_S * 1000, checkMs: config.ALERT_CHECK_MS },
@@ -113,6 +116,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
     escalation: { renotifyMs: config.ALERT_RENOTIFY_S * 1000, escalateMs: config.ALERT_ESCALATE_S * 1000, maxLevel: config.ALERT_MAX_LEVEL, historicalAfterMs: config.NOTIFY_HISTORICAL_AFTER_S * 1000 },
   });
+  // Unit flags: a unit's rates re-evaluated when its records are accepted (after the ledger listener above, same transaction).
+  const unitFlags = new UnitFlags({ db, alerts, registry, ledger, criteria: interviewCriteria, log: log.child({ part: 'unit-flags' }) });
+  ingest.onAccepted((items) => unitFlags.onAccepted(items));
   alerts.onTransition(({ alert, transition }) => metrics.alertTransitions.inc({ type: alert.type, transition }));
   const notifier = new Notifier({
     db, alerts, registry, metrics, log: log.child({ part: 'notify' }),
@@ -124,17 +130,17 @@ export async function startService(config: Config, log: Logger): Promise<Service
   notifier.start();
   const history = startAlertHistory({ db, alerts, store, log: log.child({ part: 'alert-history' }) });
 
-  // Scheduled rules (overdue maintenance / inspection); the start-up catch-up runs in the background.
+  // Scheduled rules (overdue maintenance / inspection, the daily pass of the unit flags); the start-up catch-up runs in the background.
   const scheduler = new Scheduler({
-    db, registry, alerts, ingest, log: log.child({ part: 'scheduled' }), catchUp: config.SCHEDULE_CATCH_UP,
-    schedules: { 'overdue-maintenance': config.SCHEDULE_OVERDUE_MAINTENANCE, 'overdue-inspection': config.SCHEDULE_OVERDUE_INSPECTION },
+    db, registry, alerts, ingest, log: log.child({ part: 'scheduled' }), catchUp: config.SCHEDULE_CATCH_UP, unitRates: unitFlags,
+    schedules: { 'overdue-maintenance': config.SCHEDULE_OVERDUE_MAINTENANCE, 'overdue-inspection': config.SCHEDULE_OVERDUE_INSPECTION, 'unit-rates': config.SCHEDULE_UNIT_RATES },
   });
   scheduler.start().catch((err: unknown) => log.error({ err }, 'scheduled rules: start-up catch-up failed'));
 
   const token = adminToken(config, log);
   const supervision = new Supervision({
     db, alerts, log: log.child({ part: 'supervision' }),
-    criteria: { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY },
+    criteria: interviewCriteria,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
   });
   supervision.start();
@@ -163,7 +169,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, supervision, notifier, store, spool, ingest, broker, app, metrics, db, accounts, audit, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool, ingest, broker, app, metrics, db, accounts, audit, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -178,6 +184,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await ingest.stop();
       stopAlerts(); // after the drain, so what is stored on the way down still raises its alerts
       scheduler.stop();
+      unitFlags.stop();
       supervision.stop();
       await notifier.stop();
       await history.caughtUp(2000);

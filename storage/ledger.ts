@@ -33,6 +33,30 @@ type Row = [LedgerChannel, string, number, string | null, string | null, 'record
 
 const src = (own: string | undefined): 'record' | 'registry' => (own ? 'record' : 'registry');
 
+/** A unit's figures over [from, to): what its scorecard counts (first periodic inspections, their passes, complaints). */
+export interface UnitFigures {
+  /** periodic inspections with attempt 1 */
+  first: number;
+  passed: number;
+  complaints: number;
+}
+
+/** The records behind a unit's figures: failed first periodic inspections and complaints. */
+export interface UnitRecords {
+  failedInspections: Record<string, unknown>[];
+  complaints: Record<string, unknown>[];
+}
+
+/**
+ * The unit the ledger files an accepted item under: the record's own `unit`,
+ * else the registry's at ingest (null for channels the ledger does not keep).
+ */
+export function ledgerUnit(it: LedgerItem): string | null {
+  if (it.channel !== 'inspection' && it.channel !== 'complaint') return null;
+  const own = (it.record as ChannelRecord['inspection'] | ChannelRecord['complaint']).unit;
+  return own ?? it.ctx.unit ?? null;
+}
+
 /** The ledger row of an accepted item, or null when the ledger does not keep it (status, reading: the bulk — no allocation for them). */
 function ledgerRow(it: LedgerItem): Row | null {
   const ctx = it.ctx;
@@ -43,11 +67,11 @@ function ledgerRow(it: LedgerItem): Row | null {
     }
     case 'inspection': {
       const i = it.record as ChannelRecord['inspection'];
-      return ['inspection', i.id, i.ts, i.elevator, i.unit ?? ctx.unit ?? null, src(i.unit), i.kind, null, i.attempt, i.result, i.nextDue ?? null, i.institution, null];
+      return ['inspection', i.id, i.ts, i.elevator, ledgerUnit(it), src(i.unit), i.kind, null, i.attempt, i.result, i.nextDue ?? null, i.institution, null];
     }
     case 'complaint': {
       const c = it.record as ChannelRecord['complaint'];
-      return ['complaint', c.id, c.ts, c.elevator ?? null, c.unit ?? ctx.unit ?? null, src(c.unit), null, null, null, null, null, c.source, c.category];
+      return ['complaint', c.id, c.ts, c.elevator ?? null, ledgerUnit(it), src(c.unit), null, null, null, null, null, c.source, c.category];
     }
     case 'event': {
       const e = it.record as ChannelRecord['event'];
@@ -62,6 +86,9 @@ function ledgerRow(it: LedgerItem): Row | null {
 export class RecordLedger {
   private readonly upsert: Statement;
   private readonly putMany: (rows: Row[]) => void;
+  private readonly figures: Statement;
+  private readonly failed: Statement;
+  private readonly complaintRows: Statement;
 
   constructor(readonly db: Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS records (
@@ -81,6 +108,26 @@ export class RecordLedger {
     this.putMany = db.transaction((rows: Row[]) => {
       for (const r of rows) this.upsert.run(...r);
     });
+    // Per unit over a window, on records_by_unit (channel, unit, ts): one index range per channel, however big the city.
+    this.figures = db.prepare(`SELECT
+        (SELECT COUNT(*) FROM records WHERE channel = 'inspection' AND unit = @unit AND ts >= @from AND ts < @to AND kind = 'periodic' AND attempt = 1) first,
+        (SELECT COUNT(*) FROM records WHERE channel = 'inspection' AND unit = @unit AND ts >= @from AND ts < @to AND kind = 'periodic' AND attempt = 1 AND result = 'pass') passed,
+        (SELECT COUNT(*) FROM records WHERE channel = 'complaint' AND unit = @unit AND ts >= @from AND ts < @to) complaints`);
+    this.failed = db.prepare(`SELECT ts AS time, elevator, party AS institution, attempt, id, unit_source FROM records
+      WHERE channel = 'inspection' AND unit = @unit AND ts >= @from AND ts < @to AND kind = 'periodic' AND attempt = 1 AND result = 'fail' ORDER BY CASE WHEN @newest THEN -ts ELSE ts END LIMIT @limit`);
+    this.complaintRows = db.prepare(`SELECT ts AS time, id, party AS source, category, elevator, unit_source FROM records
+      WHERE channel = 'complaint' AND unit = @unit AND ts >= @from AND ts < @to ORDER BY CASE WHEN @newest THEN -ts ELSE ts END LIMIT @limit`);
+  }
+
+  /** One unit's scorecard figures over [from, to) (epoch ms, event time). */
+  unitFigures(unit: string, from: number, to: number): UnitFigures {
+    return this.figures.get({ unit, from, to }) as UnitFigures;
+  }
+
+  /** The records behind one unit's figures over [from, to), at most `limit` of each kind, the oldest or the newest first. */
+  unitRecords(unit: string, from: number, to: number, limit: number, order: 'oldest' | 'newest' = 'oldest'): UnitRecords {
+    const q = { unit, from, to, limit, newest: order === 'newest' ? 1 : 0 };
+    return { failedInspections: this.failed.all(q) as Record<string, unknown>[], complaints: this.complaintRows.all(q) as Record<string, unknown>[] };
   }
 
   /** Records the ledger keeps from a batch of accepted items; runs in the caller's transaction when there is one. */

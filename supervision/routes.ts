@@ -1,10 +1,11 @@
 // Scorecards and interview lists over HTTP.
 import type { FastifyInstance } from 'fastify';
-import { actorOf as actor } from '../dashboard/auth.js';
+import { actorOf as actor, inScope } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CASE_SORT, CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
 import { LIST_SORT, previousYear, type InterviewList, type ListedUnit } from './interview.js';
+import type { AlertStore } from '../alerts/store.js';
 import type { Supervision } from './supervision.js';
 import { UnknownUnitError } from './trend.js';
 
@@ -30,8 +31,8 @@ export function findListed(supervision: Supervision, id: number, unit: string): 
   return listed ? { list: f.list, listed } : { error: `unit ${unit} is not on interview list ${id}` };
 }
 
-export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision }): Promise<void> {
-  const { supervision } = opts;
+export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision; alerts: AlertStore }): Promise<void> {
+  const { supervision, alerts } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/scorecards', { schema: { querystring: period } }, async (req) => {
     const p = resolvePeriod(req.query);
@@ -69,6 +70,23 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     const f = findListed(supervision, req.params.id, req.params.unit);
     if ('error' in f) return reply.code(404).send(f);
     return { ...f.listed, ...(await supervision.evidence(f.listed.unit, { from: f.list.periodFrom, to: f.list.periodTo })) };
+  });
+  r.get('/api/v1/interview-lists/:id/flags', { schema: { params: idParams } }, async (req, reply) => {
+    const f = findList(supervision, req.params.id);
+    return 'error' in f ? reply.code(404).send(f) : { items: supervision.flagsOf(f.list.units.map((u) => u.unit)) };
+  });
+  // A unit flag (alert) → the interview case of its unit, opened if needed.
+  r.post('/api/v1/alerts/:id/interview-case', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
+    const a = alerts.get(req.params.id);
+    // Units serve many districts: inspectors work interview cases city-wide, so a unit's alert is in every inspector's scope.
+    if (!a || (req.principal && a.subjectKind !== 'maintenance_unit' && !inScope(req.principal, a.district))) return reply.code(404).send({ error: `alert ${req.params.id} not found` });
+    try {
+      const r = await supervision.caseFromFlag(a, actor(req, req.body?.by));
+      return reply.code(r.created ? 201 : 200).send(r);
+    } catch (e) {
+      if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
+      throw e;
+    }
   });
 
   r.post('/api/v1/interview-lists/:id/cases', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {

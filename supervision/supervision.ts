@@ -6,7 +6,10 @@ import type { Database } from 'better-sqlite3';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { AlertStore } from '../alerts/store.js';
-import { InterviewCases } from './cases.js';
+import { RecordLedger } from '../storage/ledger.js';
+import { UNIT_RATES_ALERT } from '../alerts/rules/unit-rates.js';
+import type { Alert } from '../alerts/store.js';
+import { CaseError, InterviewCases, type InterviewCase } from './cases.js';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, rollingYear, type InterviewCriteria, type InterviewList } from './interview.js';
 import { DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
 import { scorecardsOffThread } from './scorecard-worker.js';
@@ -26,12 +29,14 @@ export class Supervision {
   readonly lists: InterviewLists;
   readonly cases: InterviewCases;
   readonly criteria: InterviewCriteria;
+  private readonly ledger: RecordLedger;
   private tasks: ScheduledTask[] = [];
 
   constructor(private opts: SupervisionOptions) {
     this.lists = new InterviewLists(opts.db);
     this.cases = new InterviewCases(opts.db, opts.alerts);
     this.criteria = opts.criteria ?? DEFAULT_CRITERIA;
+    this.ledger = new RecordLedger(opts.db);
   }
 
   start(): void {
@@ -70,12 +75,47 @@ export class Supervision {
     return this.lists.save(period, cards, this.criteria, trigger);
   }
 
+  /**
+   * The unit flags (`unit_rates` alerts) of these units: the active one, else
+   * the newest resolved one — whether and since when a listed unit carried a flag.
+   */
+  flagsOf(units: string[]): { unit: string; alertId: number; since: number; state: Alert['state']; resolvedAt: number | null }[] {
+    const { alerts } = this.opts;
+    return units.flatMap((unit) => {
+      const a = alerts.active(UNIT_RATES_ALERT, 'maintenance_unit', unit) ?? alerts.lastResolved(UNIT_RATES_ALERT, 'maintenance_unit', unit);
+      return a ? [{ unit, alertId: a.id, since: a.firstAt, state: a.state, resolvedAt: a.resolvedAt }] : [];
+    });
+  }
+
+  /**
+   * The interview case of a flagged unit, opened from its flag: the unit's
+   * case still in progress if there is one; otherwise a draft case on the
+   * newest interview list for the flag's twelve months that lists the unit,
+   * generating that list (a new version) when none does. A unit that no
+   * longer meets the criteria gets no case (409).
+   */
+  async caseFromFlag(flag: Alert, by: string): Promise<{ case: InterviewCase; listId: number; created: boolean }> {
+    if (flag.type !== UNIT_RATES_ALERT) throw new CaseError(`alert ${flag.id} is a ${flag.type} alert, not a unit flag (${UNIT_RATES_ALERT}); cases are opened from unit flags`, 400);
+    const unit = flag.subject;
+    const inProgress = this.cases.list({ unit, sort: '-id', pageSize: 1 }).items.find((c) => c.state !== 'closed');
+    if (inProgress) return { case: inProgress, listId: inProgress.listId, created: false };
+    const window = (flag.evidence.at(-1) as { window?: { from: string; to: string } } | undefined)?.window;
+    if (!window) throw new CaseError(`alert ${flag.id} has no twelve-month window in its evidence`, 409);
+    const newest = this.lists.list({ from: window.from, pageSize: 100 }).items.find((l) => l.periodTo === window.to);
+    let list = newest && this.lists.get(newest.id as number);
+    if (!list?.units.some((u) => u.unit === unit)) list = await this.generate(window, 'api');
+    const listed = list.units.find((u) => u.unit === unit);
+    if (!listed) throw new CaseError(`unit ${unit} no longer meets the interview criteria for ${window.from} to ${window.to} (list ${list.id} version ${list.version}); no case opened`, 409);
+    const before = this.cases.list({ unit, periodFrom: list.periodFrom, periodTo: list.periodTo, pageSize: 1 }).total;
+    const c = this.cases.openFor({ ...list, units: [listed] }, by).find((x) => x.unit === unit)!;
+    const created = before === 0;
+    if (created && flag.state !== 'resolved') this.opts.alerts.note(flag.id, by, `已建立约谈案件 #${c.id}（${list.periodFrom} 至 ${list.periodTo}）`);
+    return { case: c, listId: list.id, created };
+  }
+
   /** The records behind a listed unit: its failed first inspections and its complaints in the period (at most 5,000 of each). */
   async evidence(unit: string, period: { from: string; to: string }) {
     const p = periodMs(period.from, period.to);
-    const q = (what: string, where: string) => this.opts.db.prepare(`SELECT ${what} FROM records WHERE ${where} AND unit = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT 5000`).all(unit, p.from, p.to) as Record<string, unknown>[];
-    const failedInspections = q(`ts AS time, elevator, party AS institution, attempt, id, unit_source`, `channel = 'inspection' AND kind = 'periodic' AND attempt = 1 AND result = 'fail'`);
-    const complaints = q(`ts AS time, id, party AS source, category, elevator, unit_source`, `channel = 'complaint'`);
-    return { unit, period, failedInspections, complaints };
+    return { unit, period, ...this.ledger.unitRecords(unit, p.from, p.to, 5000) };
   }
 }
