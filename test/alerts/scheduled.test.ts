@@ -161,7 +161,8 @@ describe('run log and API', () => {
 
   it('lists the rules with their schedule, next and last run', async () => {
     const { items } = (await api(s, 'GET', '/api/v1/rules')).body;
-    expect(items.map((r: { rule: string }) => r.rule)).toEqual(['overdue-maintenance', 'overdue-inspection']);
+    expect(items.map((r: { rule: string }) => r.rule)).toEqual(['overdue-maintenance', 'overdue-inspection', 'unit-rates']);
+    expect(items[2]).toMatchObject({ alertType: 'unit_rates', schedule: '20 0 * * *', timezone: 'Asia/Shanghai' });
     expect(items[0]).toMatchObject({ alertType: 'maintenance_overdue', schedule: '0 2 * * *', timezone: 'Asia/Shanghai', running: false });
     expect(items[1]).toMatchObject({ alertType: 'inspection_overdue', schedule: '10 2 * * *' });
     // next run: 02:00 China Standard Time, within a day
@@ -202,11 +203,11 @@ describe('scheduling', () => {
     const first = later(2, { catchUp: true });
     await first.start();
     first.stop();
-    expect(startupRuns()).toBe(before + 2);
+    expect(startupRuns()).toBe(before + 3); // each rule once: overdue-maintenance, overdue-inspection, unit-rates
     const second = later(2, { catchUp: true });
     await second.start();
     second.stop();
-    expect(startupRuns()).toBe(before + 2);
+    expect(startupRuns()).toBe(before + 3);
   });
 
   it('an elevator with no routine maintenance ever counts from when the service first knew of it', async () => {

@@ -238,7 +238,7 @@ describe('ingest health', () => {
     expect(h.body.totals.messages).toBeGreaterThan(10);
     expect(h.body.spool).toMatchObject({ full: false, limitBytes: expect.any(Number), depthMessages: expect.any(Number) });
     expect(h.body.influx).toMatchObject({ writing: true, version: expect.any(String) });
-    expect(h.body.rules.map((r: { rule: string }) => r.rule)).toEqual(['overdue-maintenance', 'overdue-inspection']);
+    expect(h.body.rules.map((r: { rule: string }) => r.rule)).toEqual(['overdue-maintenance', 'overdue-inspection', 'unit-rates']);
     expect(h.body.ruleRuns.length).toBeGreaterThanOrEqual(1); // the start-up catch-up
     expect(h.body.mqttClients).toBeGreaterThanOrEqual(2);
   });
