@@ -76,7 +76,7 @@ export class UnitFlags {
     for (const [unit, ts] of touched) {
       try {
         // The occurrence is the newest record, kept inside the window (a record older than a year changes nothing).
-        this.evaluate(unit, Math.min(Math.max(ts, w.from), now), now, { records: 'accepted' });
+        this.evaluate(unit, Math.min(Math.max(ts, w.from), now), now, { trigger: 'record' });
       } catch (err) {
         this.opts.log.error({ err, unit }, 'unit rates: could not evaluate a unit');
       }
@@ -94,7 +94,7 @@ export class UnitFlags {
     db.transaction(() => {
       for (const unit of units) {
         try {
-          const r = this.evaluate(unit, now, now, { records: 'daily' });
+          const r = this.evaluate(unit, now, now, { trigger: 'daily' });
           if (r === 'raised') raised++;
           else if (r === 'resolved') resolved++;
         } catch (err) {
@@ -112,7 +112,7 @@ export class UnitFlags {
     return { ...this.opts.ledger.unitFigures(unit, w.from, w.to), elevators: this.elevatorsOf(unit) };
   }
 
-  private evaluate(unit: string, at: number, now: number, trigger: Record<string, unknown>): 'raised' | 'resolved' | 'none' {
+  private evaluate(unit: string, at: number, now: number, trigger: { trigger: 'record' | 'daily' }): 'raised' | 'resolved' | 'none' {
     const { alerts, criteria } = this.opts;
     const active = alerts.active(UNIT_RATES_ALERT, 'maintenance_unit', unit);
     // A unit no longer in the registry has nothing to be flagged for.

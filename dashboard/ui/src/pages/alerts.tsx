@@ -13,6 +13,7 @@ import { Card, ErrorBox, Loaded, Modal, Pager, Select, SevBadge, StateBadge } fr
 import { MAP_DISTRICTS } from '../map/DistrictMap.js';
 import { setSound, soundOn } from '../alarm.js';
 import type { Alert, Paged } from '../types.js';
+import { UnitFlagDetail } from './unit-flag.js';
 
 const SEVS = ['critical', 'major', 'minor', 'warning'];
 const STATES = ['active', 'open', 'acknowledged', 'resolved'];
@@ -212,6 +213,7 @@ export function AlertDetail(props: { a: Alert }) {
         {a.ackBy && <><span>{t('st_acknowledged')}</span><b>{t('alAckBy', { by: a.ackBy, t: dateTime(a.ackAt) })}</b></>}
         {a.resolvedBy && <><span>{t('st_resolved')}</span><b>{t('alResolvedBy', { by: a.resolvedBy, t: dateTime(a.resolvedAt), r: a.resolution ?? '' })}</b></>}
       </div>
+      {a.type === 'unit_rates' && <UnitFlagDetail a={a} />}
       {a.notes.length > 0 && (
         <>
           <h3>{t('alNotes')}</h3>

@@ -10,6 +10,7 @@ import { href, setQuery, type Route } from '../router.js';
 import { dateTime, shortDateTime } from '../format.js';
 import { actor, canWrite } from '../session.js';
 import { Card, Empty, ErrorBox, Loaded, Modal } from '../ui.js';
+import { FlagCell, type UnitFlagState } from './unit-flag.js';
 import type { CaseState, InterviewCase, InterviewList, InterviewListSummary, Paged } from '../types.js';
 
 const NEXT: Record<CaseState, Exclude<CaseState, 'draft'> | null> = { draft: 'published', published: 'scheduled', scheduled: 'held', held: 'rectifying', rectifying: 'closed', closed: null };
@@ -22,6 +23,9 @@ export function InterviewsPage(props: { route: Route }) {
   const list = useApi<InterviewList>(listId ? `/api/v1/interview-lists/${listId}` : null);
   const l = list.data;
   const cases = useApi<Paged<InterviewCase>>(l ? `/api/v1/interview-cases${qs({ periodFrom: l.periodFrom, periodTo: l.periodTo, pageSize: 500 })}` : null);
+  const flags = useApi<{ items: UnitFlagState[] }>(l ? `/api/v1/interview-lists/${l.id}/flags` : null);
+  const flagOf = new Map((flags.data?.items ?? []).map((f) => [f.unit, f]));
+  useLiveRefresh(['alert'], () => flags.reload(), 2000, ['kpi']);
   const [byUnit, setByUnit] = useState<Map<string, InterviewCase>>(new Map());
   useEffect(() => setByUnit(new Map((cases.data?.items ?? []).map((c) => [c.unit, c]))), [cases.data]);
   useLiveFrames((f) => {
@@ -91,7 +95,7 @@ export function InterviewsPage(props: { route: Route }) {
             <Loaded data={list.data} error={list.error} reload={list.reload}>
               {(d) => (
                 <table class="table">
-                  <thead><tr><th>#</th><th>{t('unit')}</th><th>{t('ivReasons')}</th><th>{t('ivCaseState')}</th><th /></tr></thead>
+                  <thead><tr><th>#</th><th>{t('unit')}</th><th>{t('ivReasons')}</th><th>{t('ivFlag')}</th><th>{t('ivCaseState')}</th><th /></tr></thead>
                   <tbody>
                     {d.units.map((u) => {
                       const c = byUnit.get(u.unit);
@@ -100,6 +104,7 @@ export function InterviewsPage(props: { route: Route }) {
                           <td>{u.rank}</td>
                           <td><b>{u.name ?? u.unit}</b><div class="muted small">{u.unit}</div></td>
                           <td><ul class="reasons">{u.reasons.map((r) => <li key={r.criterion}>{r.text}</li>)}</ul></td>
+                          <td><FlagCell f={flagOf.get(u.unit)} /></td>
                           <td>{c ? <CaseBadge c={c} /> : <span class="muted">{t('ivNoCase')}</span>}</td>
                           <td><a href={`/api/v1/interview-lists/${d.id}/units/${encodeURIComponent(u.unit)}/notice`} target="_blank" rel="noopener" onClick={(e) => e.stopPropagation()} data-testid={`notice-${u.unit}`}>{t('ivNotice')}</a></td>
                         </tr>
