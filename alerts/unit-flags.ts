@@ -38,8 +38,8 @@ export interface UnitFlagsRun {
 
 export class UnitFlags {
   private readonly clock: () => number;
-  /** elevators per unit, rebuilt after a registry change (the complaint rate's denominator) */
-  private elevatorsBy: Map<string, number> | null = null;
+  /** elevators per unit (the complaint rate's denominator) and each elevator's unit, kept up to date by the registry hook */
+  private counts: { byUnit: Map<string, number>; unitOf: Map<string, string> } | null = null;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(private readonly opts: UnitFlagsOptions) {
@@ -49,7 +49,7 @@ export class UnitFlags {
     const previous = elevators.onChange;
     const hook: typeof previous = (code, e) => {
       previous(code, e);
-      this.elevatorsBy = null;
+      this.moved(code, e?.maintenanceUnit);
     };
     elevators.onChange = hook;
     this.cleanups.push(() => {
@@ -90,7 +90,7 @@ export class UnitFlags {
     let raised = 0;
     let resolved = 0;
     const failures: string[] = [];
-    this.elevatorsBy = null;
+    this.counts = null; // recounted once a day, whatever happened
     db.transaction(() => {
       for (const unit of units) {
         try {
@@ -137,12 +137,22 @@ export class UnitFlags {
   }
 
   private elevatorsOf(unit: string): number {
-    if (!this.elevatorsBy) {
-      const m = new Map<string, number>();
-      for (const e of this.opts.registry.elevators.items.values()) m.set(e.maintenanceUnit, (m.get(e.maintenanceUnit) ?? 0) + 1);
-      this.elevatorsBy = m;
+    if (!this.counts) {
+      this.counts = { byUnit: new Map(), unitOf: new Map() };
+      for (const e of this.opts.registry.elevators.items.values()) this.moved(e.code, e.maintenanceUnit);
     }
-    return this.elevatorsBy.get(unit) ?? 0;
+    return this.counts.byUnit.get(unit) ?? 0;
+  }
+
+  /** An elevator now belongs to `unit` (undefined: removed). O(1), as inspections patch the registry in the accept transaction. */
+  private moved(code: string, unit: string | undefined): void {
+    const c = this.counts;
+    if (!c) return;
+    const old = c.unitOf.get(code);
+    if (old === unit) return;
+    if (old !== undefined) c.byUnit.set(old, c.byUnit.get(old)! - 1);
+    if (unit === undefined) c.unitOf.delete(code);
+    else (c.unitOf.set(code, unit), c.byUnit.set(unit, (c.byUnit.get(unit) ?? 0) + 1));
   }
 }
 

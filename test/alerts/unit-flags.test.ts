@@ -114,6 +114,15 @@ describe('unit flags', () => {
     expect(ev.complaints.map((c: { id: string }) => c.id)).toEqual(['c-1']);
   });
 
+  it('an elevator joining the unit lowers its complaint rate: 1 over 21 is 4.76 per 100, the next record resolves the flag', async () => {
+    expect((await api(s, 'POST', '/api/v1/elevators', { code: 'F20', address: '测试路1号', district: '大祥区', userUnit: '物业', maintenanceUnit: UNIT })).status).toBe(201);
+    await inspect(['pass']);
+    const all = await waitFor(flags, (x) => x.every((a) => a.state === 'resolved'));
+    expect(all[0]!.resolution).toContain('4.76 complaints per 100 elevators');
+    await publish(hot, 'se/v1/records/complaint', { id: 'c-2', ts: Date.now() - 20_000, source: '12345', category: '故障', unit: UNIT });
+    await waitFor(flags, (x) => x.some((a) => a.state === 'open')); // 2 over 21
+  });
+
   it('the daily run resolves a flag whose records aged out of the twelve months, and is a scheduled rule', async () => {
     const run = await api(s, 'POST', '/api/v1/rules/unit-rates/run');
     expect(run.status).toBe(200);
