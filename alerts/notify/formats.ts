@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { ALERT_TYPE_ZH, SEVERITY_ZH } from '../../domain/alerts.js';
 import { cstTime } from '../../domain/time.js';
 import type { Contact } from '../../registry/schemas.js';
+import { findingZh, UNIT_RATES_ALERT, type Finding, type UnitRateFigures } from '../rules/unit-rates.js';
 import type { AlertResult } from '../store.js';
 
 export interface Request {
@@ -31,6 +32,7 @@ export function describe(ev: AlertResult, dashboardUrl?: string): { title: strin
     `- ${SUBJECT_ZH[a.subjectKind] ?? a.subjectKind}：${a.subject}`,
     ...(a.district ? [`- 区域：${a.district}`] : []),
     ...(a.unit ? [`- 维保单位：${a.unit}`] : []),
+    ...(a.type === UNIT_RATES_ALERT && ev.transition !== 'resolved' ? flagLines(a.evidence.at(-1)) : []),
     `- 首次发生：${cstTime(a.firstAt)}`,
     ...(a.count > 1 ? [`- 发生次数：${a.count}（最近 ${cstTime(a.lastAt)}）`] : []),
     ...(a.escalation > 0 ? [`- 升级级别：${a.escalation}`] : []),
@@ -41,6 +43,13 @@ export function describe(ev: AlertResult, dashboardUrl?: string): { title: strin
     ...(dashboardUrl ? [`- [在监控中心查看](${dashboardUrl.replace(/\/$/, '')}/alerts/${a.id})`] : []),
   ];
   return { title, lines };
+}
+
+/** A unit flag's twelve months and failed criteria, from its newest evidence. */
+function flagLines(ev: unknown): string[] {
+  const e = ev as { window?: { from: string; to: string }; figures?: UnitRateFigures; findings?: Finding[] } | undefined;
+  if (!e?.figures || !e.findings) return [];
+  return [...(e.window ? [`- 统计期：${e.window.from} 起十二个月`] : []), ...e.findings.map((f) => `- ${findingZh(f, e.figures!)}`)];
 }
 
 /** Builds the HTTP request for one contact. `key` identifies the transition × contact (for receivers that de-duplicate). */

@@ -83,6 +83,13 @@ export function unitRateStep(active: readonly Criterion[] | null, f: UnitRateFig
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
+/** A failed criterion in Chinese with its figures, for notifications (rounded for display only). */
+export function findingZh(f: Finding, g: UnitRateFigures): string {
+  return f.criterion === 'pass_rate'
+    ? `定期检验一次合格率 ${(f.value * 100).toFixed(1)}%（${g.passed}/${g.first}）低于 ${(f.threshold * 100).toFixed(1)}%`
+    : `投诉率 ${f.value.toFixed(2)} 起/百台（${g.complaints} 起，${g.elevators} 台）不低于 ${f.threshold}`;
+}
+
 /**
  * The rolling twelve months as of `now`: from 00:00 CST on the same day a year
  * before tomorrow up to 00:00 CST tomorrow (exclusive), so today's records

@@ -85,6 +85,8 @@ describe('unit flags', () => {
     expect(ev.window.to > ev.window.from).toBe(true);
     await waitFor(async () => pushed(flagId, 'raised'), Boolean, 5000);
     await waitFor(async () => notified(flagId, 'raised'), Boolean, 10_000);
+    const text = (sink.received.find((r) => r.path === '/chief')!.body as { text: string }).text;
+    expect(text).toContain('- 定期检验一次合格率 63.6%（7/11）低于 70.0%');
   });
 
   it('a further failure or a duplicate record changes nothing: one flag, raised once', async () => {
