@@ -1,8 +1,8 @@
 // Scheduled rules: overdue maintenance and overdue periodic inspection,
 // evaluated over the whole registry on a cron schedule (Asia/Shanghai) by
-// the pure functions in rules/overdue.ts; and the daily pass of the unit
-// flags (unit-flags.ts), which have their own state. Between runs the shell keeps the
-// facts they need in SQLite (`elevator_facts`: first known, newest routine
+// the pure functions in rules/overdue.ts (and the daily pass of the unit
+// flags, unit-flags.ts, which keep their own state). Between runs the shell
+// keeps the facts they need in SQLite (`elevator_facts`: first known, newest routine
 // maintenance, newest passing periodic inspection, in event time) and
 // resolves an alert at once when a record or a registry change ends it.
 //

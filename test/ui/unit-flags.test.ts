@@ -66,6 +66,8 @@ describe('unit flags in Chromium', () => {
     await detail.waitFor();
     expect(await detail.textContent()).toContain('统计期：2025-01-01 至 2025-12-31');
     expect(await page.getByTestId('unit-flag-findings').textContent()).toBe('定期检验一次合格率 60.0%（6/10）低于 70.0%');
+    // The records behind it: U_LOW's four failed first inspections.
+    expect(await detail.getByTestId('evidence-failedInspections').locator('tbody tr').count()).toBe(4);
     await screenshot(page, 'alert-unit-flag');
     await page.getByTestId(`open-case-${flag.id}`).click();
     // The interview page, the unit's panel, its new draft case.

@@ -175,7 +175,7 @@ function UnitPanel(props: { listId: number; unit: string; c: InterviewCase | nul
 }
 
 
-function EvidenceTable(props: { name: string; rows: Record<string, unknown>[] }) {
+export function EvidenceTable(props: { name: string; rows: Record<string, unknown>[] }) {
   const cols = [...new Set(props.rows.slice(0, 20).flatMap((r) => Object.keys(r)))].filter((c) => c !== 'unit_source');
   const title = label(props.name);
   const cell = (k: string, v: unknown) => (v === null || v === undefined ? '—' : /time|At$/.test(k) && typeof v === 'number' ? dateTime(v) : typeof v === 'object' ? JSON.stringify(v) : term(v));

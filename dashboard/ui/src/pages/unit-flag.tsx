@@ -9,8 +9,11 @@ import { navigate } from '../router.js';
 import { actor, canWrite } from '../session.js';
 import { ErrorBox } from '../ui.js';
 import type { Alert } from '../types.js';
+import { EvidenceTable } from './interviews.js';
 
 interface FlagEvidence {
+  failedInspections?: Record<string, unknown>[];
+  complaints?: Record<string, unknown>[];
   window?: { from: string; to: string };
   figures?: { first: number; passed: number; complaints: number; elevators: number; passRate: number | null; complaintRate: number | null };
   findings?: { criterion: 'pass_rate' | 'complaint_rate'; value: number; threshold: number }[];
@@ -47,6 +50,7 @@ export function UnitFlagDetail(props: { a: Alert }) {
     <div class="unit-flag" data-testid={`unit-flag-${a.id}`}>
       {ev.window && <p>{t('flWindow', { from: ev.window.from, to: dayBefore(ev.window.to) })}</p>}
       {ev.figures && ev.findings && <ul class="reasons" data-testid="unit-flag-findings">{ev.findings.map((f) => <li key={f.criterion}>{findingText(f, ev.figures!)}</li>)}</ul>}
+      {(['failedInspections', 'complaints'] as const).map((k) => (ev[k]?.length ? <EvidenceTable key={k} name={k} rows={ev[k]!} /> : null))}
       {canWrite() && (
         <button class="btn small primary" disabled={busy} onClick={() => void openCase()} data-testid={`open-case-${a.id}`}>{t('flOpenCase')}</button>
       )}
