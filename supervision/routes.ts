@@ -71,12 +71,12 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     if ('error' in f) return reply.code(404).send(f);
     return { ...f.listed, ...(await supervision.evidence(f.listed.unit, { from: f.list.periodFrom, to: f.list.periodTo })) };
   });
-  r.get('/api/v1/interview-lists/:id/flags', { schema: { params: idParams } }, async (req, reply) => {
+  r.get('/api/v1/interview-lists/:id/flags', { schema: { summary: 'Unit flags of the listed units: the active one, else the newest resolved (since, until)', params: idParams } }, async (req, reply) => {
     const f = findList(supervision, req.params.id);
     return 'error' in f ? reply.code(404).send(f) : { items: supervision.flagsOf(f.list.units.map((u) => u.unit)) };
   });
   // A unit flag (alert) → the interview case of its unit, opened if needed.
-  r.post('/api/v1/alerts/:id/interview-case', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
+  r.post('/api/v1/alerts/:id/interview-case', { schema: { summary: 'Open (or find) the interview case of the unit a unit flag is about: 201 created, 200 existing, 409 no longer listed', params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
     const a = alerts.get(req.params.id);
     // Units serve many districts: inspectors work interview cases city-wide, so a unit's alert is in every inspector's scope.
     if (!a || (req.principal && a.subjectKind !== 'maintenance_unit' && !inScope(req.principal, a.district))) return reply.code(404).send({ error: `alert ${req.params.id} not found` });
