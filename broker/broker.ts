@@ -20,7 +20,6 @@ import { SpoolFullError, type Spool } from '../storage/spool.js';
 import { SessionSet } from './sessions.js';
 import { MqttWireGuard, type WireLimits, type WireRefusal } from './wire-guard.js';
 
-
 export interface BrokerOptions {
   host: string;
   port: number;

@@ -133,6 +133,11 @@ export class MqttWireGuard extends Duplex {
     this.socket.resume();
   }
 
+  // Aedes corks each packet and writes it in pieces: send them as one.
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void) {
+    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void) {
     if (this.connack) {
       // Aedes writes the CONNACK first, in pieces; complete it before it leaves.

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { api, connect, publish, status, waitFor } from '../helpers.js';
 import { brokerFixture } from './fixture.js';
-import { connectPacket, rawConnect, rawConnection, type RawConnection } from './raw-mqtt.js';
+import { connectPacket, publishPacket, rawConnect, rawConnection, type RawConnection } from './raw-mqtt.js';
 
 const f = brokerFixture();
 const { refusals } = f;
@@ -70,6 +70,25 @@ describe('packet size limits', () => {
     c.socket.write(Buffer.from([0x32, 0x80, 0x80, 0x80, 0x80, 0x01]));
     await c.closed;
     expect((await refusals()).malformed_packet).toBe(before + 1);
+  });
+
+  it('follows fixed headers split across TCP segments and packets sharing one', async () => {
+    const c = await rawConnection(f.s.mqttPort);
+    c.socket.setNoDelay(true);
+    const body = JSON.stringify({ ...status('split-1'), detail: 'y'.repeat(300) }); // a 2-byte remaining length
+    const bytes = Buffer.concat([
+      connectPacket({ clientId: 'GW1-split', username: 'GW1', password: f.city.secrets.GW1 }),
+      publishPacket('se/v1/elevator/E1/status', body, 1),
+    ]);
+    for (const b of bytes) {
+      c.socket.write(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+    const together = Buffer.concat([1, 2, 3].map((i) => publishPacket('se/v1/elevator/E1/status', JSON.stringify(status(`split-${i + 1}`)), i + 1)));
+    c.socket.write(together);
+    // CONNACK, then a PUBACK for each of the four publishes.
+    expect((await c.read(4 + 4 * 4)).toString('hex')).toBe('20020000' + '40020001' + '40020002' + '40020003' + '40020004');
+    c.socket.destroy();
   });
 
   it('a payload up to the limit still arrives, and one somewhat over 64 KiB still becomes a dead letter', async () => {

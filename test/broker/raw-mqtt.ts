@@ -98,3 +98,9 @@ export async function rawConnect(port: number, f: ConnectFields): Promise<RawCon
   c.socket.write(connectPacket(f));
   return { ...c, connack: await c.read(4) };
 }
+
+/** A PUBLISH at QoS 1 (§3.3). */
+export function publishPacket(topic: string, payload: string, messageId: number): Buffer {
+  const body = Buffer.concat([str(topic), Buffer.from([messageId >> 8, messageId & 0xff]), Buffer.from(payload, 'utf8')]);
+  return Buffer.concat([Buffer.from([0x32]), varint(body.length), body]);
+}
