@@ -73,8 +73,13 @@ export class MqttWireGuard extends Duplex {
   private refuse(reason: WireRefusal, message: string, reply?: Buffer) {
     this.onRefuse(reason, message);
     this.connect = null;
-    if (reply) this.socket.end(reply);
-    else this.socket.destroy();
+    if (reply) {
+      // Keep reading (and dropping) so closing after the reply does not reset it away.
+      this.socket.resume();
+      this.socket.end(reply, () => this.socket.destroy());
+    } else {
+      this.socket.destroy();
+    }
     this.destroy();
   }
 
