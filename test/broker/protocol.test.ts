@@ -13,9 +13,11 @@ const gw1 = () => ({ username: 'GW1', password: f.city.secrets.GW1! });
 describe('CONNECT', () => {
   for (const level of [2, 5, 6, 0x7f]) {
     it(`answers protocol level ${level} with CONNACK 0x01 (unacceptable protocol version), then closes [MQTT-3.1.2-2]`, async () => {
+      const before = (await f.refusals()).unsupported_protocol ?? 0;
       const c = await rawConnect(f.s.mqttPort, { clientId: 'GW1', ...gw1(), level });
       expect(c.connack.toString('hex')).toBe(CONNACK(0, 1));
       await c.closed;
+      expect((await f.refusals()).unsupported_protocol).toBe(before + 1);
     });
   }
 
@@ -31,6 +33,7 @@ describe('CONNECT', () => {
     const c = await rawConnect(f.s.mqttPort, { clientId: '', clean: false, ...gw1() });
     expect(c.connack.toString('hex')).toBe(CONNACK(0, 2));
     await c.closed;
+    expect((await f.refusals()).identifier_rejected).toBe(1);
   });
 
   it('accepts a zero-length client id with cleanSession=1 [MQTT-3.1.3-6]', async () => {
