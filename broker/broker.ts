@@ -3,8 +3,13 @@
 // accepted publish appended to the durable spool *before* Aedes acknowledges
 // it (Aedes sends PUBACK before `published`, so this happens in
 // authorizePublish). Refusals are logged and counted by reason.
+//
+// Client ids are scoped to the principal: Aedes keys sessions by
+// `<principal>/<client id>`, so connecting with a client id takes over only
+// a connection of the same credentials, never another gateway's (README
+// "Client ids"). A wire guard in front of Aedes bounds packet sizes.
 import { Aedes, type AedesOptions, type Client } from 'aedes';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -12,6 +17,8 @@ import { CHANNELS, MAX_PAYLOAD_BYTES, PARTNER_CHANNELS, parseTopic, type Route }
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { SpoolFullError, type Spool } from '../storage/spool.js';
+import { SessionSet } from './sessions.js';
+import { MqttWireGuard, type WireLimits, type WireRefusal } from './wire-guard.js';
 
 export interface BrokerOptions {
   host: string;
@@ -19,6 +26,7 @@ export interface BrokerOptions {
   tls?: { port: number; cert: string; key: string } | undefined;
   /** dev only: accept clients without credentials (they may still publish nowhere) */
   allowAnonymous?: boolean;
+  limits: WireLimits;
   registry: Registry;
   spool: Spool;
   metrics: Metrics;
@@ -32,7 +40,13 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-type Reason = 'bad_credentials' | 'no_credentials' | 'topic_not_permitted' | 'subscribe_not_permitted' | 'spool_full' | 'spool_error';
+type Reason = 'bad_credentials' | 'no_credentials' | 'identifier_rejected' | 'topic_not_permitted' | 'subscribe_not_permitted' | 'spool_full' | 'spool_error' | WireRefusal;
+
+/** The session key of a client: its id within its principal's namespace (principal ids never contain `/`). */
+const sessionKey = (principal: string | undefined, clientId: string) => `${principal ?? ''}/${clientId}`;
+
+/** Persistent sessions remembered for session present; ~100 bytes each. */
+const SESSION_SET_BYTES = 8 * 1024 * 1024;
 
 function refusal(reason: Reason, message: string): Error & { returnCode?: number } {
   return Object.assign(new Error(message), { reason });
@@ -59,20 +73,34 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     metrics.refusals.inc({ reason });
     log.warn({ reason, client: client?.id, message }, 'mqtt refusal');
   };
+  const sessions = new SessionSet(SESSION_SET_BYTES);
+  const emptyClientId = new WeakSet<Client>();
   const counted = Object.fromEntries(CHANNELS.map((c) => [c, metrics.messagesIn.labels({ transport: 'mqtt', channel: c })])) as Record<Route['channel'], { inc(): void }>;
   const options: AedesOptions = {
     concurrency: 1000,
     connectTimeout: 10_000,
+    preConnect(client, packet, done) {
+      // Aedes replaces an empty id by a generated one before authenticate sees it.
+      if (packet.clientId === '') emptyClientId.add(client);
+      done(null, true);
+    },
     authenticate(client, username, password, done) {
-      if (username === undefined && password === undefined && opts.allowAnonymous) return done(null, true);
-      const fail = (reason: Reason, msg: string) => {
+      const fail = (reason: Reason, msg: string, returnCode: 2 | 4) => {
         refuse(reason, client, msg);
-        const err = Object.assign(new Error(msg), { returnCode: 4 as const });
-        done(err as never, false);
+        done(Object.assign(new Error(msg), { returnCode }) as never, false);
       };
-      if (!username || !password) return fail('no_credentials', 'username (gateway or partner id) and password (its secret) are required');
-      if (!registry.verifySecret(username, password)) return fail('bad_credentials', `bad username or password for ${username}`);
-      (client as Client & { principal?: string }).principal = username;
+      const anonymous = username === undefined && password === undefined && opts.allowAnonymous;
+      if (!anonymous) {
+        if (!username || !password) return fail('no_credentials', 'username (gateway or partner id) and password (its secret) are required', 4);
+        if (!registry.verifySecret(username, password)) return fail('bad_credentials', `bad username or password for ${username}`, 4);
+      }
+      // MQTT-3.1.3-8: a persistent session needs an id to find it again.
+      if (emptyClientId.has(client) && !client.clean) return fail('identifier_rejected', 'a zero-length client id requires cleanSession=1', 2);
+      const principal = anonymous ? undefined : username;
+      (client as Client & { principal?: string }).principal = principal;
+      client.id = sessionKey(principal, client.id);
+      if (client.clean) sessions.discard(client.id);
+      else (client.conn as MqttWireGuard).sessionPresent = sessions.resume(client.id);
       done(null, true);
     },
     authorizePublish(client, packet, callback) {
@@ -121,10 +149,14 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
         res(typeof addr === 'object' && addr ? addr.port : port);
       });
     });
-  const port = await listen(createServer(aedes.handle), opts.port);
+  const guarded = (socket: Socket) => {
+    const from = socket.remoteAddress;
+    aedes.handle(new MqttWireGuard(socket, opts.limits, (reason, message) => refuse(reason, null, `${message} (from ${from})`)));
+  };
+  const port = await listen(createServer(guarded), opts.port);
   let tlsPort: number | undefined;
   if (opts.tls) {
-    tlsPort = await listen(createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, aedes.handle), opts.tls.port);
+    tlsPort = await listen(createTlsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, guarded), opts.tls.port);
   }
   log.info({ port, tlsPort }, 'mqtt broker listening');
   return {

@@ -27,6 +27,10 @@ export const ENV = {
   MQTT_TLS_CERT: opt.describe('PEM certificate file: enables the TLS listener'),
   MQTT_TLS_KEY: opt.describe('PEM private key file for the TLS listener'),
   MQTT_ALLOW_ANONYMOUS: bool.default(false).describe('Development only: let clients connect without credentials (they still cannot publish)'),
+  MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(65_536 + 1024).max(268_435_455).default(131_072)
+    .describe('Largest MQTT packet accepted after the CONNECT; a larger one closes the connection at its fixed header'),
+  MQTT_MAX_CONNECT_BYTES: z.coerce.number().int().min(512).max(268_435_455).default(4096)
+    .describe('Largest CONNECT packet (client id, credentials, will) accepted before authentication'),
   ADMIN_TOKEN: opt.describe('Bearer token for the registry and admin API; generated into DATA_DIR/admin-token when unset'),
   INFLUX_URL: opt.describe('External InfluxDB (1.8+, 2.x, 3.x; or 1.x). Unset: start a project-local influxd'),
   INFLUX_DATABASE: z.string().default('se_monitor').describe('Database (1.x) or bucket (2.x/3.x)'),

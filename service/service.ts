@@ -160,6 +160,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     port: config.MQTT_PORT,
     tls: config.MQTT_TLS_CERT && config.MQTT_TLS_KEY ? { port: config.MQTT_TLS_PORT, cert: config.MQTT_TLS_CERT, key: config.MQTT_TLS_KEY } : undefined,
     allowAnonymous: config.MQTT_ALLOW_ANONYMOUS,
+    limits: { maxPacketBytes: config.MQTT_MAX_PACKET_BYTES, maxConnectBytes: config.MQTT_MAX_CONNECT_BYTES },
     registry,
     spool,
     metrics,

@@ -1,45 +1,35 @@
 // Credentials and rights at the MQTT edge, with real MQTT.js clients over TCP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, publish, registerSmallCity, startTestService, status, type SmallCity, type TestService } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { connect, publish, status } from '../helpers.js';
+import { brokerFixture } from './fixture.js';
 
-let s: TestService;
-let city: SmallCity;
-
-beforeAll(async () => {
-  s = await startTestService();
-  city = await registerSmallCity(s);
-});
-afterAll(async () => s?.cleanup());
-
-const refusals = async () => {
-  const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
-  return Object.fromEntries([...text.matchAll(/^se_refusals_total\{reason="(\w+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
-};
+const f = brokerFixture();
+const { refusals } = f;
 
 describe('authentication', () => {
   it('accepts a gateway with the secret issued for it', async () => {
-    const c = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
+    const c = await connect(f.s.mqttPort, 'GW1', f.city.secrets.GW1);
     expect(c.connected).toBe(true);
     await c.endAsync();
   });
 
   it('refuses a wrong secret, an unknown id and a client without credentials, and counts each', async () => {
-    await expect(connect(s.mqttPort, 'GW1', 'not-the-secret')).rejects.toThrow(/bad user ?name or password/i);
-    await expect(connect(s.mqttPort, 'NOPE', city.secrets.GW1)).rejects.toThrow(/bad user ?name or password/i);
-    await expect(connect(s.mqttPort)).rejects.toThrow(/bad user ?name or password/i);
+    await expect(connect(f.s.mqttPort, 'GW1', 'not-the-secret')).rejects.toThrow(/bad user ?name or password/i);
+    await expect(connect(f.s.mqttPort, 'NOPE', f.city.secrets.GW1)).rejects.toThrow(/bad user ?name or password/i);
+    await expect(connect(f.s.mqttPort)).rejects.toThrow(/bad user ?name or password/i);
     const r = await refusals();
     expect(r.bad_credentials).toBe(2);
     expect(r.no_credentials).toBe(1);
   });
 
   it('a secret issued again replaces the old one', async () => {
-    const old = city.secrets.HOT!;
-    const r = await fetch(`${s.httpUrl}/api/v1/partners/HOT/secret`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token' } });
+    const old = f.city.secrets.HOT!;
+    const r = await fetch(`${f.s.httpUrl}/api/v1/partners/HOT/secret`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token' } });
     const fresh = ((await r.json()) as { secret: string }).secret;
-    await expect(connect(s.mqttPort, 'HOT', old)).rejects.toThrow(/bad user ?name or password/i);
-    const c = await connect(s.mqttPort, 'HOT', fresh);
+    await expect(connect(f.s.mqttPort, 'HOT', old)).rejects.toThrow(/bad user ?name or password/i);
+    const c = await connect(f.s.mqttPort, 'HOT', fresh);
     await c.endAsync();
-    city.secrets.HOT = fresh;
+    f.city.secrets.HOT = fresh;
   });
 });
 
@@ -55,7 +45,7 @@ describe('rights', () => {
   for (const [who, topic, what] of cases) {
     it(`${who} publishing to ${what} is refused by closing the connection`, async () => {
       const before = (await refusals()).topic_not_permitted ?? 0;
-      const c = await connect(s.mqttPort, who, city.secrets[who]);
+      const c = await connect(f.s.mqttPort, who, f.city.secrets[who]);
       await expect(publish(c, topic, status('x1'))).rejects.toThrow(/closed/);
       expect((await refusals()).topic_not_permitted).toBe(before + 1);
       c.end(true);
@@ -63,14 +53,14 @@ describe('rights', () => {
   }
 
   it('partners publish to their own record channels', async () => {
-    const c = await connect(s.mqttPort, 'PMU1', city.secrets.PMU1);
+    const c = await connect(f.s.mqttPort, 'PMU1', f.city.secrets.PMU1);
     await publish(c, 'se/v1/records/maintenance', { id: 'm1', ts: Date.now(), elevator: 'E1', unit: 'MU1', kind: 'half_monthly' });
     await publish(c, 'se/v1/records/rescue', { id: 'r1', ts: Date.now(), elevator: 'E1', unit: 'MU1', stage: 'dispatched' });
     await c.endAsync();
   });
 
   it('denies every subscription', async () => {
-    const c = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
+    const c = await connect(f.s.mqttPort, 'GW1', f.city.secrets.GW1);
     await expect(c.subscribeAsync('se/v1/elevator/E1/#')).rejects.toThrow(/subscribe error/i);
     await c.endAsync();
     expect((await refusals()).subscribe_not_permitted).toBe(1);
