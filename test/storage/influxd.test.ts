@@ -1,0 +1,131 @@
+// The project-local influxd: authentication on with credentials only the
+// service knows; supervised so it never outlives its parent, an orphan of a
+// killed run is found and stopped, a second one never starts silently on the
+// same data directory, and a dead one is restarted, logged and counted.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/free-port.js';
+import { startLocalInflux, type InfluxdEvent } from '../../storage/influxd.js';
+import { connect, count, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'se-influxd-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+const query = (url: string, q: string, headers: Record<string, string> = {}) =>
+  fetch(`${url}/query?${new URLSearchParams({ q })}`, { method: 'POST', headers, signal: AbortSignal.timeout(5000) });
+
+/** Runs test/storage/influxd-parent.ts: a process whose only job is to start the local influxd. */
+function parent(dataDir: string, port: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/influxd-parent.ts', dataDir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(async () => child.kill('SIGKILL'));
+  const first = new Promise<{ pid?: number; error?: string }>((res, rej) => {
+    createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l)));
+    child.once('exit', (code) => rej(new Error(`parent exited (${code}) before printing`)));
+  });
+  return { child, first };
+}
+
+describe('authentication', () => {
+  it('refuses anonymous statements (no CREATE/DROP DATABASE from a forged request); the 0600 credentials file works', async () => {
+    const dir = tempDir();
+    const influx = await startLocalInflux({ dataDir: dir, port: await freePort(), log: quietLog });
+    cleanups.push(() => influx.stop());
+    const anonymous = await query(influx.url, 'CREATE DATABASE forged');
+    expect(anonymous.status).toBe(401);
+    const file = join(dir, 'credentials');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const basic = { authorization: `Basic ${Buffer.from(readFileSync(file, 'utf8').trim()).toString('base64')}` };
+    const shown = await (await query(influx.url, 'SHOW DATABASES', basic)).json();
+    expect(JSON.stringify(shown)).not.toContain('forged');
+    // A restart keeps the same admin (created once, on the first start).
+    await influx.stop();
+    const again = await startLocalInflux({ dataDir: dir, port: await freePort(), log: quietLog });
+    cleanups.push(() => again.stop());
+    expect((await query(again.url, 'SHOW USERS', basic)).status).toBe(200);
+  });
+});
+
+describe('supervision', () => {
+  it('influxd dies with its parent, even when the parent is killed with SIGKILL', async () => {
+    const dir = tempDir();
+    const p = parent(dir, await freePort());
+    const { pid } = await p.first;
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid!)).toBe(true);
+    cleanups.push(async () => alive(pid!) && process.kill(pid!, 'SIGKILL'));
+    p.child.kill('SIGKILL');
+    await waitFor(async () => alive(pid!), (a) => !a, 10_000);
+  });
+
+  it('an orphan of a killed run is found by its pid file and stopped before a new influxd starts', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    // A first run writes the config; then an influxd is orphaned as if its service died without the parent-death signal.
+    await (await startLocalInflux({ dataDir: dir, port, log: quietLog })).stop();
+    const sh = spawn('sh', ['-c', `influxd -config ${join(dir, 'influxdb.conf')} >/dev/null 2>&1 & echo $!`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const orphan = Number(await new Promise<string>((res) => createInterface({ input: sh.stdout }).once('line', res)));
+    cleanups.push(async () => alive(orphan) && process.kill(orphan, 'SIGKILL'));
+    writeFileSync(join(dir, 'influxd.pid'), JSON.stringify({ pid: orphan, owner: sh.pid }));
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status, () => 0), (s) => s === 204);
+
+    const events: InfluxdEvent[] = [];
+    const influx = await startLocalInflux({ dataDir: dir, port, log: quietLog, onEvent: (e) => events.push(e) });
+    cleanups.push(() => influx.stop());
+    expect(alive(orphan)).toBe(false);
+    expect(influx.pid).not.toBe(orphan);
+    expect(alive(influx.pid!)).toBe(true);
+    expect(events).toEqual(['stale_stopped', 'started']);
+  });
+
+  it('never starts a second influxd on a data directory whose influxd belongs to a running process', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const first = parent(dir, port);
+    const { pid } = await first.first;
+    cleanups.push(async () => alive(pid!) && process.kill(pid!, 'SIGKILL'));
+    const second = parent(dir, port);
+    const r = await second.first;
+    expect(r.error).toMatch(/belongs to a running process .* cannot share one DATA_DIR/);
+    expect(alive(pid!)).toBe(true);
+    // Someone else's server on the port is refused too, not used silently.
+    const other = parent(tempDir(), port);
+    expect((await other.first).error).toMatch(/port \d+ .* already in use/);
+  });
+
+  it('restarts a SIGKILLed influxd with backoff, logs and counts it, and the service stores again', async () => {
+    const s = await startTestService({}, testEnv({ INFLUX_URL: '', INFLUX_USERNAME: '', INFLUX_PASSWORD: '', INFLUX_LOCAL_PORT: String(await freePort()) }));
+    cleanups.push(() => s.cleanup());
+    const health = () => fetch(`${s.httpUrl}/healthz`).then((r) => r.status, () => 0);
+    await waitFor(health, (st) => st === 200, 30_000);
+    const city = await registerSmallCity(s);
+    const before = s.localInflux!.pid!;
+    process.kill(before, 'SIGKILL');
+    await waitFor(async () => s.localInflux!.pid, (p) => p !== null && p !== before, 15_000);
+    const metrics = await waitFor(() => fetch(`${s.httpUrl}/metrics`).then((r) => r.text()), (t) => /se_influxd_events_total\{event="restarted"\} 1/.test(t), 15_000);
+    expect(metrics).toMatch(/se_influxd_events_total\{event="exited"\} 1/);
+    expect(metrics).toMatch(/se_influxd_events_total\{event="started"\} 1/);
+    const gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
+    for (let i = 0; i < 20; i++) await publish(gw, 'se/v1/elevator/E1/status', status(`r-${i}`, Date.now() - 60_000 + i));
+    await gw.endAsync();
+    await waitFor(() => count(s, 'elevator_status', `WHERE elevator = 'E1'`), (n) => n === 20, 30_000);
+  });
+});
