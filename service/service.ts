@@ -74,7 +74,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       onEvent: (event) => metrics.influxdEvents.inc({ event }),
     });
     influxCred = { username: local.username, password: local.password };
-    local.ready(120_000).catch((err: Error) => log.error({ err: err.message }, 'project-local influxd is not ready yet; still retrying'));
+    local.ready(60_000).catch((err: Error) => log.warn({ err: err.message }, 'project-local influxd is not ready yet; messages wait in the spool'));
   }
   const store = InfluxStore.open(
     {

@@ -32,7 +32,7 @@ export interface LocalInflux {
   password: string;
   /** pid of the running influxd (changes when it is restarted), or null between restarts */
   readonly pid: number | null;
-  /** Resolves once influxd answers and the admin user works; rejects after timeoutMs. */
+  /** Resolves once influxd answers and its admin user works (created on the first start); rejects after timeoutMs. */
   ready(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -235,7 +235,8 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
   let stopping = false;
   let restartDelay = RESTART_MIN_MS;
   let restartTimer: NodeJS.Timeout | null = null;
-  let admin: Promise<void> | null = null;
+  /** the running influxd answers and its admin user works */
+  let isReady = false;
   /** why the last start or run ended, for the error when it never becomes ready */
   let lastError = '';
 
@@ -246,11 +247,13 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
     const c = setpriv ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', logFd, logFd] }) : spawn(bin, args, { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     await new Promise<void>((res, rej) => c.once('spawn', res).once('error', rej));
+    c.on('error', (e) => log.error({ err: e.message, pid: c.pid }, 'project-local influxd: process error'));
     child = c;
     writeFileSync(pidFile, JSON.stringify({ pid: c.pid, owner: process.pid }));
     const startedAt = Date.now();
     c.once('exit', (code, signal) => {
       child = null;
+      isReady = false;
       if (stopping) return;
       event('exited');
       lastError = `influxd exited (${signal ?? `code ${code}`})`;
@@ -258,7 +261,8 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
       log.error({ pid: c.pid, code, signal, restartInMs: restartDelay, log: logPath }, 'project-local influxd exited; restarting it (messages wait in the spool)');
       scheduleRestart();
     });
-    admin = null;
+    isReady = false;
+    void bootstrap(c);
     log.info({ url, dataDir: dir, pid: c.pid, pdeathsig: Boolean(setpriv) }, 'started project-local influxd');
   }
 
@@ -291,14 +295,26 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
   }
   event('started');
 
-  /** Waits for /ping and the admin user, creating it on first start. */
-  const bootstrap = async (deadline: number) => {
-    for (;;) {
-      if (await ensureAdmin(url, cred, dir)) return;
-      if (Date.now() > deadline) throw new Error(`influxd did not answer ${url}/ping in time${lastError ? ` (${lastError})` : ''}; see ${logPath}`);
+  /**
+   * Waits, in the background, until this influxd answers /ping and its admin
+   * user works, creating it on first start; gives up only when that influxd
+   * is gone (the next one starts its own) or the admin cannot be created.
+   */
+  async function bootstrap(c: ChildProcess): Promise<void> {
+    while (!stopping && child === c) {
+      try {
+        if (await ensureAdmin(url, cred, dir)) {
+          isReady = child === c;
+          return;
+        }
+      } catch (e) {
+        lastError = (e as Error).message;
+        log.error({ err: lastError }, 'project-local influxd cannot be used');
+        return;
+      }
       await sleep(100);
     }
-  };
+  }
 
   return {
     url,
@@ -306,13 +322,12 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
     get pid() {
       return child?.pid ?? null;
     },
-    ready(timeoutMs = 30_000) {
+    async ready(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
-      admin ??= bootstrap(deadline).catch((e: Error) => {
-        admin = null;
-        throw e;
-      });
-      return admin;
+      while (!isReady) {
+        if (Date.now() > deadline) throw new Error(`influxd at ${url} was not ready within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}; see ${logPath}`);
+        await sleep(100);
+      }
     },
     stop: () =>
       new Promise<void>((res) => {
