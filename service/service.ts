@@ -74,7 +74,6 @@ export async function startService(config: Config, log: Logger): Promise<Service
       onEvent: (event) => metrics.influxdEvents.inc({ event }),
     });
     influxCred = { username: local.username, password: local.password };
-    local.ready(60_000).catch((err: Error) => log.warn({ err: err.message }, 'project-local influxd is not ready yet; messages wait in the spool'));
   }
   const store = InfluxStore.open(
     {
@@ -83,7 +82,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
     },
     log.child({ part: 'influx' }),
   );
-  store.connectInBackground();
+  // A fresh local influxd has no admin for a moment: connect once it has, rather than warn about it.
+  if (local) local.ready(60_000).then(() => store.connectInBackground(), (err: Error) => {
+    log.warn({ err: err.message }, 'project-local influxd is not ready yet; messages wait in the spool');
+    store.connectInBackground();
+  });
+  else store.connectInBackground();
 
   const db = new Database(join(config.dataDir, 'state.db'));
   db.pragma('journal_mode = WAL');
