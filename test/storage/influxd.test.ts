@@ -2,7 +2,7 @@
 // service knows; supervised so it never outlives its parent, an orphan of a
 // killed run is found and stopped, a second one never starts silently on the
 // same data directory, and a dead one is restarted, logged and counted.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +109,40 @@ describe('supervision', () => {
     // Someone else's server on the port is refused too, not used silently.
     const other = parent(tempDir(), port);
     expect((await other.first).error).toMatch(/port \d+ .* already in use/);
+  });
+
+  it('a service killed with SIGKILL takes its influxd along; the restarted service starts its own and is healthy', async () => {
+    const dataDir = tempDir();
+    const httpPort = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1', INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: 't', LOG_LEVEL: 'warn' };
+    delete env.INFLUX_URL;
+    const start = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      cleanups.push(async () => child.kill('SIGKILL'));
+      return child;
+    };
+    const healthy = () => waitFor(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status, () => 0), (st) => st === 200, 30_000);
+    /** the service's child process named influxd */
+    const influxdPid = (svc: { pid?: number }) => Number(spawnSync('pgrep', ['-P', String(svc.pid), 'influxd'], { encoding: 'utf8' }).stdout.trim());
+    let service = start();
+    await healthy();
+    const first = influxdPid(service);
+    expect(first).toBeGreaterThan(0);
+    cleanups.push(async () => alive(first) && process.kill(first, 'SIGKILL'));
+    service.kill('SIGKILL');
+    await waitFor(async () => alive(first), (a) => !a, 10_000);
+
+    service = start();
+    await healthy();
+    const second = influxdPid(service);
+    expect(second).toBeGreaterThan(0);
+    expect(second).not.toBe(first);
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/se_influxd_events_total\{event="started"\} 1/);
+    expect(metrics).not.toMatch(/event="start_failed"/);
+    service.kill('SIGTERM');
+    await new Promise((r) => service.once('exit', r));
+    expect(alive(second)).toBe(false);
   });
 
   it('restarts a SIGKILLed influxd with backoff, logs and counts it, and the service stores again', async () => {
