@@ -244,7 +244,9 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
     await assertPortFree(opts.port);
     const logFd = openSync(logPath, 'a');
     const args = ['-config', confPath];
-    const c = setpriv ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', logFd, logFd] }) : spawn(bin, args, { stdio: ['ignore', logFd, logFd] });
+    // Its own session: a Ctrl-C on the terminal reaches only the service, which drains into influxd before stopping it.
+    const how = { stdio: ['ignore', logFd, logFd] as ['ignore', number, number], detached: true };
+    const c = setpriv ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], how) : spawn(bin, args, how);
     closeSync(logFd);
     await new Promise<void>((res, rej) => c.once('spawn', res).once('error', rej));
     c.on('error', (e) => log.error({ err: e.message, pid: c.pid }, 'project-local influxd: process error'));

@@ -145,6 +145,27 @@ describe('supervision', () => {
     expect(alive(second)).toBe(false);
   });
 
+  it('a Ctrl-C on the terminal stops the service cleanly; influxd is stopped by it, not by the signal', async () => {
+    const dataDir = tempDir();
+    const httpPort = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1', INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: 't', LOG_LEVEL: 'info' };
+    delete env.INFLUX_URL;
+    // Its own process group, as a shell gives a foreground job: Ctrl-C signals the whole group.
+    const service = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    cleanups.push(async () => service.kill('SIGKILL'));
+    let out = '';
+    service.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status, () => 0), (st) => st === 200, 30_000);
+    const influxd = Number(spawnSync('pgrep', ['-P', String(service.pid), 'influxd'], { encoding: 'utf8' }).stdout.trim());
+    expect(influxd).toBeGreaterThan(0);
+    const exited = new Promise<number | null>((r) => service.once('exit', r));
+    process.kill(-service.pid!, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toContain('service stopped');
+    expect(out).not.toContain('influxd exited');
+    expect(alive(influxd)).toBe(false);
+  });
+
   it('restarts a SIGKILLed influxd with backoff, logs and counts it, and the service stores again', async () => {
     const s = await startTestService({}, testEnv({ INFLUX_URL: '', INFLUX_USERNAME: '', INFLUX_PASSWORD: '', INFLUX_LOCAL_PORT: String(await freePort()) }));
     cleanups.push(() => s.cleanup());
