@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
 import { startLocalInflux, type InfluxdEvent } from '../../storage/influxd.js';
@@ -164,6 +165,22 @@ describe('supervision', () => {
     expect(out).toContain('service stopped');
     expect(out).not.toContain('influxd exited');
     expect(alive(influxd)).toBe(false);
+  });
+
+  it('restarts an influxd that keeps dying with growing delays, each event logged and reported', async () => {
+    const lines: { msg: string; restartInMs?: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const events: InfluxdEvent[] = [];
+    const influx = await startLocalInflux({ dataDir: tempDir(), port: await freePort(), log, onEvent: (e) => events.push(e) });
+    cleanups.push(() => influx.stop());
+    for (let i = 0; i < 2; i++) {
+      const pid = influx.pid!;
+      process.kill(pid, 'SIGKILL');
+      await waitFor(async () => influx.pid, (p) => p !== null && p !== pid, 15_000);
+    }
+    expect(lines.filter((l) => /influxd exited/.test(l.msg)).map((l) => l.restartInMs)).toEqual([1000, 2000]);
+    expect(events).toEqual(['started', 'exited', 'restarted', 'exited', 'restarted']);
+    await influx.ready(30_000);
   });
 
   it('restarts a SIGKILLed influxd with backoff, logs and counts it, and the service stores again', async () => {
