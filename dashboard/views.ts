@@ -567,7 +567,7 @@ export class Views {
     const rates = this.rates();
     return {
       at: now, totals, districts, entrapmentsToday, interview,
-      ingest: { messagesPerSec: rates.messagesPerSec, influxWriting: this.deps.ingest.influxUp, spoolDepthMessages: this.deps.spool.depthCount, spoolFull: this.deps.spool.full },
+      ingest: { messagesPerSec: rates.messagesPerSec, influxWriting: this.deps.store.connected && this.deps.ingest.influxUp, spoolDepthMessages: this.deps.spool.depthCount, spoolFull: this.deps.spool.full },
     };
   }
 

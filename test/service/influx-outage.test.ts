@@ -60,6 +60,9 @@ describe.each([
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({ status: 'degraded', influx: { reachable: false, connected: false } });
     expect(s.spool.depthCount).toBe(101);
+    // The dashboard does not claim InfluxDB is writing when it never connected.
+    expect((await api(s, 'GET', '/api/v1/overview')).body.ingest.influxWriting).toBe(false);
+    expect((await api(s, 'GET', '/api/v1/ingest/health')).body.influx).toMatchObject({ writing: false, version: null });
 
     await endOutage();
     const influx = await startLocalInflux({ dataDir: influxDir, port, log: quietLog });
