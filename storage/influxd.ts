@@ -204,7 +204,8 @@ async function ensureAdmin(url: string, cred: { username: string; password: stri
   const esc = cred.password.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
   const created = await q(`CREATE USER "${cred.username}" WITH PASSWORD '${esc}' WITH ALL PRIVILEGES`);
   if (created?.status === 200 && !created.body.includes('"error"')) return true;
-  if (!created) return false;
+  // 401: there are users already, so an anonymous CREATE USER is refused; anything else may pass: try again.
+  if (created?.status !== 401) return false;
   throw new Error(`influxd of ${dir} already has users, and the admin in ${join(dir, 'credentials')} is not one of them (${created.body.trim()}); restore that file, or remove ${join(dir, 'meta')} to start without users`);
 }
 
@@ -239,6 +240,8 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
   let isReady = false;
   /** why the last start or run ended, for the error when it never becomes ready */
   let lastError = '';
+  /** this influxd cannot be used (the admin cannot be created): ready() says so at once */
+  let unusable = false;
 
   async function spawnInfluxd(): Promise<void> {
     await assertPortFree(opts.port);
@@ -264,6 +267,7 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
       scheduleRestart();
     });
     isReady = false;
+    unusable = false;
     void bootstrap(c);
     log.info({ url, dataDir: dir, pid: c.pid, pdeathsig: Boolean(setpriv) }, 'started project-local influxd');
   }
@@ -311,6 +315,7 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
         }
       } catch (e) {
         lastError = (e as Error).message;
+        unusable = true;
         log.error({ err: lastError }, 'project-local influxd cannot be used');
         return;
       }
@@ -327,6 +332,7 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
     async ready(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (!isReady) {
+        if (unusable) throw new Error(lastError);
         if (Date.now() > deadline) throw new Error(`influxd at ${url} was not ready within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}; see ${logPath}`);
         await sleep(100);
       }

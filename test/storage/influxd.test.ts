@@ -65,6 +65,17 @@ describe('authentication', () => {
   });
 });
 
+describe('credentials that do not match the users', () => {
+  it('stop the start with an error that says which file to restore', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    await (await startLocalInflux({ dataDir: dir, port, log: quietLog })).stop();
+    writeFileSync(join(dir, 'credentials'), 'se_monitor:not-the-password\n');
+    const influx = startLocalInflux({ dataDir: dir, port, log: quietLog });
+    await expect(influx).rejects.toThrow(/already has users, and the admin in .*credentials is not one of them/);
+  });
+});
+
 describe('supervision', () => {
   it('influxd dies with its parent, even when the parent is killed with SIGKILL', async () => {
     const dir = tempDir();
