@@ -109,7 +109,8 @@ export class InfluxStore {
    */
   async ready(): Promise<void> {
     if (this.writeApi) return;
-    if (this.closed) throw new InfluxError('InfluxDB store is closed', undefined, false);
+    // Retriable: a write racing the shutdown stays in the spool, never becomes a dead letter.
+    if (this.closed) throw new InfluxError('InfluxDB store is closed (service stopping)');
     if (!this.connecting && Date.now() < this.nextAttempt) throw new InfluxError(`InfluxDB at ${this.cfg.url} is not available yet: ${this.lastError}`);
     this.connecting ??= this.attempt().finally(() => (this.connecting = null));
     return this.connecting;
@@ -119,7 +120,7 @@ export class InfluxStore {
     const { cfg, log } = this;
     try {
       const version = await InfluxStore.ping(cfg.url, PING_TIMEOUT_MS);
-      if (version === null) throw new InfluxError(`no answer to ${cfg.url}/ping within ${PING_TIMEOUT_MS} ms`);
+      if (version === null) throw new InfluxError(`no answer to GET ${cfg.url}/ping (refused, or nothing within ${PING_TIMEOUT_MS} ms)`);
       if (parseVersion(version)[0] === 1) await this.query(`CREATE DATABASE "${cfg.database}"`, 'POST');
       this.writeApi = this.createWriteApi(version);
       this.serverVersion = version;
