@@ -63,7 +63,7 @@ async function main() {
     console.log(`service: ${ELEVATORS + ALERTS} elevators registered, RSS ${rssIdle.toFixed(0)} MB`);
 
     // The live feed, as a dashboard sees it.
-    ws = new WebSocket(`${svc.base.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    ws = new WebSocket(`${svc.base.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${TOKEN}` }, handshakeTimeout: 30_000 });
     await new Promise<void>((res, rej) => {
       ws!.once('error', rej);
       ws!.on('message', (data) => {

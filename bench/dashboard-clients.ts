@@ -62,7 +62,7 @@ const loop = monitorEventLoopDelay({ resolution: 10 });
 const TYPE = /^\{"type":"([^"]+)"/;
 
 function openClient(url: string, token: string, i: number): Promise<void> {
-  const ws = i % 2 === 0 ? new WebSocket(`${url}?token=${encodeURIComponent(token)}`) : new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+  const ws = i % 2 === 0 ? new WebSocket(`${url}?token=${encodeURIComponent(token)}`, { handshakeTimeout: 30_000 }) : new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, handshakeTimeout: 30_000 });
   sockets[i] = ws;
   let lastSeq: number | undefined;
   return new Promise((res, rej) => {

@@ -37,7 +37,7 @@ export const rssMb = (pid: number) => {
 };
 
 export async function api(base: string, method: string, path: string, body?: string, type = 'application/json') {
-  const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': type } : {}) }, body });
+  const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': type } : {}) }, body, signal: AbortSignal.timeout(300_000) });
   const json = (await r.json().catch(() => ({}))) as Record<string, unknown>;
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
   return json;
@@ -64,6 +64,8 @@ export interface BenchService {
   mqttUrl: string;
   influxPort: number;
   metrics(): Promise<string>;
+  /** InfluxQL against the service's project-local influxd, with its credentials */
+  influxQuery(q: string): Promise<{ results: { series?: { values: unknown[][] }[] }[] }>;
   stop(): Promise<void>;
 }
 
@@ -86,7 +88,13 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
   const base = `http://127.0.0.1:${httpPort}`;
   const svc: BenchService = {
     proc, base, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, influxPort,
-    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    metrics: async () => (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(30_000) })).text(),
+    async influxQuery(q) {
+      // The project-local influxd runs with authentication; its admin is in DATA_DIR/influxdb/credentials.
+      const auth = Buffer.from(readFileSync(join(dataDir, 'influxdb', 'credentials'), 'utf8').trim()).toString('base64');
+      const r = await fetch(`http://127.0.0.1:${influxPort}/query?db=se_monitor&q=${encodeURIComponent(q)}`, { headers: { authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(60_000) });
+      return (await r.json()) as { results: { series?: { values: unknown[][] }[] }[] };
+    },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exited;
@@ -94,7 +102,7 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
   };
   try {
     for (let i = 0; ; i++) {
-      if ((await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) === 200) break;
+      if ((await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0)) === 200) break;
       if (proc.exitCode !== null) throw new Error(`service exited (${proc.exitCode}) before becoming healthy`);
       if (i > 600) throw new Error('service did not become healthy');
       await new Promise((r) => setTimeout(r, 100));

@@ -85,8 +85,8 @@ async function main() {
     clearInterval(sampler);
     const m1 = await svc.metrics();
     const q = `SELECT count("id") FROM elevator_status`;
-    const influx = (await (await fetch(`http://127.0.0.1:${svc.influxPort}/query?db=se_monitor&q=${encodeURIComponent(q)}`)).json()) as { results: { series?: { values: number[][] }[] }[] };
-    const counted = influx.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
+    const influx = await svc.influxQuery(q);
+    const counted = Number(influx.results[0]?.series?.[0]?.values[0]?.[1] ?? 0);
     const lagB = parseMetrics(m0, 'se_ingest_store_lag_seconds');
     const lagA = parseMetrics(m1, 'se_ingest_store_lag_seconds');
     const publishRate = res.acked / res.seconds;

@@ -81,10 +81,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', async (_req, reply) => {
     const version = await InfluxStore.ping(deps.store.cfg.url, 1000);
     const spool = { depthMessages: deps.spool.depthCount, depthBytes: deps.spool.depthBytes, limitBytes: deps.spool.limitBytes, full: deps.spool.full };
-    const ok = version !== null && !spool.full;
+    // Reachable is not enough: until connected (database created, credentials accepted) nothing is stored.
+    const connected = deps.store.connected;
+    const ok = version !== null && connected && !spool.full;
     return reply.code(ok ? 200 : 503).send({
       status: ok ? 'ok' : 'degraded',
-      influx: { reachable: version !== null, version, writing: deps.ingest.influxUp },
+      influx: { reachable: version !== null, connected, version, writing: connected && deps.ingest.influxUp },
       spool,
     });
   });

@@ -567,7 +567,7 @@ export class Views {
     const rates = this.rates();
     return {
       at: now, totals, districts, entrapmentsToday, interview,
-      ingest: { messagesPerSec: rates.messagesPerSec, influxWriting: this.deps.ingest.influxUp, spoolDepthMessages: this.deps.spool.depthCount, spoolFull: this.deps.spool.full },
+      ingest: { messagesPerSec: rates.messagesPerSec, influxWriting: this.deps.store.connected && this.deps.ingest.influxUp, spoolDepthMessages: this.deps.spool.depthCount, spoolFull: this.deps.spool.full },
     };
   }
 
@@ -877,7 +877,7 @@ export class Views {
       totals: { messages: last?.messages ?? 0, stored: last?.stored ?? 0, deadLetters: last?.deadLetters ?? 0, duplicates: last?.duplicates ?? 0, refusals: last?.refusals ?? 0 },
       deadLetters: { total: Object.values(counts).reduce((a, b) => a + b, 0), byReason, recent: this.sql.letterRecent!.all() },
       spool: { depthMessages: spool.depthCount, depthBytes: spool.depthBytes, limitBytes: spool.limitBytes, full: spool.full, usedRatio: spool.limitBytes ? spool.depthBytes / spool.limitBytes : 0 },
-      influx: { writing: ingest.influxUp, version: store.version, writeErrors },
+      influx: { writing: store.connected && ingest.influxUp, version: store.version, writeErrors },
       mqttClients: clients,
       liveClients,
       rules: scheduler.rules().map((r) => ({ rule: r.rule, schedule: r.schedule, nextRunAt: r.nextRunAt, running: r.running, lastRun: r.lastRun })),

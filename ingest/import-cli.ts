@@ -78,6 +78,8 @@ async function send(path: string, batch: { row: number; obj: Record<string, unkn
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': registry ? 'application/x-ndjson' : 'application/json' },
       body,
+      // a service that accepts but never answers must not stall the import: retried like a restart
+      signal: AbortSignal.timeout(120_000),
     }).catch((e: Error) => ({ ok: false, status: 0, json: async () => ({ error: e.message }) }) as const);
     const res = (await r.json()) as { error?: string; accepted?: number; imported?: number; rejected?: { index: number; reason: string; message: string }[]; errors?: { row: number; error: string }[] };
     if (r.status === 503 || r.status === 0) {

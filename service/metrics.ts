@@ -26,6 +26,7 @@ export function createMetrics() {
     alertTransitions: new Counter({ name: 'se_alert_transitions_total', help: 'Alert transitions, by type and transition', labelNames: ['type', 'transition'], registers: [registry] }),
     notifications: new Counter({ name: 'se_notifications_total', help: 'Notification outcomes, by format and status (sent, retry, failed, suppressed)', labelNames: ['format', 'status'], registers: [registry] }),
     liveClients: new Gauge({ name: 'se_live_clients', help: 'WebSocket live-feed clients connected', registers: [registry] }),
+    influxdEvents: new Counter({ name: 'se_influxd_events_total', help: 'Project-local influxd supervision: started, exited (unexpectedly), restarted, stale_stopped (an orphan of a killed run), start_failed', labelNames: ['event'], registers: [registry] }),
     influxUp: new Gauge({ name: 'se_influx_up', help: '1 when the last InfluxDB write or ping succeeded', registers: [registry] }),
   };
   return m;

@@ -22,7 +22,7 @@ import { Dedup } from '../ingest/dedup.js';
 import { startIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
 import { InfluxStore } from '../storage/influx.js';
-import { startLocalInflux, type LocalInflux } from '../storage/influxd.js';
+import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { RecordLedger } from '../storage/ledger.js';
 import { Spool } from '../storage/spool.js';
 import type { Config } from './config.js';
@@ -46,6 +46,8 @@ export interface Service {
   db: Database.Database;
   accounts: Accounts;
   audit: AuditLog;
+  /** the supervised project-local influxd, when INFLUX_URL is unset */
+  localInflux: LocalInflux | undefined;
   httpUrl: string;
   mqttPort: number;
   adminToken: string;
@@ -66,14 +68,28 @@ export async function startService(config: Config, log: Logger): Promise<Service
   mkdirSync(config.dataDir, { recursive: true });
   const metrics = createMetrics();
   let local: LocalInflux | undefined;
-  const influxUrl = config.INFLUX_URL ?? (local = await startLocalInflux({ dataDir: join(config.dataDir, 'influxdb'), port: config.INFLUX_LOCAL_PORT, log, autoInstall: config.INFLUX_AUTO_INSTALL })).url;
-  const store = await InfluxStore.connect(
+  let influxCred = { username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD };
+  if (!config.INFLUX_URL) {
+    // Supervised and not waited for: until it answers, messages wait in the spool.
+    local = await launchLocalInflux({
+      dataDir: join(config.dataDir, 'influxdb'), port: config.INFLUX_LOCAL_PORT, log: log.child({ part: 'influxd' }), autoInstall: config.INFLUX_AUTO_INSTALL,
+      onEvent: (event) => metrics.influxdEvents.inc({ event }),
+    });
+    influxCred = { username: local.username, password: local.password };
+  }
+  const store = InfluxStore.open(
     {
-      url: influxUrl, database: config.INFLUX_DATABASE, token: config.INFLUX_TOKEN, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD, org: config.INFLUX_ORG,
+      url: local?.url ?? config.INFLUX_URL!, database: config.INFLUX_DATABASE, token: config.INFLUX_TOKEN, ...influxCred, org: config.INFLUX_ORG,
       gzipThreshold: config.INFLUX_GZIP_THRESHOLD ?? (local ? 0 : 4096),
     },
-    log,
+    log.child({ part: 'influx' }),
   );
+  // A fresh local influxd has no admin for a moment: connect once it has, rather than warn about it.
+  if (local) local.ready(60_000).then(() => store.connectInBackground(), (err: Error) => {
+    log.warn({ err: err.message }, 'project-local influxd is not ready yet; messages wait in the spool');
+    store.connectInBackground();
+  });
+  else store.connectInBackground();
 
   const db = new Database(join(config.dataDir, 'state.db'));
   db.pragma('journal_mode = WAL');
@@ -166,11 +182,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     metrics,
     log: log.child({ part: 'broker' }),
   });
-  log.info({ http: httpUrl, mqtt: broker.port, elevators: registry.elevators.items.size }, 'service started');
+  log.info({ http: httpUrl, mqtt: broker.port, elevators: registry.elevators.items.size, influx: store.connected ? 'connected' : 'not yet connected: messages wait in the spool' }, 'service started');
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool, ingest, broker, app, metrics, db, accounts, audit, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool, ingest, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;

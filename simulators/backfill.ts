@@ -184,7 +184,7 @@ export async function postRecords(
     buffers.delete(topic);
     const body = `[${b.parts.join(',')}]`;
     for (let attempt = 0; ; attempt++) {
-      const res = await fetch(`${base}/api/v1/ingest/${topic}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+      const res = await fetch(`${base}/api/v1/ingest/${topic}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(120_000) });
       const text = await res.text();
       if (res.status === 503 && attempt < 20) {
         await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get('retry-after') ?? 2)));

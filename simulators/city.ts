@@ -244,7 +244,7 @@ export async function registerCityOverHttp(httpUrl: string, adminToken: string, 
     // Chunks well under the server's body limit.
     for (let i = 0; i < items.length; i += 1000) {
       const body = items.slice(i, i + 1000).map((x) => JSON.stringify(x)).join('\n');
-      const res = await fetch(`${base}/api/v1/${name}/import`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body });
+      const res = await fetch(`${base}/api/v1/${name}/import`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body, signal: AbortSignal.timeout(120_000) });
       const text = await res.text();
       if (!res.ok) throw new Error(`POST /api/v1/${name}/import: HTTP ${res.status}: ${text.slice(0, 500)}`);
       const r = JSON.parse(text) as { failed: number; errors: { row: number; error: string }[] };
@@ -257,7 +257,7 @@ export async function registerCityOverHttp(httpUrl: string, adminToken: string, 
   const worker = async () => {
     while (next < ids.length) {
       const [kind, id] = ids[next++]!;
-      const res = await fetch(`${base}/api/v1/${kind}/${encodeURIComponent(id)}/secret`, { method: 'POST', headers: auth });
+      const res = await fetch(`${base}/api/v1/${kind}/${encodeURIComponent(id)}/secret`, { method: 'POST', headers: auth, signal: AbortSignal.timeout(30_000) });
       if (!res.ok) throw new Error(`POST /api/v1/${kind}/${id}/secret: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
       secrets.set(id, ((await res.json()) as { secret: string }).secret);
     }

@@ -210,7 +210,7 @@ async function generateInterviewList(service: Service, log: Logger): Promise<voi
 async function runScheduledRules(service: Service, log: Logger): Promise<void> {
   for (const rule of RULE_NAMES) {
     try {
-      const res = await fetch(`${service.httpUrl}/api/v1/rules/${rule}/run`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}` } });
+      const res = await fetch(`${service.httpUrl}/api/v1/rules/${rule}/run`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}` }, signal: AbortSignal.timeout(300_000) });
       const body = (await res.json()) as { raised?: number; stillActive?: number; durationMs?: number; error?: string };
       if (res.ok) log.info({ rule, raised: body.raised, active: body.stillActive, ms: body.durationMs }, 'scheduled rule run over the demo city');
       else log.warn({ rule, status: res.status, error: body.error }, 'scheduled rule run failed');

@@ -40,42 +40,123 @@ export function parseVersion(v: string): [number, number] {
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
 
+/** connect attempts while InfluxDB is away: 0.5 s doubling to 15 s */
+const CONNECT_MIN_MS = 500;
+const CONNECT_MAX_MS = 15_000;
+const PING_TIMEOUT_MS = 2000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * InfluxDB, connected lazily: `open` never waits for the server, so the
+ * service starts, accepts and spools while InfluxDB is down or hanging. The
+ * first write (or the background loop started by `connectInBackground`)
+ * pings, detects the version and creates the database; until that succeeds
+ * writes fail as retriable and the spool keeps the messages.
+ */
 export class InfluxStore {
-  private writeApi: WriteApi;
+  private writeApi: WriteApi | null = null;
+  private serverVersion: string | null = null;
+  private connecting: Promise<void> | null = null;
+  private nextAttempt = 0;
+  private delay = CONNECT_MIN_MS;
+  private lastError = '';
+  private closed = false;
+  private timer: NodeJS.Timeout | null = null;
+
   private constructor(
     readonly cfg: InfluxConfig,
-    readonly version: string,
     private log: Logger,
-  ) {
+  ) {}
+
+  /** A store that connects on first use; nothing is sent yet. */
+  static open(cfg: InfluxConfig, log: Logger): InfluxStore {
+    setLogger({ error: (m, e) => log.debug({ err: e }, m), warn: (m, e) => log.debug({ err: e }, m) });
+    return new InfluxStore(cfg, log);
+  }
+
+  /** Opens and connects now; rejects when InfluxDB is not reachable (tools and tests). */
+  static async connect(cfg: InfluxConfig, log: Logger): Promise<InfluxStore> {
+    const store = InfluxStore.open(cfg, log);
+    await store.ready();
+    return store;
+  }
+
+  /** The server version once connected, else null. */
+  get version(): string | null {
+    return this.serverVersion;
+  }
+
+  get connected(): boolean {
+    return this.writeApi !== null;
+  }
+
+  /** Keeps trying to connect (with backoff) until it succeeds, logging what happens, so a quiet service connects too. */
+  connectInBackground(): void {
+    const attempt = () => {
+      this.timer = null;
+      if (this.closed || this.connected) return;
+      this.ready().catch(() => {
+        if (!this.closed) this.timer = setTimeout(attempt, Math.max(50, this.nextAttempt - Date.now())).unref();
+      });
+    };
+    attempt();
+  }
+
+  /**
+   * Connects if not connected yet: ping, version, CREATE DATABASE (1.x). While
+   * the server is away, calls within the backoff delay fail at once with the
+   * last error instead of waiting on it again.
+   */
+  async ready(): Promise<void> {
+    if (this.writeApi) return;
+    // Retriable: a write racing the shutdown stays in the spool, never becomes a dead letter.
+    if (this.closed) throw new InfluxError('InfluxDB store is closed (service stopping)');
+    if (!this.connecting && Date.now() < this.nextAttempt) throw new InfluxError(`InfluxDB at ${this.cfg.url} is not available yet: ${this.lastError}`);
+    this.connecting ??= this.attempt().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async attempt(): Promise<void> {
+    const { cfg, log } = this;
+    try {
+      const version = await InfluxStore.ping(cfg.url, PING_TIMEOUT_MS);
+      if (version === null) throw new InfluxError(`no answer to GET ${cfg.url}/ping (refused, or nothing within ${PING_TIMEOUT_MS} ms)`);
+      if (parseVersion(version)[0] === 1) await this.query(`CREATE DATABASE "${cfg.database}"`, 'POST');
+      this.writeApi = this.createWriteApi(version);
+      this.serverVersion = version;
+      this.delay = CONNECT_MIN_MS;
+      log.info({ url: cfg.url, version, database: cfg.database, writePath: this.writeApi.path }, 'connected to InfluxDB');
+    } catch (e) {
+      const message = (e as Error).message;
+      // One warning per change of reason, not one per retry.
+      if (message !== this.lastError) log.warn({ url: cfg.url, err: message, retryInMs: this.delay }, 'InfluxDB is not available; accepting into the spool and retrying');
+      this.lastError = message;
+      this.nextAttempt = Date.now() + this.delay;
+      this.delay = Math.min(this.delay * 2, CONNECT_MAX_MS);
+      throw e instanceof InfluxError ? e : new InfluxError(message);
+    }
+  }
+
+  private createWriteApi(version: string): WriteApi {
+    const { cfg } = this;
     const [major, minor] = parseVersion(version);
     const legacyWrite = major === 1 && minor < 8;
-    const client = new InfluxDB({ url: cfg.url, token: cfg.token ?? (cfg.username ? `${cfg.username}:${cfg.password ?? ''}` : undefined), timeout: 30_000 });
-    this.writeApi = client.getWriteApi(cfg.org ?? '-', cfg.database, 'ns', {
+    const token = legacyWrite ? undefined : (cfg.token ?? (cfg.username ? `${cfg.username}:${cfg.password ?? ''}` : undefined));
+    const client = new InfluxDB({ url: cfg.url, token, timeout: REQUEST_TIMEOUT_MS });
+    const api = client.getWriteApi(cfg.org ?? '-', cfg.database, 'ns', {
       batchSize: 1_000_000, // we batch ourselves and call flush(); never auto-send
       flushInterval: 0,
       maxRetries: 0, // the spool retries; the client must not drop or reorder
       gzipThreshold: cfg.gzipThreshold === 0 ? undefined : (cfg.gzipThreshold ?? 4096),
       headers: legacyWrite ? authHeader(cfg) : {},
     });
-    if (legacyWrite) {
-      // 1.x before 1.8 has no /api/v2/write.
-      this.writeApi.path = `/write?db=${encodeURIComponent(cfg.database)}&precision=ns`;
-    }
-  }
-
-  /** Pings the server, detects its version and makes sure the database exists (1.x). */
-  static async connect(cfg: InfluxConfig, log: Logger): Promise<InfluxStore> {
-    setLogger({ error: (m, e) => log.debug({ err: e }, m), warn: (m, e) => log.debug({ err: e }, m) });
-    const version = await InfluxStore.ping(cfg.url);
-    if (version === null) throw new InfluxError(`InfluxDB at ${cfg.url} does not answer /ping`);
-    const store = new InfluxStore(cfg, version, log);
-    if (parseVersion(version)[0] === 1) await store.query(`CREATE DATABASE "${cfg.database}"`, 'POST');
-    log.info({ url: cfg.url, version, database: cfg.database, writePath: store.writeApi.path }, 'connected to InfluxDB');
-    return store;
+    // 1.x before 1.8 has no /api/v2/write.
+    if (legacyWrite) api.path = `/write?db=${encodeURIComponent(cfg.database)}&precision=ns`;
+    return api;
   }
 
   /** Returns the server version, or null when unreachable. */
-  static async ping(url: string, timeoutMs = 2000): Promise<string | null> {
+  static async ping(url: string, timeoutMs = PING_TIMEOUT_MS): Promise<string | null> {
     try {
       const r = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
       if (r.status !== 204 && r.status !== 200) return null;
@@ -88,11 +169,15 @@ export class InfluxStore {
   /** Writes line-protocol points; resolves once InfluxDB has accepted all of them. */
   async write(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
-    this.writeApi.writeRecords(lines);
+    await this.ready();
+    const api = this.writeApi!;
+    api.writeRecords(lines);
     try {
-      await this.writeApi.flush();
+      await api.flush();
     } catch (e) {
       const status = (e as { statusCode?: number }).statusCode;
+      // A new, empty InfluxDB behind the same URL has no database: connect (and create it) again.
+      if (status === 404) this.writeApi = null;
       // 400/422: the server refused the data itself (a bad line, a type
       // conflict); retrying the same lines cannot help. Everything else —
       // unreachable, 5xx, 429, and 401/403/404/413 (credentials, a missing
@@ -105,7 +190,7 @@ export class InfluxStore {
   /** Runs InfluxQL; returns the series of the first statement. */
   async query(q: string, method: 'GET' | 'POST' = 'GET'): Promise<SeriesResult[]> {
     const params = new URLSearchParams({ db: this.cfg.database, q, epoch: 'ms' });
-    const r = await fetch(`${this.cfg.url}/query?${params}`, { method, headers: authHeader(this.cfg), signal: AbortSignal.timeout(60_000) });
+    const r = await fetch(`${this.cfg.url}/query?${params}`, { method, headers: authHeader(this.cfg), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const body = (await r.json().catch(() => ({}))) as { error?: string; results?: { error?: string; series?: SeriesResult[] }[] };
     const err = body.error ?? body.results?.[0]?.error;
     if (!r.ok || err) throw new InfluxError(`InfluxQL failed (${r.status}): ${err ?? r.statusText}`, r.status);
@@ -119,6 +204,8 @@ export class InfluxStore {
   }
 
   async close(): Promise<void> {
-    await this.writeApi.close().catch(() => undefined);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.writeApi?.close().catch(() => undefined);
   }
 }

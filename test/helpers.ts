@@ -22,6 +22,8 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
   return {
     DATA_DIR: mkdtempSync(join(tmpdir(), 'se-test-')),
     INFLUX_URL: inject('influxUrl'),
+    INFLUX_USERNAME: inject('influxUsername'),
+    INFLUX_PASSWORD: inject('influxPassword'),
     INFLUX_DATABASE: `t_${randomBytes(4).toString('hex')}`,
     HTTP_PORT: '0',
     MQTT_PORT: '0',
@@ -44,6 +46,10 @@ export async function startTestService(extra: Record<string, string> = {}, env =
     },
   };
 }
+
+/** The suite's InfluxDB credentials as an HTTP header, for tests that talk to InfluxDB directly. */
+export const influxAuth = (): Record<string, string> =>
+  inject('influxUsername') ? { authorization: `Basic ${Buffer.from(`${inject('influxUsername')}:${inject('influxPassword')}`).toString('base64')}` } : {};
 
 export const admin = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
 

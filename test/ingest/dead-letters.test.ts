@@ -2,7 +2,7 @@
 // else is lost and the service keeps going.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { api, connect, count, publish, registerSmallCity, startTestService, status, waitFor, type SmallCity, type TestService } from '../helpers.js';
+import { api, connect, count, influxAuth, publish, registerSmallCity, startTestService, status, waitFor, type SmallCity, type TestService } from '../helpers.js';
 
 let s: TestService;
 let city: SmallCity;
@@ -163,7 +163,7 @@ describe('storage refusals', () => {
   it('a point InfluxDB refuses becomes a dead letter; the rest of its batch is stored', async () => {
     // Make InfluxDB refuse elevator_status points for this shard: a field type conflict on `speed`.
     const t = Date.now() - 2000;
-    const r = await fetch(`${inject('influxUrl')}/write?db=${s.database}&precision=ms`, { method: 'POST', body: `elevator_status,elevator=ZZ speed="fast" ${t}` });
+    const r = await fetch(`${inject('influxUrl')}/write?db=${s.database}&precision=ms`, { method: 'POST', headers: influxAuth(), body: `elevator_status,elevator=ZZ speed="fast" ${t}` });
     expect(r.status).toBe(204);
     // One message, so both objects are in one InfluxDB write.
     await publish(gw, 'se/v1/elevator/E1/status', [status('conflict', t + 1, { speed: 1.2 }), status('fine', t + 2)]);

@@ -26,7 +26,7 @@ describe('InfluxDB stopped mid-stream', () => {
       await influx.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_POINTS: '100' }));
+    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_POINTS: '100' }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
@@ -121,7 +121,7 @@ describe('service killed with SIGKILL mid-stream', () => {
 
     child = start();
     await ready();
-    const store = await InfluxStore.connect({ url: env.INFLUX_URL!, database: env.INFLUX_DATABASE! }, quietLog);
+    const store = await InfluxStore.connect({ url: env.INFLUX_URL!, database: env.INFLUX_DATABASE!, username: env.INFLUX_USERNAME, password: env.INFLUX_PASSWORD }, quietLog);
     await waitFor(() => fetch(`${httpUrl}/healthz`).then((r) => r.json() as Promise<{ spool: { depthMessages: number } }>), (h) => h.spool.depthMessages === 0, 30_000);
     const stored = new Set((await store.rows(`SELECT id FROM elevator_status WHERE elevator = 'E1'`)).map((r) => r.id as string));
     const missing = [...acked].filter((id) => !stored.has(id));
@@ -140,7 +140,7 @@ describe('service killed after alerting but before storing', () => {
       await influx.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    const env = { ...process.env, ...testEnv({ INFLUX_URL: influx.url, HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), LOG_LEVEL: 'error' }) };
+    const env = { ...process.env, ...testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), LOG_LEVEL: 'error' }) };
     cleanups.push(async () => rmSync(env.DATA_DIR!, { recursive: true, force: true }));
     const start = () => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -164,7 +164,7 @@ describe('service killed after alerting but before storing', () => {
     child = start();
     await healthy();
     await waitFor(() => fetch(`${s.httpUrl}/healthz`).then((r) => r.json() as Promise<{ spool: { depthMessages: number } }>), (h) => h.spool.depthMessages === 0, 30_000);
-    const store = await InfluxStore.connect({ url: influx.url, database: env.INFLUX_DATABASE! }, quietLog);
+    const store = await InfluxStore.connect({ url: influx.url, database: env.INFLUX_DATABASE!, username: influx.username, password: influx.password }, quietLog);
     expect(await count({ store }, 'elevator_event')).toBe(1);
     const alerts = (await api(s, 'GET', '/api/v1/alerts?type=entrapment')).body;
     expect(alerts.total).toBe(1);
