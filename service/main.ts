@@ -1,4 +1,4 @@
-// Entry point: `node --import tsx service/main.ts [--demo]`.
+// Entry point: `node dist/service/main.js [--demo]` (npm start builds it first).
 // SIGTERM/SIGINT stop the service gracefully (drain, then exit).
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.js';
