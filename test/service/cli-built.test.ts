@@ -3,7 +3,7 @@
 // (`npm ci --omit=dev`: no tsx, no TypeScript). The install is reproduced in
 // a temporary directory: package.json, scripts/, a copy of dist/ and only the
 // packages the lock file does not mark as dev.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,15 +14,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 let install: string;
 
 function npmRun(cwd: string, script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('npm', ['run', '--silent', script, '--', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
+  return new Promise((resolve) =>
+    execFile('npm', ['run', '--silent', script, '--', ...args], { cwd, env: { ...process.env, ...env }, timeout: 60_000 }, (e, out, err) =>
+      resolve({ code: (e as { code?: number } | null)?.code ?? 0, out, err }),
+    ),
+  );
 }
 
 /** A production install: the packages `npm ci --omit=dev` keeps (symlinked), nothing else. */
