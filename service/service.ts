@@ -83,6 +83,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const refused = webhookTargets.refusal(c.webhook);
     return refused && `webhook: ${refused.message}`;
   };
+  // Contacts saved before webhooks were limited to public addresses: say now which ones will not be sent to.
+  for (const c of registry.contacts.items.values()) {
+    const refused = webhookTargets.refusal(c.webhook);
+    if (refused) log.warn({ contact: c.id, reason: refused.reason }, `contact ${c.id}: ${refused.message}; its notifications will fail`);
+  }
   const deadLetters = new DeadLetters(db, config.DEAD_LETTER_MAX);
   const dedup = new Dedup(db);
   const purgeIds = () => {
