@@ -53,7 +53,7 @@ describe('Content-Security-Policy in Chromium', () => {
     await page.getByTestId('login-submit').click();
     await page.getByTestId('page-overview').waitFor();
     await expect.poll(() => page.getByTestId('conn-state').getAttribute('data-state'), { timeout: 10_000 }).toBe('open'); // the WebSocket (connect-src)
-    for (const [path, testid] of [['/#/alerts', 'alerts-table'], ['/#/equipment', 'page-equipment'], ['/#/scorecards', 'page-scorecards'], ['/#/interviews', 'page-interviews'], ['/#/ingest', 'page-ingest']] as const) {
+    for (const [path, testid] of [['/#/alerts', 'alerts-table'], ['/#/equipment', 'page-equipment'], ['/#/scorecards', 'page-scorecards'], ['/#/interviews', 'page-interviews'], ['/#/ingest', 'page-ingest'], ['/#/equipment/gas-site/G1', 'page-gas-site'], ['/#/overview', 'page-overview']] as const) {
       await page.goto(path);
       await page.getByTestId(testid).waitFor();
       await page.waitForLoadState('networkidle');
