@@ -117,7 +117,7 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
 
   // User management and the audit log: administrators only.
   await app.register(async (admin) => {
-    admin.addHook('preHandler', auth.requireAdmin);
+    admin.addHook('onRequest', auth.requireAdmin);
     const a = admin.withTypeProvider<ZodTypeProvider>();
     a.get('/api/v1/users', { schema: { summary: 'List users' } }, async () => ({ items: accounts.list().map(userOut) }));
     a.post('/api/v1/users', {

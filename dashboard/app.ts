@@ -32,6 +32,7 @@ import type { Accounts } from './accounts.js';
 import { AuditLog, describeChange } from './audit.js';
 import { accountRoutes } from './account-routes.js';
 import { registerOpenApi } from './openapi.js';
+import { jsonBodies, securityHeaders } from './security.js';
 
 export interface AppDeps {
   registry: Registry;
@@ -71,6 +72,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Accounts and access (dashboard/auth.ts): every /api/v1 request names a principal (req.principal), except
   // partner ingest (HTTP Basic) and signing in; every successful change is written to the audit log.
   app.decorateRequest('principal', null as never);
+  jsonBodies(app);
+  await securityHeaders(app);
   await app.register(cookie);
   await registerOpenApi(app);
   app.addHook('onRequest', auth.guard);
@@ -96,12 +99,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  // Roles are checked at onRequest, before a body is read: a viewer's 60 MiB upload is refused unread.
   await app.register(async (scope) => {
-    scope.addHook('preHandler', auth.registryPolicy);
+    scope.addHook('onRequest', auth.registryPolicy);
     await registryRoutes(scope, { registry: deps.registry });
   });
   await app.register(async (scope) => {
-    scope.addHook('preHandler', auth.writesNeed('admin', 'inspector'));
+    scope.addHook('onRequest', auth.writesNeed('admin', 'inspector'));
     await alertRoutes(scope, { alerts: deps.alerts });
     await ruleRoutes(scope, { scheduler: deps.scheduler });
     await supervisionRoutes(scope, { supervision: deps.supervision, alerts: deps.alerts });

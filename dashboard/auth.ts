@@ -74,6 +74,17 @@ export function cookieValue(header: string | string[] | undefined, name: string)
   return null;
 }
 
+/**
+ * A refusal answered before the body is read (role checks run at onRequest)
+ * closes the connection, so a refused upload is not read to its end just to
+ * keep the connection alive.
+ */
+export function refuseBody(reply: FastifyReply): FastifyReply {
+  const h = reply.request.headers;
+  if (h['transfer-encoding'] || Number(h['content-length'] ?? 0) > 0) reply.header('connection', 'close');
+  return reply;
+}
+
 /** Endpoints stricter than "reads for everyone": [method ('*' = any), route pattern, roles]. */
 const STRICT: [string, RegExp, Role[]][] = [
   ['*', /^\/api\/v1\/(users|audit)(\/|$)/, ['admin']],
@@ -118,7 +129,7 @@ export function authenticator(adminToken: string, registry: Registry, accounts?:
   }
 
   function unauthorized(reply: FastifyReply) {
-    return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'sign in first (POST /api/v1/session; a session ends after some hours without use), or send Authorization: Bearer <session token>, or the admin token: Authorization: Bearer <ADMIN_TOKEN>' });
+    return refuseBody(reply).code(401).header('www-authenticate', 'Bearer').send({ error: 'sign in first (POST /api/v1/session; a session ends after some hours without use), or send Authorization: Bearer <session token>, or the admin token: Authorization: Bearer <ADMIN_TOKEN>' });
   }
 
   /** Sets req.principal from the request's credentials; true when there is one. */
@@ -130,7 +141,7 @@ export function authenticator(adminToken: string, registry: Registry, accounts?:
     return true;
   }
 
-  /** preHandler: any signed-in principal, with any of these roles (none given = any role). */
+  /** onRequest (before any body is read): any signed-in principal, with any of these roles (none given = any role). */
   function requireRole(...roles: Role[]) {
     return async function (req: FastifyRequest, reply: FastifyReply) {
       if (!identify(req)) return unauthorized(reply);
@@ -139,7 +150,7 @@ export function authenticator(adminToken: string, registry: Registry, accounts?:
   }
 
   const deny = (reply: FastifyReply, role: Role, roles: Role[]) =>
-    reply.code(403).send({ error: `${ROLE_WORDS[role]} may not do this; it needs the role ${roles.join(' or ')} (ask an administrator)` });
+    refuseBody(reply).code(403).send({ error: `${ROLE_WORDS[role]} may not do this; it needs the role ${roles.join(' or ')} (ask an administrator)` });
 
   return {
     /**
@@ -157,21 +168,22 @@ export function authenticator(adminToken: string, registry: Registry, accounts?:
       if (rule && !rule[2].includes(req.principal.role)) return deny(reply, req.principal.role, rule[2]);
     },
     caller,
+    refuseBody,
     resolve,
     identify,
     requireRole,
     isAdminToken,
-    /** preHandler: any principal. */
+    /** onRequest: any principal. */
     requireUser: requireRole(),
-    /** preHandler: the admin role (admin users and the admin token). */
+    /** onRequest: the admin role (admin users and the admin token). */
     requireAdmin: requireRole('admin'),
-    /** preHandler: reads for everyone; anything else needs one of these roles. */
+    /** onRequest: reads for everyone; anything else needs one of these roles. */
     writesNeed(...roles: Role[]) {
       const any = requireRole();
       const writer = requireRole(...roles);
       return async (req: FastifyRequest, reply: FastifyReply) => (req.method === 'GET' || req.method === 'HEAD' ? any(req, reply) : writer(req, reply));
     },
-    /** preHandler of the registry: reads for everyone (contacts: admin, see STRICT), writes for admins. */
+    /** onRequest of the registry: reads for everyone (contacts: admin, see STRICT), writes for admins. */
     get registryPolicy() {
       return this.writesNeed('admin');
     },

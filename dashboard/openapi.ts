@@ -10,6 +10,7 @@
 // body, and fastify does not validate it first.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { swaggerCsp } from './security.js';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 
@@ -101,6 +102,6 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform,
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true, transformStaticCSP: swaggerCsp });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

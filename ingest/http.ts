@@ -4,14 +4,14 @@
 // The body is validated at once, so the answer names every rejected object,
 // and appended to the durable spool before the 202 (the same path as an MQTT
 // QoS 1 publish, so dead letters are counted in one place).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { publishDenied } from '../broker/broker.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { HTTP_TRANSPORT, SpoolFullError, type Spool } from '../storage/spool.js';
-import type { Authenticator } from '../dashboard/auth.js';
+import type { Authenticator, Caller } from '../dashboard/auth.js';
 import { decode, REJECT_REASONS } from './decode.js';
 import { DEAD_LETTER_SORT, type DeadLetters } from './dead-letters.js';
 
@@ -28,22 +28,31 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
 
-  app.post('/api/v1/ingest/*', async (req, reply) => {
+  // Who sends, and whether they may publish to this topic, is decided at
+  // onRequest: a refused sender's body (up to 1 MiB) is never read.
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  const admit = async (req: FastifyRequest, reply: FastifyReply) => {
     const topic = (req.params as { '*': string })['*'];
     const caller = auth.caller(req);
     if (!caller) {
       metrics.refusals.inc({ reason: 'bad_credentials' });
-      return reply.code(401).header('www-authenticate', 'Basic realm="se-monitor"').send({ error: 'authenticate with the gateway or partner id and secret (HTTP Basic), or the admin token' });
+      return auth.refuseBody(reply).code(401).header('www-authenticate', 'Basic realm="se-monitor"').send({ error: 'authenticate with the gateway or partner id and secret (HTTP Basic), or the admin token' });
     }
-    const sender = caller.kind === 'admin' ? 'admin' : caller.id;
     if (caller.kind === 'principal') {
       const denied = publishDenied(registry, caller.id, topic);
       if (typeof denied === 'string') {
         metrics.refusals.inc({ reason: 'topic_not_permitted' });
-        req.log.warn({ reason: 'topic_not_permitted', sender, topic }, denied);
-        return reply.code(403).send({ error: denied });
+        req.log.warn({ reason: 'topic_not_permitted', sender: caller.id, topic }, denied);
+        return auth.refuseBody(reply).code(403).send({ error: denied });
       }
     }
+    callers.set(req, caller);
+  };
+
+  app.post('/api/v1/ingest/*', { onRequest: admit }, async (req, reply) => {
+    const topic = (req.params as { '*': string })['*'];
+    const caller = callers.get(req)!;
+    const sender = caller.kind === 'admin' ? 'admin' : caller.id;
     const payload = req.body as Buffer;
     const now = Date.now();
     const d = decode(topic, payload, now, registry, sender);
@@ -64,7 +73,7 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
   const r = app.withTypeProvider<ZodTypeProvider>();
   // Dead letters hold raw payloads, topics and senders of every district: administrators only.
   r.get('/api/v1/dead-letters', {
-    preHandler: auth.requireAdmin,
+    onRequest: auth.requireAdmin,
     schema: {
       querystring: z.object({
         reason: z.enum(REJECT_REASONS).optional(),

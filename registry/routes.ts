@@ -31,7 +31,7 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
   });
 
   // Reads: elevators and gas sites are filtered to the caller's districts (an
-  // inspector sees only theirs); writes need the admin role (checked by the caller's preHandler).
+  // inspector sees only theirs); writes need the admin role (checked by the caller's onRequest hook, before the body is read).
   const districted = new Set<EntityName>(['elevators', 'gas-sites']);
   for (const name of Object.keys(ENTITIES) as EntityName[]) {
     const col = registry.collection(name);

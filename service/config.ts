@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
+import { parseAllowHosts } from '../alerts/notify/target.js';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const port = z.coerce.number().int().min(0).max(65535);
@@ -62,6 +63,13 @@ export const ENV = {
   NOTIFY_HISTORICAL_AFTER_S: z.coerce.number().int().min(1).default(21_600).describe('An alert opened from data older than this is history: recorded and shown, never paged, reminded or escalated by page'),
   NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8).describe('Webhook delivery attempts before a notification is marked failed'),
   NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(10).default(2000).describe('First retry delay; doubles per attempt (±20 % jitter), at most 5 minutes'),
+  NOTIFY_ALLOW_HOSTS: z.string().optional().superRefine((v, ctx) => {
+    try {
+      parseAllowHosts(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  }).transform(parseAllowHosts).describe('Webhook hosts (host or host:port, comma-separated) allowed although they are not public addresses, e.g. an intranet relay; every other loopback, private, link-local or otherwise non-public target is refused'),
   NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000).describe('Webhook request timeout'),
   SESSION_TTL_H: z.coerce.number().positive().max(24 * 90).default(12).describe('A dashboard session ends after this many hours without use (sliding)'),
   LOGIN_RATE_MAX: z.coerce.number().int().min(1).default(10).describe('Login attempts allowed per client address and user name …'),

@@ -1,4 +1,4 @@
-// Entry point: `node --import tsx service/main.ts [--demo]`.
+// Entry point: `node dist/service/main.js [--demo]` (npm start builds it first).
 // SIGTERM/SIGINT stop the service gracefully (drain, then exit).
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.js';
@@ -7,6 +7,13 @@ import { startService } from './service.js';
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'se-monitor' } });
 
 async function main(): Promise<void> {
+  const demo = process.argv.includes('--demo');
+  if (demo) {
+    // The demo's stand-in DingTalk robot listens on loopback, which webhooks may not reach unless allowed: allow exactly it.
+    const robot = `127.0.0.1:${process.env.DEMO_WEBHOOK_PORT || 8090}`;
+    const allowed = (process.env.NOTIFY_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    if (!allowed.includes(robot)) process.env.NOTIFY_ALLOW_HOSTS = [...allowed, robot].join(',');
+  }
   const config = loadConfig();
   const service = await startService(config, log);
   let stopping = false;
@@ -19,7 +26,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  if (process.argv.includes('--demo')) {
+  if (demo) {
     const { runDemo } = await import('../simulators/demo.js');
     // The demo is a guest: if it fails, say so and keep the service running.
     runDemo(service, log.child({ part: 'demo' })).catch((e) => log.error({ err: e }, 'demo city stopped'));

@@ -14,6 +14,7 @@ import { UnitFlags } from '../alerts/unit-flags.js';
 import { Supervision } from '../supervision/supervision.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
+import { WebhookTargets } from '../alerts/notify/target.js';
 import { buildApp } from '../dashboard/app.js';
 import { Accounts } from '../dashboard/accounts.js';
 import { AuditLog } from '../dashboard/audit.js';
@@ -95,6 +96,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   const registry = new Registry(db);
+  const webhookTargets = new WebhookTargets(config.NOTIFY_ALLOW_HOSTS);
+  registry.contacts.check = (c) => {
+    const refused = webhookTargets.refusal(c.webhook);
+    return refused && `webhook: ${refused.message}`;
+  };
+  // Contacts saved before webhooks were limited to public addresses: say now which ones will not be sent to.
+  for (const c of registry.contacts.items.values()) {
+    const refused = webhookTargets.refusal(c.webhook);
+    if (refused) log.warn({ contact: c.id, reason: refused.reason }, `contact ${c.id}: ${refused.message}; its notifications will fail`);
+  }
   const deadLetters = new DeadLetters(db, config.DEAD_LETTER_MAX);
   const dedup = new Dedup(db);
   const purgeIds = () => {
@@ -137,7 +148,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   ingest.onAccepted((items) => unitFlags.onAccepted(items));
   alerts.onTransition(({ alert, transition }) => metrics.alertTransitions.inc({ type: alert.type, transition }));
   const notifier = new Notifier({
-    db, alerts, registry, metrics, log: log.child({ part: 'notify' }),
+    db, alerts, registry, metrics, log: log.child({ part: 'notify' }), targets: webhookTargets,
     config: {
       lateAfterMs: config.NOTIFY_LATE_AFTER_S * 1000, lateGraceMs: config.NOTIFY_LATE_GRACE_S * 1000, historicalAfterMs: config.NOTIFY_HISTORICAL_AFTER_S * 1000,
       maxAttempts: config.NOTIFY_MAX_ATTEMPTS, retryBaseMs: config.NOTIFY_RETRY_BASE_MS, timeoutMs: config.NOTIFY_TIMEOUT_MS, dashboardUrl: config.DASHBOARD_URL,

@@ -1,5 +1,5 @@
 // Simulator command line: `npm run sim -- <command> [options]`
-// (or `node --import tsx simulators/cli.ts <command> …`).
+// (or `node dist/simulators/cli.js <command> …` after `npm run build`).
 //
 //   city      generate a city and register it over the HTTP API of a running service
 //             --elevators N --units N --gas-sites N --seed S --url http://… --token T --out secrets.json

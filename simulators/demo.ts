@@ -29,7 +29,8 @@
 // district's inspectors' group chat) and a city-level section chief at
 // contact level 1, all pointing at a local stand-in robot
 // (DEMO_WEBHOOK_PORT, default 8090) that logs every message it receives in
-// DingTalk's markdown format.
+// DingTalk's markdown format. Webhooks may not reach loopback, so main.ts
+// adds 127.0.0.1:DEMO_WEBHOOK_PORT to NOTIFY_ALLOW_HOSTS for the demo.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -15,6 +15,8 @@ export interface Received {
 
 export interface WebhookSink {
   url: string;
+  /** host:port of the sink, for NOTIFY_ALLOW_HOSTS (webhooks may not reach loopback unless allowed) */
+  allow: string;
   /** requests answered with success */
   received: Received[];
   /** every request, failed ones included */
@@ -28,6 +30,7 @@ export interface WebhookSink {
 export async function startWebhookSink(port = 0, host = '127.0.0.1'): Promise<WebhookSink> {
   const sink: WebhookSink = {
     url: '',
+    allow: '',
     received: [],
     attempts: [],
     respond: () => ({ status: 200, body: { errcode: 0, errmsg: 'ok' } }),
@@ -55,6 +58,7 @@ export async function startWebhookSink(port = 0, host = '127.0.0.1'): Promise<We
     });
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  sink.url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  sink.allow = `${host}:${(server.address() as AddressInfo).port}`;
+  sink.url = `http://${sink.allow}`;
   return sink;
 }

@@ -23,6 +23,7 @@ import { follow, type Follower } from '../outbox.js';
 import type { AlertResult, AlertStore, Transition } from '../store.js';
 import { sorting, type SortOf } from '../../storage/sort.js';
 import { render, robotError } from './formats.js';
+import { WebhookRefused, WebhookTargets } from './target.js';
 
 export interface NotifyConfig {
   /** a transition processed more than this after its event time is late */
@@ -81,8 +82,11 @@ export class Notifier {
   private insert;
   private update;
 
-  constructor(private deps: { db: Database; alerts: AlertStore; registry: Registry; log: Logger; metrics?: Metrics; config?: Partial<NotifyConfig>; clock?: () => number }) {
+  private readonly targets: WebhookTargets;
+
+  constructor(private deps: { db: Database; alerts: AlertStore; registry: Registry; log: Logger; metrics?: Metrics; config?: Partial<NotifyConfig>; clock?: () => number; targets?: WebhookTargets }) {
     this.cfg = { ...DEFAULT_NOTIFY, ...deps.config };
+    this.targets = deps.targets ?? new WebhookTargets();
     this.now = deps.clock ?? Date.now;
     const { db } = deps;
     db.exec(`CREATE TABLE IF NOT EXISTS notifications (
@@ -219,10 +223,17 @@ export class Notifier {
     const req = render(ev, contact, `${n.seq}:${n.contact}`, this.now(), this.cfg.dashboardUrl);
     let error: string | null;
     try {
-      const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(this.cfg.timeoutMs) });
-      error = robotError(contact.format, res.status, await res.text());
+      const res = await this.targets.post(req.url, { headers: req.headers, body: req.body, timeoutMs: this.cfg.timeoutMs });
+      error = robotError(contact.format, res.status, res.text);
     } catch (err) {
-      error = (err as Error).name === 'TimeoutError' ? `no answer within ${this.cfg.timeoutMs} ms` : String((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+      if (err instanceof WebhookRefused) {
+        // Not a delivery problem that a retry could fix: the target itself is refused.
+        metrics?.webhookRefusals.inc({ reason: err.reason });
+        log.warn({ contact: n.contact, alert: n.alertId, reason: err.reason }, err.message);
+        return finish('failed', { attempts, lastError: err.message });
+      }
+      const e = err as Error & { cause?: Error };
+      error = e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' ? `no answer within ${this.cfg.timeoutMs} ms` : String(e.cause?.message ?? e.message);
     }
     if (!error) return finish('sent', { attempts, sentAt: this.now(), lastError: null });
     if (attempts >= this.cfg.maxAttempts) {

@@ -27,7 +27,7 @@ describe('unacknowledged critical alerts', () => {
   it('are re-notified every N seconds and escalated to the next contact level after M; acknowledging stops it', async () => {
     const sink = await startWebhookSink();
     cleanups.push(() => sink.close());
-    const env = testEnv({ ALERT_RENOTIFY_S: '1', ALERT_ESCALATE_S: '3', ALERT_MAX_LEVEL: '1', ALERT_CHECK_MS: '100', ENTRAPMENT_ARRIVAL_S: '3600' });
+    const env = testEnv({ NOTIFY_ALLOW_HOSTS: sink.allow, ALERT_RENOTIFY_S: '1', ALERT_ESCALATE_S: '3', ALERT_MAX_LEVEL: '1', ALERT_CHECK_MS: '100', ENTRAPMENT_ARRIVAL_S: '3600' });
     const { s, raise } = await cityWithContacts(env, sink);
     cleanups.push(() => s.cleanup());
     await raise('esc-1');
@@ -58,7 +58,7 @@ describe('restart', () => {
   it('keeps an open entrapment and its arrival clock: it escalates on time after the service restarts', async () => {
     const sink = await startWebhookSink();
     cleanups.push(() => sink.close());
-    const env = testEnv({ ENTRAPMENT_ARRIVAL_S: '2', ALERT_CHECK_MS: '100', ALERT_RENOTIFY_S: '3600', ALERT_ESCALATE_S: '3600' });
+    const env = testEnv({ NOTIFY_ALLOW_HOSTS: sink.allow, ENTRAPMENT_ARRIVAL_S: '2', ALERT_CHECK_MS: '100', ALERT_RENOTIFY_S: '3600', ALERT_ESCALATE_S: '3600' });
     const first = await cityWithContacts(env, sink);
     await first.raise('rs-1');
     const raised = await waitFor(() => api(first.s, 'GET', '/api/v1/alerts?type=entrapment'), (r) => r.body.total === 1);

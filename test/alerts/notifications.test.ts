@@ -15,7 +15,7 @@ let sink: WebhookSink;
 
 beforeAll(async () => {
   sink = await startWebhookSink();
-  s = await startTestService({ NOTIFY_RETRY_BASE_MS: '50', NOTIFY_LATE_AFTER_S: '60', NOTIFY_LATE_GRACE_S: '1', NOTIFY_HISTORICAL_AFTER_S: '3600' });
+  s = await startTestService({ NOTIFY_ALLOW_HOSTS: sink.allow, NOTIFY_RETRY_BASE_MS: '50', NOTIFY_LATE_AFTER_S: '60', NOTIFY_LATE_GRACE_S: '1', NOTIFY_HISTORICAL_AFTER_S: '3600' });
   city = await registerSmallCity(s);
   gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
   mu = await connect(s.mqttPort, 'PMU1', city.secrets.PMU1);

@@ -13,7 +13,7 @@ const PW = 'correct horse battery';
 /** The user CLI on the service's DATA_DIR (password from USER_PASSWORD, or stdin when given). */
 function cli(args: string[], opts: { password?: string; stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'service/user-cli.ts', ...args], {
+    const p = spawn(process.execPath, ['scripts/run-built.mjs', 'service/user-cli.ts', ...args], {
       cwd: new URL('../..', import.meta.url).pathname,
       env: { ...process.env, DATA_DIR: env.DATA_DIR!, USER_PASSWORD: opts.password ?? '', ADMIN_TOKEN: 'test-admin-token' },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -16,7 +16,7 @@ afterAll(async () => s?.cleanup());
 
 function runImport(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) =>
-    execFile(process.execPath, ['--import', 'tsx', 'ingest/import-cli.ts', '--url', s.httpUrl, '--token', 'test-admin-token', ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['scripts/run-built.mjs', 'ingest/import-cli.ts', '--url', s.httpUrl, '--token', 'test-admin-token', ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
       res({ code: (err as { code?: number } | null)?.code ?? 0, stdout, stderr }),
     ),
   );

@@ -10,7 +10,7 @@ let sink: WebhookSink;
 
 beforeAll(async () => {
   sink = await startWebhookSink();
-  s = await startTestService();
+  s = await startTestService({ NOTIFY_ALLOW_HOSTS: sink.allow });
   const put = async (entity: string, body: unknown) => expect((await api(s, 'POST', `/api/v1/${entity}`, body)).status).toBe(201);
   await put('units', { id: 'BAD', name: '屡查不改电梯维保公司' });
   for (let i = 0; i < 5; i++) await put('elevators', { code: `B${i}`, address: '测试路', district: '北塔区', userUnit: '物业', maintenanceUnit: 'BAD' });
