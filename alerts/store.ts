@@ -55,7 +55,12 @@ export interface Alert {
   evidence: unknown[];
 }
 
-export type Transition = 'raised' | 'repeated' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
+/**
+ * `severity_raised`: a repeat at a higher severity (a gas alarm going from first to
+ * second level). It is paged at the new severity, as news; a plain `repeated` is not.
+ * `escalated` is something else: the contact level rising while nobody acknowledges.
+ */
+export type Transition = 'raised' | 'repeated' | 'severity_raised' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
 
 /** What a lifecycle call changed (after ThingsBoard's AlarmApiCallResult). */
 export interface AlertResult {
@@ -202,10 +207,10 @@ export class AlertStore {
       if (current) {
         const evidence = input.evidence === undefined ? current.evidence : [...current.evidence, input.evidence].slice(-MAX_EVIDENCE);
         // A repeat may only raise the severity (a gas alarm going from first to second level), never lower it.
-        const severity = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity) ? input.severity : current.severity;
+        const rises = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity);
         this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ? WHERE id = ?')
-          .run(input.at, input.at, JSON.stringify(evidence), severity, current.id);
-        return this.event(current.id, 'repeated', input.at, input.lagMs);
+          .run(input.at, input.at, JSON.stringify(evidence), rises ? input.severity : current.severity, current.id);
+        return this.event(current.id, rises ? 'severity_raised' : 'repeated', input.at, input.lagMs);
       }
       const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence, opened_at, opened_lag_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,

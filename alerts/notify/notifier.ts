@@ -63,7 +63,9 @@ export interface Notification {
 }
 
 /** Transitions people are told about; repeats and notes only update the screen. */
-const PAGED: ReadonlySet<Transition> = new Set(['raised', 'escalated', 'reminded', 'acknowledged', 'resolved']);
+const PAGED: ReadonlySet<Transition> = new Set(['raised', 'severity_raised', 'escalated', 'reminded', 'acknowledged', 'resolved']);
+/** Transitions that are news of the condition itself: late or historical data holds or suppresses them by their own lag. */
+const NEWS: ReadonlySet<Transition> = new Set(['raised', 'severity_raised']);
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** Sort keys of the notification list (`-` first for descending); ties go by id. The default, `-id`, is newest first. */
@@ -160,12 +162,13 @@ export class Notifier {
       const told = new Set((this.deps.db.prepare(`SELECT DISTINCT contact FROM notifications WHERE alert_id = ? AND status IN ('sent', 'pending')`).all(a.id) as { contact: string }[]).map((r) => r.contact));
       recipients = [...told].map((id) => this.deps.registry.contacts.get(id)).filter((c): c is Contact => c !== undefined && c.enabled);
     } else {
+      // The snapshot carries the severity after the transition: a severity rise reaches the contacts of the new severity.
       recipients = [...this.deps.registry.contacts.items.values()].filter((c) => covers(c) && c.level <= a.escalation);
-      const lag = ev.transition === 'raised' ? ev.lagMs : a.openedLagMs;
+      const lag = NEWS.has(ev.transition) ? ev.lagMs : a.openedLagMs;
       if (lag > this.cfg.historicalAfterMs) {
         status = 'suppressed';
         reason = `historical data (processed ${Math.round(lag / 60_000)} min after its event time): recorded, not paged`;
-      } else if (ev.transition === 'raised' && lag > this.cfg.lateAfterMs) {
+      } else if (NEWS.has(ev.transition) && lag > this.cfg.lateAfterMs) {
         status = 'held';
         nextAt = now + this.cfg.lateGraceMs;
         reason = `late data (processed ${Math.round(lag / 60_000)} min after its event time): sent only if still active after ${this.cfg.lateGraceMs / 1000} s`;

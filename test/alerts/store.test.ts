@@ -33,6 +33,17 @@ describe('alert store', () => {
     expect(store.list({ state: 'active' }).total).toBe(3);
   });
 
+  it('a repeat at a higher severity is its own transition; a lower one is a plain repeat and never lowers it', () => {
+    const { store } = open();
+    const gas = (at: number, severity: 'major' | 'critical'): RaiseInput => ({ type: 'gas_leak', severity, subjectKind: 'gas_site', subject: 'G1:D1', district: '双清区', at });
+    expect(store.raise(gas(1000, 'major')).transition).toBe('raised');
+    expect(store.raise(gas(2000, 'major')).transition).toBe('repeated');
+    const up = store.raise(gas(3000, 'critical'));
+    expect(up).toMatchObject({ transition: 'severity_raised', at: 3000, alert: { severity: 'critical', count: 3 } });
+    expect(store.raise(gas(4000, 'major'))).toMatchObject({ transition: 'repeated', alert: { severity: 'critical', count: 4 } });
+    expect(store.eventsSince(0).map((e) => [e.transition, e.alert.severity])).toEqual([['raised', 'major'], ['repeated', 'major'], ['severity_raised', 'critical'], ['repeated', 'critical']]);
+  });
+
   it('sorts the list by a named key, ties by id; -severity puts critical first', () => {
     const { store } = open();
     store.raise({ ...entrapment(3000), subject: 'E1' });
