@@ -5,7 +5,7 @@
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Database } from 'better-sqlite3';
-import { SEVERITIES, type Severity } from '../domain/alerts.js';
+import { CITY_WIDE_SQL, SEVERITIES, type Severity } from '../domain/alerts.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 
 export { SEVERITIES, type Severity };
@@ -185,8 +185,8 @@ export class AlertStore {
   list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined; sort?: AlertSort | undefined } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
-    // districts: only alerts of these districts (a caller's scope); null or undefined = all
-    if (q.districts) (where.push('district IN (SELECT value FROM json_each(@districts))'), (args.districts = JSON.stringify(q.districts)));
+    // districts: only alerts of these districts (a caller's scope) and city-wide ones; null or undefined = all
+    if (q.districts) (where.push(`(district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
     if (q.state === 'active') where.push(`state != 'resolved'`);
     else if (q.state) (where.push('state = @state'), (args.state = q.state));
     for (const k of ['severity', 'district', 'type', 'subject', 'unit'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));

@@ -15,7 +15,7 @@
 // told of the alert.
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { atLeast } from '../../domain/alerts.js';
+import { atLeast, CITY_WIDE_SQL, isCityWide } from '../../domain/alerts.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Contact } from '../../registry/schemas.js';
 import type { Metrics } from '../../service/metrics.js';
@@ -135,7 +135,7 @@ export class Notifier {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     // districts: only notifications of alerts in these districts (a caller's scope); null or undefined = all
-    if (q.districts) (where.push('alert_id IN (SELECT id FROM alerts WHERE district IN (SELECT value FROM json_each(@districts)))'), (args.districts = JSON.stringify(q.districts)));
+    if (q.districts) (where.push(`alert_id IN (SELECT id FROM alerts WHERE district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
     if (q.alertId !== undefined) (where.push('alert_id = @alertId'), (args.alertId = q.alertId));
     if (q.status) (where.push('status = @status'), (args.status = q.status));
     if (q.contact) (where.push('contact = @contact'), (args.contact = q.contact));
@@ -152,7 +152,8 @@ export class Notifier {
     if (!PAGED.has(ev.transition)) return;
     const a = ev.alert;
     const now = this.now();
-    const covers = (c: Contact) => c.enabled && (c.districts.length === 0 || (a.district !== null && c.districts.includes(a.district))) && atLeast(a.severity, c.minSeverity);
+    const districts = isCityWide(a) ? this.unitDistricts(a.subject) : a.district !== null ? [a.district] : [];
+    const covers = (c: Contact) => c.enabled && (c.districts.length === 0 || districts.some((d) => c.districts.includes(d))) && atLeast(a.severity, c.minSeverity);
     let recipients: Contact[];
     let status: NotificationStatus = 'pending';
     let nextAt = now;
@@ -178,6 +179,13 @@ export class Notifier {
       this.insert.run({ seq: ev.seq, alertId: a.id, transition: ev.transition, contact: c.id, format: c.format, status, nextAt, createdAt: now, reason });
       if (status === 'suppressed') this.deps.metrics?.notifications.inc({ format: c.format, status });
     }
+  }
+
+  /** Districts where a maintenance unit maintains elevators: who hears of an alert about the unit. Unit alerts are rare, so a scan will do. */
+  private unitDistricts(unit: string): string[] {
+    const out = new Set<string>();
+    for (const e of this.deps.registry.elevators.items.values()) if (e.maintenanceUnit === unit) out.add(e.district);
+    return [...out];
   }
 
   private kick(): void {
