@@ -208,8 +208,9 @@ export class AlertStore {
         const evidence = input.evidence === undefined ? current.evidence : [...current.evidence, input.evidence].slice(-MAX_EVIDENCE);
         // A repeat may only raise the severity (a gas alarm going from first to second level), never lower it.
         const rises = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity);
-        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ? WHERE id = ?')
-          .run(input.at, input.at, JSON.stringify(evidence), rises ? input.severity : current.severity, current.id);
+        // A rise is paged at once (notifier), so the reminder clock starts again from it rather than reminding seconds later.
+        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ?, reminded_at = ? WHERE id = ?')
+          .run(input.at, input.at, JSON.stringify(evidence), rises ? input.severity : current.severity, rises ? Date.now() : current.remindedAt, current.id);
         return this.event(current.id, rises ? 'severity_raised' : 'repeated', input.at, input.lagMs);
       }
       const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence, opened_at, opened_lag_ms)
