@@ -3,7 +3,7 @@
 // districts (an alert outside them is 404 for an inspector); who acts is the
 // signed-in user (only the admin token may name someone else in `by`).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { actorOf as actor, inScope } from '../dashboard/auth.js';
+import { actorOf as actor, alertInScope } from '../dashboard/auth.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_SORT, AlertError, SEVERITIES, type AlertStore } from './store.js';
@@ -21,7 +21,7 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
   /** The alert if it exists and is in the caller's scope; otherwise 404 (no hint that it exists). */
   const visible = (req: FastifyRequest, id: number) => {
     const a = alerts.get(id);
-    if (!a || (req.principal && !inScope(req.principal, a.district))) throw new AlertError(`alert ${id} not found`, 404);
+    if (!a || (req.principal && !alertInScope(req.principal, a))) throw new AlertError(`alert ${id} not found`, 404);
     return a;
   };
   r.get('/api/v1/alerts', {

@@ -5,7 +5,7 @@
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Database } from 'better-sqlite3';
-import { SEVERITIES, type Severity } from '../domain/alerts.js';
+import { CITY_WIDE_SQL, SEVERITIES, type Severity } from '../domain/alerts.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 
 export { SEVERITIES, type Severity };
@@ -55,7 +55,12 @@ export interface Alert {
   evidence: unknown[];
 }
 
-export type Transition = 'raised' | 'repeated' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
+/**
+ * `severity_raised`: a repeat at a higher severity (a gas alarm going from first to
+ * second level). It is paged at the new severity, as news; a plain `repeated` is not.
+ * `escalated` is something else: the contact level rising while nobody acknowledges.
+ */
+export type Transition = 'raised' | 'repeated' | 'severity_raised' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
 
 /** What a lifecycle call changed (after ThingsBoard's AlarmApiCallResult). */
 export interface AlertResult {
@@ -180,8 +185,8 @@ export class AlertStore {
   list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined; sort?: AlertSort | undefined } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
-    // districts: only alerts of these districts (a caller's scope); null or undefined = all
-    if (q.districts) (where.push('district IN (SELECT value FROM json_each(@districts))'), (args.districts = JSON.stringify(q.districts)));
+    // districts: only alerts of these districts (a caller's scope) and city-wide ones; null or undefined = all
+    if (q.districts) (where.push(`(district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
     if (q.state === 'active') where.push(`state != 'resolved'`);
     else if (q.state) (where.push('state = @state'), (args.state = q.state));
     for (const k of ['severity', 'district', 'type', 'subject', 'unit'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
@@ -202,10 +207,11 @@ export class AlertStore {
       if (current) {
         const evidence = input.evidence === undefined ? current.evidence : [...current.evidence, input.evidence].slice(-MAX_EVIDENCE);
         // A repeat may only raise the severity (a gas alarm going from first to second level), never lower it.
-        const severity = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity) ? input.severity : current.severity;
-        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ? WHERE id = ?')
-          .run(input.at, input.at, JSON.stringify(evidence), severity, current.id);
-        return this.event(current.id, 'repeated', input.at, input.lagMs);
+        const rises = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity);
+        // A rise is paged at once (notifier), so the reminder clock starts again from it rather than reminding seconds later.
+        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ?, reminded_at = ? WHERE id = ?')
+          .run(input.at, input.at, JSON.stringify(evidence), rises ? input.severity : current.severity, rises ? Date.now() : current.remindedAt, current.id);
+        return this.event(current.id, rises ? 'severity_raised' : 'repeated', input.at, input.lagMs);
       }
       const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence, opened_at, opened_lag_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,

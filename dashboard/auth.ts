@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import type { Accounts, Role, User } from './accounts.js';
+import { isCityWide } from '../domain/alerts.js';
 
 export type { Role } from './accounts.js';
 
@@ -35,6 +36,9 @@ declare module 'fastify' {
 export const SESSION_COOKIE = 'se_session';
 
 export const TOKEN_PRINCIPAL: Principal = Object.freeze({ kind: 'token', username: 'admin-token', displayName: 'Admin token', role: 'admin', districts: null }) as Principal;
+
+/** Whether a principal may see an alert: its district's, or every inspector for a city-wide one (domain/alerts.ts). */
+export const alertInScope = (p: Principal, a: { district: string | null; subjectKind: string }): boolean => isCityWide(a) || inScope(p, a.district);
 
 /** Whether a principal may see data of this district (admins, viewers and the admin token see all; an inspector only their districts). */
 export function inScope(p: Principal, district: string | null | undefined): boolean {

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AlertResult, AlertStore } from '../alerts/store.js';
 import type { Metrics } from '../service/metrics.js';
-import { inScope, type Principal } from './auth.js';
+import { alertInScope, inScope, type Principal } from './auth.js';
 
 export const LIVE_PATH = '/api/v1/live';
 const safeHost = (origin: string) => {
@@ -78,7 +78,7 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
     wss.handleUpgrade(req, socket, head, (ws) => open(ws, since, who.principal, who.session));
   });
 
-  const visible = (c: Client, e: AlertResult) => inScope(c.principal, e.alert.district);
+  const visible = (c: Client, e: AlertResult) => alertInScope(c.principal, e.alert);
 
   function open(ws: WebSocket, since: number | null, principal: Principal, session: string | null): void {
     // Replay and subscription happen in one synchronous step, so no transition falls in between.

@@ -3,6 +3,17 @@
 export const SEVERITIES = ['critical', 'major', 'minor', 'warning'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/**
+ * Alerts about a maintenance unit (an interview case, a unit's rates) carry no
+ * district: a unit works across districts, and the scorecards, interview lists
+ * and cases they come from are city-wide for every inspector. So every
+ * inspector sees them on the dashboard; notifications go to the contacts of the
+ * districts where the unit maintains elevators (alerts/notify/notifier.ts).
+ */
+export const isCityWide = (a: { district: string | null; subjectKind: string }): boolean => a.district === null && a.subjectKind === 'maintenance_unit';
+/** The same rule for SQL over the alerts table. */
+export const CITY_WIDE_SQL = `(district IS NULL AND subject_kind = 'maintenance_unit')`;
+
 /** True when `s` is at least as severe as `floor`. */
 export const atLeast = (s: Severity, floor: Severity): boolean => SEVERITIES.indexOf(s) <= SEVERITIES.indexOf(floor);
 

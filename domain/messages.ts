@@ -2,17 +2,26 @@
 // schemas. These are the single source of validation and of the TypeScript
 // types used by ingest, storage, the HTTP routes and the simulators.
 import { z } from 'zod';
+import { parseRfc3339 } from './time.js';
 
 /** Equipment code / site code: 1–32 chars of A-Z a-z 0-9 - _ */
 export const codeSchema = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 characters of A-Z a-z 0-9 - _');
 
-/** Event time: epoch ms integer or RFC 3339 string with offset → epoch ms. */
+/**
+ * Event time: epoch ms integer or RFC 3339 string with offset → epoch ms.
+ * Lowercase t/z and leap seconds are RFC 3339 too (see parseRfc3339 for how
+ * 23:59:60 maps to epoch ms).
+ */
 export const eventTime = z
   .union([
     z.number().int().nonnegative(),
-    z.iso.datetime({ offset: true, local: false }),
+    z.string().transform((v, ctx) => {
+      const r = parseRfc3339(v);
+      if (typeof r === 'number') return r;
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }),
   ])
-  .transform((v) => (typeof v === 'number' ? v : Date.parse(v)))
   .pipe(z.number().int().min(0, 'must not be before 1970-01-01'));
 
 /**

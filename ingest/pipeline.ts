@@ -18,11 +18,12 @@ import type { Channel } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxError, type InfluxStore } from '../storage/influx.js';
-import { toLine } from '../storage/points.js';
+import { lineAt, toPoint } from '../storage/points.js';
 import { comparePositions, HTTP_TRANSPORT, type Spool, type SpoolBatch, type SpoolEntry, type SpoolPosition } from '../storage/spool.js';
 import { decode, excerpt, type Accepted, type Reject } from './decode.js';
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import { DEDUP_CHANNELS, Dedup } from './dedup.js';
+import { PointSlots, type Reassigned } from './point-slots.js';
 
 /** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
 export interface IngestedItem extends Accepted {
@@ -43,6 +44,8 @@ export interface IngestDeps {
   batchBytes?: number;
   /** decoded objects held in memory for the store stage; beyond, batches are decoded again from the spool */
   queuePointsMax?: number;
+  /** sub-millisecond offsets of the points (default: kept in `db`) */
+  slots?: PointSlots;
 }
 
 export interface Ingest {
@@ -65,6 +68,8 @@ interface Prepared {
   accepted: IngestedItem[];
   letters: DeadLetter[];
   seenKeys: [string, string][];
+  /** points moved off their hash offset: kept with the accept position */
+  reassigned: Reassigned[];
   /** per point: the spool entry it came from and whether it is new */
   origin: { entry: SpoolEntry; item: IngestedItem }[];
 }
@@ -83,6 +88,7 @@ export function startIngest(deps: IngestDeps): Ingest {
   const { spool, store, registry, db, deadLetters, dedup, metrics, log } = deps;
   const batchBytes = deps.batchBytes ?? 2 * 1024 * 1024;
   const queuePointsMax = deps.queuePointsMax ?? 200_000;
+  const slots = deps.slots ?? new PointSlots(db);
   const listeners = new Set<(items: IngestedItem[]) => void>();
   let stopping = false;
   let influxUp = true;
@@ -109,7 +115,7 @@ export function startIngest(deps: IngestDeps): Ingest {
    * first seen at this very position is not a duplicate of itself.
    */
   function prepare(batch: SpoolBatch): Prepared {
-    const out: Prepared = { points: [], accepted: [], letters: [], seenKeys: [], origin: [] };
+    const out: Prepared = { points: [], accepted: [], letters: [], seenKeys: [], reassigned: [], origin: [] };
     const batchKeys = new Set<string>();
     for (const e of batch.entries) {
       const again = before(e, acceptedUpTo);
@@ -130,7 +136,10 @@ export function startIngest(deps: IngestDeps): Ingest {
             if (!again) out.seenKeys.push([key, pos]);
           }
           const ingested: IngestedItem = { ...item, sender: e.sender, receivedAt: e.receivedAt };
-          out.points.push(toLine(channel, item.record, item.code, item.ctx, e.sender));
+          // A new point takes a free offset; one accepted before takes the offset it was given then.
+          const point = toPoint(channel, item.record, item.code, item.ctx, e.sender);
+          const { ts, id } = item.record;
+          out.points.push(lineAt(point, ts, again ? slots.recall(point.key, ts, id) : slots.assign(point.key, ts, id, out.reassigned)));
           out.origin.push({ entry: e, item: ingested });
           if (!again) out.accepted.push(ingested);
         });
@@ -149,6 +158,7 @@ export function startIngest(deps: IngestDeps): Ingest {
   const acceptTx = db.transaction((p: Prepared, end: SpoolPosition) => {
     deadLetters.add(p.letters);
     dedup.remember(p.seenKeys, Date.now());
+    slots.remember(p.reassigned, Date.now());
     if (p.accepted.length) {
       for (const l of listeners) {
         try {

@@ -20,6 +20,7 @@ import { Accounts } from '../dashboard/accounts.js';
 import { AuditLog } from '../dashboard/audit.js';
 import { DeadLetters } from '../ingest/dead-letters.js';
 import { Dedup } from '../ingest/dedup.js';
+import { PointSlots } from '../ingest/point-slots.js';
 import { startIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
 import { InfluxStore } from '../storage/influx.js';
@@ -108,9 +109,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   }
   const deadLetters = new DeadLetters(db, config.DEAD_LETTER_MAX);
   const dedup = new Dedup(db);
+  const slots = new PointSlots(db);
   const purgeIds = () => {
-    const purged = dedup.purge(Date.now() - config.DEDUP_RETENTION_DAYS * 86_400_000);
+    const before = Date.now() - config.DEDUP_RETENTION_DAYS * 86_400_000;
+    const purged = dedup.purge(before);
     if (purged) log.info({ purged }, 'forgot old record ids');
+    const offsets = slots.purge(before);
+    if (offsets) log.info({ offsets }, 'forgot old re-assigned point offsets');
   };
   purgeIds();
   const purgeTimer = setInterval(purgeIds, 86_400_000);
@@ -118,7 +123,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
   if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
-  const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, metrics, queuePointsMax: config.INGEST_QUEUE_POINTS, log: log.child({ part: 'ingest' }) });
+  const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, slots, metrics, queuePointsMax: config.INGEST_QUEUE_POINTS, log: log.child({ part: 'ingest' }) });
 
   // The record ledger (scorecards, interview lists) is written in the same transaction that accepts the records.
   const ledger = new RecordLedger(db);

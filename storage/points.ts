@@ -1,12 +1,13 @@
 // Validated messages → InfluxDB points (documented in README, "Storage").
 //
 // Point identity in InfluxDB is measurement + tag set + timestamp. The
-// timestamp is the event time in ms plus a sub-millisecond offset derived
-// from the message id (0–999,999 ns), so a re-sent message (same id, same ts)
-// lands on the same point and changes nothing, a spool replay after a crash is
-// idempotent, and two different messages in the same millisecond still both
-// count. Tags are only low-cardinality or per-equipment keys; ids, cylinder
-// codes and free text are fields.
+// timestamp is the event time in ms plus a sub-millisecond offset (0–999,999
+// ns): FNV-1a of the message id, so a re-sent message (same id, same ts) lands
+// on the same point and changes nothing and a spool replay after a crash is
+// idempotent. Two different ids whose hashes collide would share a point; the
+// accept stage moves the later one to a free offset (ingest/point-slots.ts).
+// Tags are only low-cardinality or per-equipment keys; ids, cylinder codes and
+// free text are fields.
 import type { Channel, ChannelRecord } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import { cstDate } from '../domain/time.js';
@@ -31,19 +32,36 @@ export interface PointContext {
   unit?: string | undefined;
 }
 
-/** FNV-1a of the id, reduced to 0–999,999: the sub-millisecond part of the timestamp. */
-export function idOffsetNs(id: string): number {
+/** 32-bit FNV-1a of a string (UTF-16 code units). */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return (h >>> 0) % 1_000_000;
+  return h >>> 0;
 }
 
-export function timestampNs(ts: number, id: string): string {
-  return `${ts}${String(idOffsetNs(id)).padStart(6, '0')}`;
+/** Sub-millisecond offsets a point can take: the nanoseconds of one millisecond. */
+export const OFFSETS_PER_MS = 1_000_000;
+
+/** FNV-1a of the id, reduced to 0–999,999: a point's sub-millisecond offset unless that slot is taken (ingest/point-slots.ts). */
+export const idOffsetNs = (id: string): number => fnv1a(id) % OFFSETS_PER_MS;
+
+/** A point without its timestamp: the series (measurement and tags) and the fields. */
+export interface PointParts {
+  series: string;
+  fields: string;
+  /**
+   * A short tag value that is the same for every point of the series (the
+   * equipment, or the unit of a complaint): grouping by it is never finer than
+   * by series, and much cheaper to hash than the series (ingest/point-slots.ts).
+   */
+  key: string;
 }
+
+/** The line of a point at event time `ts` (ms) plus `offsetNs`. */
+export const lineAt = (p: PointParts, ts: number, offsetNs: number): string => `${p.series} ${p.fields} ${ts}${String(offsetNs).padStart(6, '0')}`;
 
 // Tag values: the schemas already exclude control characters and backslashes.
 const escKey = (s: string) => (/[ ,=]/.test(s) ? s.replace(/([ ,=])/g, '\\$1') : s);
@@ -83,6 +101,9 @@ class Line {
   toString(ts: string): string {
     return `${this.measurement}${this.tags} ${this.fields} ${ts}`;
   }
+  parts(key: string): PointParts {
+    return { series: this.measurement + this.tags, fields: this.fields, key };
+  }
 }
 
 /**
@@ -100,9 +121,10 @@ export function alertEventLine(e: AlertResult): string {
     .toString(`${e.at}${String(e.seq % 1_000_000).padStart(6, '0')}`);
 }
 
-/** Builds the line-protocol point for one validated object. `code` is the equipment named by the topic, if any. */
-export function toLine<C extends Channel>(channel: C, r: ChannelRecord[C], code: string | null, ctx: PointContext, sender: string): string {
+/** Builds the line-protocol point (without its timestamp) for one validated object. `code` is the equipment named by the topic, if any. */
+export function toPoint<C extends Channel>(channel: C, r: ChannelRecord[C], code: string | null, ctx: PointContext, sender: string): PointParts {
   const p = new Line(MEASUREMENTS[channel]);
+  let key = code ?? '';
   switch (channel) {
     case 'status': {
       const s = r as ChannelRecord['status'];
@@ -135,28 +157,32 @@ export function toLine<C extends Channel>(channel: C, r: ChannelRecord[C], code:
     }
     case 'maintenance': {
       const m = r as ChannelRecord['maintenance'];
+      key = m.elevator;
       p.tag('district', ctx.district).tag('elevator', m.elevator).tag('kind', m.kind).tag('routine', ROUTINE_MAINTENANCE.has(m.kind) ? 'true' : 'false').tag('unit', m.unit);
       p.str('technician', m.technician);
       break;
     }
     case 'inspection': {
       const i = r as ChannelRecord['inspection'];
+      key = i.elevator;
       p.tag('district', ctx.district).tag('elevator', i.elevator).tag('institution', i.institution).tag('kind', i.kind).tag('result', i.result).tag('unit', i.unit ?? ctx.unit);
       p.int('attempt', i.attempt).str('unit_source', i.unit ? 'record' : 'registry').str('next_due', i.nextDue);
       break;
     }
     case 'complaint': {
       const c = r as ChannelRecord['complaint'];
+      key = c.unit ?? ctx.unit ?? '';
       p.tag('district', ctx.district).tag('source', c.source).tag('unit', c.unit ?? ctx.unit);
       p.str('category', c.category).str('unit_source', c.unit ? 'record' : 'registry').str('elevator', c.elevator);
       break;
     }
     case 'rescue': {
       const s = r as ChannelRecord['rescue'];
+      key = s.elevator;
       p.tag('district', ctx.district).tag('elevator', s.elevator).tag('stage', s.stage).tag('unit', s.unit);
       break;
     }
   }
   p.str('id', r.id).str('sender', sender);
-  return p.toString(timestampNs(r.ts, r.id));
+  return p.parts(key);
 }

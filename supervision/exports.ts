@@ -101,7 +101,9 @@ const listColumns = (l: InterviewList): Column<ListedUnit>[] => [
 function text(v: Value, f: Format): string {
   if (v === null) return '';
   if (typeof v === 'string') return v;
-  return f === 'percent' ? `${(v * 100).toFixed(1)}%` : String(v);
+  // Rates are exact in the scorecard; only what is shown is rounded (XLSX keeps the exact number under its format).
+  const d = f === 'dec2' ? 100 : f === 'dec1' ? 10 : 1;
+  return f === 'percent' ? `${(v * 100).toFixed(1)}%` : String(Math.round(v * d) / d);
 }
 
 // ---------------------------------------------------------------------------

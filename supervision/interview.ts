@@ -66,18 +66,31 @@ export function rollingYear(now = Date.now()): { from: string; to: string } {
 export const periodMs = (from: string, to: string) => ({ from: cstMidnight(from), to: cstMidnight(to) });
 export const lastDay = (to: string) => addDays(to, -1);
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+/**
+ * A figure rounded for people, with as many more decimals (up to 6) as it
+ * takes not to read as its threshold: 69.96 % is "69.96%", not "70.0%" below 70.0 %.
+ */
+export function shownBeside(value: number, threshold: number, decimals: number): string {
+  let d = decimals;
+  while (d < 6 && value !== threshold && value.toFixed(d) === threshold.toFixed(d)) d++;
+  return value.toFixed(d);
+}
+const pct = (x: number, threshold = x) => `${shownBeside(x * 100, threshold * 100, 1)}%`;
+
+// The exact rates, from the counts: criteria are decided on these, never on a rounded figure.
+const exactPassRate = (s: Scorecard, c: InterviewCriteria) => (s.inspections.first >= c.minInspections ? s.inspections.passed / s.inspections.first : null);
+const exactComplaintRate = (s: Scorecard) => (s.elevators > 0 ? (s.complaints.count / s.elevators) * 100 : null);
 
 /** Which criteria a scorecard fails (pure). */
 export function failedCriteria(s: Scorecard, c: InterviewCriteria): { reasons: Reason[]; listed: boolean } {
   const reasons: Reason[] = [];
-  const rate = s.inspections.first >= c.minInspections ? s.inspections.passed / s.inspections.first : null;
+  const rate = exactPassRate(s, c);
   if (rate !== null && rate < c.passRateBelow) {
-    reasons.push({ criterion: 'pass_rate', value: rate, threshold: c.passRateBelow, text: `定期检验一次合格率 ${pct(rate)}（${s.inspections.passed}/${s.inspections.first}）低于 ${pct(c.passRateBelow)}` });
+    reasons.push({ criterion: 'pass_rate', value: rate, threshold: c.passRateBelow, text: `定期检验一次合格率 ${pct(rate, c.passRateBelow)}（${s.inspections.passed}/${s.inspections.first}）低于 ${pct(c.passRateBelow)}` });
   }
-  const crate = s.complaints.rate;
+  const crate = exactComplaintRate(s);
   if (crate !== null && crate >= c.complaintRateAtLeast) {
-    reasons.push({ criterion: 'complaint_rate', value: crate, threshold: c.complaintRateAtLeast, text: `投诉率 ${crate.toFixed(2)} 起/百台（${s.complaints.count} 起，${s.elevators} 台）不低于 ${c.complaintRateAtLeast}` });
+    reasons.push({ criterion: 'complaint_rate', value: crate, threshold: c.complaintRateAtLeast, text: `投诉率 ${shownBeside(crate, c.complaintRateAtLeast, 2)} 起/百台（${s.complaints.count} 起，${s.elevators} 台）不低于 ${c.complaintRateAtLeast}` });
   }
   const listed = c.policy === 'any' ? reasons.length > 0 : reasons.length === 2;
   return { reasons, listed };
@@ -86,8 +99,8 @@ export function failedCriteria(s: Scorecard, c: InterviewCriteria): { reasons: R
 /** Ranks listed units: more failed criteria first, then lower pass rate, then higher complaint rate. */
 export function rankUnits(cards: Scorecard[], c: InterviewCriteria): ListedUnit[] {
   const listed = cards.map((s) => ({ s, ...failedCriteria(s, c) })).filter((x) => x.listed);
-  const passRate = (s: Scorecard) => (s.inspections.first >= c.minInspections ? s.inspections.passed / s.inspections.first : Infinity);
-  listed.sort((a, b) => b.reasons.length - a.reasons.length || passRate(a.s) - passRate(b.s) || (b.s.complaints.rate ?? 0) - (a.s.complaints.rate ?? 0) || (a.s.unit < b.s.unit ? -1 : 1));
+  const passRate = (s: Scorecard) => exactPassRate(s, c) ?? Infinity;
+  listed.sort((a, b) => b.reasons.length - a.reasons.length || passRate(a.s) - passRate(b.s) || (exactComplaintRate(b.s) ?? 0) - (exactComplaintRate(a.s) ?? 0) || (a.s.unit < b.s.unit ? -1 : 1));
   return listed.map((x, i) => ({ rank: i + 1, unit: x.s.unit, name: x.s.name, reasons: x.reasons, scorecard: x.s }));
 }
 

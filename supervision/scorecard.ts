@@ -37,12 +37,12 @@ export interface Scorecard {
     /** periodic inspections with attempt 1 in the period */
     first: number;
     passed: number;
-    /** passed / first, or null: "insufficient data" below the minimum sample */
+    /** passed / first, exact (rounded only where shown), or null: "insufficient data" below the minimum sample */
     passRate: number | null;
     insufficient: boolean;
     reinspections: number;
   };
-  complaints: { count: number; /** per 100 elevators */ rate: number | null };
+  complaints: { count: number; /** per 100 elevators, exact: thresholds compare this, displays round it */ rate: number | null };
   maintenance: { records: number; routine: number; overdueEpisodes: number; overdueElevatorDays: number; elevatorsWithoutRecords: number };
   /** periodic inspections that fell due in the period and were not passed by their due date */
   overdueInspections: { count: number; elevatorDays: number };
@@ -196,15 +196,15 @@ export function computeScorecards(db: Database, p: Period, opts: ScorecardOption
       unit,
       name: registry.units.get(unit) ?? null,
       elevators: n,
-      inspections: { first: f, passed: ok, passRate: insufficient ? null : round(ok / f), insufficient, reinspections: i?.rein ?? 0 },
-      complaints: { count: c, rate: n ? round((c / n) * 100, 2) : null },
+      inspections: { first: f, passed: ok, passRate: insufficient ? null : ok / f, insufficient, reinspections: i?.rein ?? 0 },
+      complaints: { count: c, rate: n ? (c / n) * 100 : null },
       maintenance: {
         records: m?.n ?? 0, routine: m?.routine ?? 0, overdueEpisodes: overdue.episodes[unit] ?? 0,
         overdueElevatorDays: round(overdue.days[unit] ?? 0, 1), elevatorsWithoutRecords: overdue.without[unit] ?? 0,
       },
       overdueInspections: { count: late.count[unit] ?? 0, elevatorDays: round(late.days[unit] ?? 0, 1) },
       entrapments: {
-        count: r?.n ?? 0, per100: n ? round(((r?.n ?? 0) / n) * 100, 2) : null,
+        count: r?.n ?? 0, per100: n ? ((r?.n ?? 0) / n) * 100 : null,
         meanArrivalMin: r?.arrival != null ? round(r.arrival / MINUTE_MS, 1) : null, meanRescueMin: r?.rescue != null ? round(r.rescue / MINUTE_MS, 1) : null,
         arrivalsOverLimit: r?.late ?? 0,
       },

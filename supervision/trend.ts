@@ -45,7 +45,6 @@ export interface TrendQuery {
 const quarterOf = (date: string) => Number(date.slice(0, 4)) * 4 + Math.floor((Number(date.slice(5, 7)) - 1) / 3);
 const quarterStart = (q: number) => cstMidnight(`${Math.floor(q / 4)}-${String((q % 4) * 3 + 1).padStart(2, '0')}-01`);
 const quarterName = (q: number) => `${Math.floor(q / 4)}Q${(q % 4) + 1}`;
-const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** The same quarter index in SQL, from `ts` (epoch ms) shifted to CST (UTC+8) in whole seconds. */
 const SQL_QUARTER = `(CAST(strftime('%Y', ts / 1000 + 28800, 'unixepoch') AS INTEGER) * 4 + (CAST(strftime('%m', ts / 1000 + 28800, 'unixepoch') AS INTEGER) - 1) / 3)`;
@@ -101,8 +100,8 @@ export function computeTrend(db: Database, q: TrendQuery, minInspections: number
           const c = cell.get(`${unit}\u0000${qi}`) ?? { first: 0, passed: 0, complaints: 0 };
           return {
             quarter: quarterName(qi), first: c.first, passed: c.passed,
-            passRate: c.first < minInspections ? null : round(c.passed / c.first, 4),
-            complaints: c.complaints, complaintRate: n ? round((c.complaints / n) * 100, 2) : null,
+            passRate: c.first < minInspections ? null : c.passed / c.first,
+            complaints: c.complaints, complaintRate: n ? (c.complaints / n) * 100 : null,
           };
         }),
       };

@@ -18,7 +18,7 @@ export interface Request {
 }
 
 const TRANSITION_ZH: Record<string, string> = {
-  raised: '新告警', escalated: '告警升级', reminded: '未确认提醒', acknowledged: '已确认', resolved: '已解除', repeated: '重复发生', noted: '新备注',
+  raised: '新告警', severity_raised: '级别升高', escalated: '告警升级', reminded: '未确认提醒', acknowledged: '已确认', resolved: '已解除', repeated: '重复发生', noted: '新备注',
 };
 const SUBJECT_ZH: Record<string, string> = { elevator: '电梯', gas_site: '燃气场所', cylinder: '气瓶', maintenance_unit: '维保单位' };
 

@@ -15,7 +15,7 @@
 // told of the alert.
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { atLeast } from '../../domain/alerts.js';
+import { atLeast, CITY_WIDE_SQL, isCityWide } from '../../domain/alerts.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Contact } from '../../registry/schemas.js';
 import type { Metrics } from '../../service/metrics.js';
@@ -64,7 +64,9 @@ export interface Notification {
 }
 
 /** Transitions people are told about; repeats and notes only update the screen. */
-const PAGED: ReadonlySet<Transition> = new Set(['raised', 'escalated', 'reminded', 'acknowledged', 'resolved']);
+const PAGED: ReadonlySet<Transition> = new Set(['raised', 'severity_raised', 'escalated', 'reminded', 'acknowledged', 'resolved']);
+/** Transitions that are news of the condition itself: late or historical data holds or suppresses them by their own lag. */
+const NEWS: ReadonlySet<Transition> = new Set(['raised', 'severity_raised']);
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** Sort keys of the notification list (`-` first for descending); ties go by id. The default, `-id`, is newest first. */
@@ -137,7 +139,7 @@ export class Notifier {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     // districts: only notifications of alerts in these districts (a caller's scope); null or undefined = all
-    if (q.districts) (where.push('alert_id IN (SELECT id FROM alerts WHERE district IN (SELECT value FROM json_each(@districts)))'), (args.districts = JSON.stringify(q.districts)));
+    if (q.districts) (where.push(`alert_id IN (SELECT id FROM alerts WHERE district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
     if (q.alertId !== undefined) (where.push('alert_id = @alertId'), (args.alertId = q.alertId));
     if (q.status) (where.push('status = @status'), (args.status = q.status));
     if (q.contact) (where.push('contact = @contact'), (args.contact = q.contact));
@@ -154,7 +156,8 @@ export class Notifier {
     if (!PAGED.has(ev.transition)) return;
     const a = ev.alert;
     const now = this.now();
-    const covers = (c: Contact) => c.enabled && (c.districts.length === 0 || (a.district !== null && c.districts.includes(a.district))) && atLeast(a.severity, c.minSeverity);
+    const districts = isCityWide(a) ? this.unitDistricts(a.subject) : a.district !== null ? [a.district] : [];
+    const covers = (c: Contact) => c.enabled && (c.districts.length === 0 || districts.some((d) => c.districts.includes(d))) && atLeast(a.severity, c.minSeverity);
     let recipients: Contact[];
     let status: NotificationStatus = 'pending';
     let nextAt = now;
@@ -164,12 +167,13 @@ export class Notifier {
       const told = new Set((this.deps.db.prepare(`SELECT DISTINCT contact FROM notifications WHERE alert_id = ? AND status IN ('sent', 'pending')`).all(a.id) as { contact: string }[]).map((r) => r.contact));
       recipients = [...told].map((id) => this.deps.registry.contacts.get(id)).filter((c): c is Contact => c !== undefined && c.enabled);
     } else {
+      // The snapshot carries the severity after the transition: a severity rise reaches the contacts of the new severity.
       recipients = [...this.deps.registry.contacts.items.values()].filter((c) => covers(c) && c.level <= a.escalation);
-      const lag = ev.transition === 'raised' ? ev.lagMs : a.openedLagMs;
+      const lag = NEWS.has(ev.transition) ? ev.lagMs : a.openedLagMs;
       if (lag > this.cfg.historicalAfterMs) {
         status = 'suppressed';
         reason = `historical data (processed ${Math.round(lag / 60_000)} min after its event time): recorded, not paged`;
-      } else if (ev.transition === 'raised' && lag > this.cfg.lateAfterMs) {
+      } else if (NEWS.has(ev.transition) && lag > this.cfg.lateAfterMs) {
         status = 'held';
         nextAt = now + this.cfg.lateGraceMs;
         reason = `late data (processed ${Math.round(lag / 60_000)} min after its event time): sent only if still active after ${this.cfg.lateGraceMs / 1000} s`;
@@ -179,6 +183,13 @@ export class Notifier {
       this.insert.run({ seq: ev.seq, alertId: a.id, transition: ev.transition, contact: c.id, format: c.format, status, nextAt, createdAt: now, reason });
       if (status === 'suppressed') this.deps.metrics?.notifications.inc({ format: c.format, status });
     }
+  }
+
+  /** Districts where a maintenance unit maintains elevators: who hears of an alert about the unit. Unit alerts are rare, so a scan will do. */
+  private unitDistricts(unit: string): string[] {
+    const out = new Set<string>();
+    for (const e of this.deps.registry.elevators.items.values()) if (e.maintenanceUnit === unit) out.add(e.district);
+    return [...out];
   }
 
   private kick(): void {

@@ -43,6 +43,34 @@ const generic = () => to('/li').map((r) => r.body as { key: string; transition: 
 const entrapment = (id: string, ts: number, elevator = 'E1') => publish(gw, `se/v1/elevator/${elevator}/event`, { id, ts, type: 'entrapment', state: 'raised' });
 const settle = async () => expect(await s.notifier.idle()).toBe(true);
 
+describe('severity rise', () => {
+  it('a gas alarm going from 25 to 55 %LEL is its own transition, paged at the new severity, once', async () => {
+    expect((await api(s, 'POST', '/api/v1/contacts', { id: 'zhao', name: '双清区应急', districts: ['双清区'], minSeverity: 'critical', webhook: `${sink.url}/zhao` })).status).toBe(201);
+    const g = await connect(s.mqttPort, 'GWG', city.secrets.GWG);
+    const t = Date.now() - 30_000;
+    const gas = () => api(s, 'GET', '/api/v1/alerts?type=gas_leak&subject=G1:D9');
+    const wang = () => to('/wang').map((r) => (r.body as { markdown: { content: string } }).markdown.content.split('\n')[0]); // WeCom: the bold title first
+    await publish(g, 'se/v1/gas-site/G1/reading', { id: 'sev-1', ts: t, detector: 'D9', lel: 25 });
+    const alert = (await waitFor(gas, (r) => r.body.total === 1)).body.items[0];
+    expect(alert.severity).toBe('major');
+    await settle();
+    expect(wang()).toEqual(['**【严重】新告警：燃气泄漏**']);
+    expect(to('/zhao')).toHaveLength(0); // critical only
+
+    await publish(g, 'se/v1/gas-site/G1/reading', { id: 'sev-2', ts: t + 10_000, detector: 'D9', lel: 55 });
+    await waitFor(gas, (r) => r.body.items[0]?.severity === 'critical');
+    await publish(g, 'se/v1/gas-site/G1/reading', { id: 'sev-3', ts: t + 20_000, detector: 'D9', lel: 56 }); // same level: nothing new
+    await waitFor(async () => s.spool.depthCount, (n) => n === 0);
+    await settle();
+    await new Promise((r) => setTimeout(r, 300)); // any extra send would show up by now
+    expect(wang()).toEqual(['**【严重】新告警：燃气泄漏**', '**【紧急】级别升高：燃气泄漏**']);
+    expect(to('/zhao').map((r) => r.body)).toMatchObject([{ transition: 'severity_raised', alert: { id: alert.id, severity: 'critical', count: 2 } }]);
+    const log = (await api(s, 'GET', `/api/v1/notifications?alertId=${alert.id}&sort=id`)).body.items as { transition: string; contact: string; status: string }[];
+    expect(log.map((n) => [n.transition, n.contact, n.status])).toEqual([['raised', 'wang', 'sent'], ['severity_raised', 'wang', 'sent'], ['severity_raised', 'zhao', 'sent']]);
+    await g.endAsync();
+  });
+});
+
 describe('late data', () => {
   const alertAt = async (firstAt: number) =>
     (await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=entrapment&subject=E2'), (r) => r.body.items.some((a: { firstAt: number }) => a.firstAt === firstAt))).body.items.find((a: { firstAt: number }) => a.firstAt === firstAt);

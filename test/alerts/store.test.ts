@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_ESCALATION, escalationStep } from '../../alerts/rules/escalation.js';
 import { AlertError, AlertStore, type AlertSort, type RaiseInput } from '../../alerts/store.js';
 
 const dirs: string[] = [];
@@ -31,6 +32,19 @@ describe('alert store', () => {
     expect(store.raise({ ...entrapment(1000), subject: 'E2' }).transition).toBe('raised');
     expect(store.raise({ ...entrapment(1000), type: 'overspeed', severity: 'major' }).transition).toBe('raised');
     expect(store.list({ state: 'active' }).total).toBe(3);
+  });
+
+  it('a repeat at a higher severity is its own transition; a lower one is a plain repeat and never lowers it', () => {
+    const { store } = open();
+    const gas = (at: number, severity: 'major' | 'critical'): RaiseInput => ({ type: 'gas_leak', severity, subjectKind: 'gas_site', subject: 'G1:D1', district: '双清区', at });
+    expect(store.raise(gas(1000, 'major')).transition).toBe('raised');
+    expect(store.raise(gas(2000, 'major')).transition).toBe('repeated');
+    const up = store.raise(gas(3000, 'critical'));
+    expect(up).toMatchObject({ transition: 'severity_raised', at: 3000, alert: { severity: 'critical', count: 3 } });
+    // paged as it rose: the unacknowledged-critical reminder counts from the rise, not from the opening
+    expect(escalationStep({ ...up.alert, openedAt: Date.now() - 10 * 60_000 }, Date.now() + 1000, { ...DEFAULT_ESCALATION, escalateMs: 3_600_000 }).remind).toBe(false);
+    expect(store.raise(gas(4000, 'major'))).toMatchObject({ transition: 'repeated', alert: { severity: 'critical', count: 4 } });
+    expect(store.eventsSince(0).map((e) => [e.transition, e.alert.severity])).toEqual([['raised', 'major'], ['repeated', 'major'], ['severity_raised', 'critical'], ['repeated', 'critical']]);
   });
 
   it('sorts the list by a named key, ties by id; -severity puts critical first', () => {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cstMidnight } from '../../domain/time.js';
 import { startWebhookSink, type WebhookSink } from '../../simulators/webhook-sink.js';
+import { WebSocket } from 'ws';
 import { api, startTestService, waitFor, type TestService } from '../helpers.js';
 
 let s: TestService;
@@ -90,5 +91,39 @@ describe('interview cases', () => {
     for (const bad of ['period_from', 'history', '-id;DROP TABLE interview_cases']) {
       expect((await api(s, 'GET', `/api/v1/interview-cases?sort=${encodeURIComponent(bad)}`)).status).toBe(400);
     }
+  });
+
+  it('an interview_case alert reaches inspectors: every inspector sees it and hears it live; contacts of the unit\'s districts are notified', async () => {
+    const PW = 'correct horse battery';
+    for (const [username, d] of [['bt', '北塔区'], ['dx', '大祥区']] as const) expect((await api(s, 'POST', '/api/v1/users', { username, role: 'inspector', districts: [d], password: PW })).status).toBe(201);
+    const token = async (username: string) => {
+      const r = await fetch(`${s.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PW, bearer: true }) });
+      return ((await r.json()) as { token: string }).token;
+    };
+    const [bt, dx] = [await token('bt'), await token('dx')];
+    const as = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
+    // BAD maintains elevators in 北塔区 only: that district's inspector is told, 大祥区's is not.
+    for (const [id, d] of [['insp-bt', '北塔区'], ['insp-dx', '大祥区']] as const) {
+      expect((await api(s, 'POST', '/api/v1/contacts', { id, name: id, districts: [d], minSeverity: 'major', webhook: `${sink.url}/${id}` })).status).toBe(201);
+    }
+    const frames: { type: string; transition?: string; alert?: { type: string } }[] = [];
+    const ws = new WebSocket(`${s.httpUrl.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${dx}` } });
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await waitFor(async () => frames.some((f) => f.type === 'ready'), Boolean);
+
+    const list = (await api(s, 'POST', '/api/v1/interview-lists', { from: '2025-01-01', to: '2026-01-01' })).body;
+    const [c] = (await api(s, 'POST', `/api/v1/interview-lists/${list.id}/cases`, { by: '张科长' })).body.items as { id: number }[];
+    const published = (await api(s, 'POST', `/api/v1/interview-cases/${c!.id}/published`, { by: '张科长' })).body as { alertId: number };
+    await waitFor(async () => frames.some((f) => f.type === 'alert' && f.alert?.type === 'interview_case' && f.transition === 'raised'), Boolean, 5000);
+    ws.close();
+    for (const t of [bt, dx]) {
+      const listed = (await api(s, 'GET', '/api/v1/alerts?type=interview_case&state=active', undefined, as(t))).body;
+      expect(listed.items.map((a: { id: number }) => a.id)).toEqual([published.alertId]);
+      expect((await api(s, 'GET', `/api/v1/alerts/${published.alertId}`, undefined, as(t))).status).toBe(200);
+    }
+    expect((await api(s, 'GET', `/api/v1/notifications?alertId=${published.alertId}`, undefined, as(bt))).body.total).toBeGreaterThan(0);
+    expect(await s.notifier.idle()).toBe(true);
+    expect(sink.received.filter((r) => r.path === '/insp-bt').map((r) => (r.body as { title: string }).title)).toEqual(['【严重】新告警：维保单位约谈']);
+    expect(sink.received.filter((r) => r.path === '/insp-dx')).toHaveLength(0);
   });
 });

@@ -57,7 +57,7 @@ function useUnackedCritical(): number {
       const k = f as unknown as KpiNumbers & { district: string };
       setBy((prev) => (prev[k.district] === k.unacknowledgedCritical ? prev : { ...prev, [k.district]: k.unacknowledgedCritical }));
     }
-    if (f.type === 'alert' && f.transition === 'raised' && (f.alert as { severity?: string }).severity === 'critical' && soundOn()) beep();
+    if (f.type === 'alert' && (f.transition === 'raised' || f.transition === 'severity_raised') && (f.alert as { severity?: string }).severity === 'critical' && soundOn()) beep();
   });
   return Object.values(by).reduce((a, b) => a + b, 0);
 }

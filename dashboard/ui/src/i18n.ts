@@ -120,7 +120,6 @@ const zh = {
   alReason: '解除原因',
   alNoteText: '备注内容',
   alSound: '紧急告警提示音',
-  alNew: '新',
   alAckBy: '{by} 于 {t} 确认',
   alResolvedBy: '{by} 于 {t} 解除：{r}',
   alNotes: '备注',
@@ -409,7 +408,6 @@ const en: Record<Key, string> = {
   alReason: 'Reason',
   alNoteText: 'Note',
   alSound: 'Sound for critical alerts',
-  alNew: 'New',
   alAckBy: 'Acknowledged by {by} at {t}',
   alResolvedBy: 'Resolved by {by} at {t}: {r}',
   alNotes: 'Notes',
@@ -620,6 +618,13 @@ const TERMS: Record<string, [string, string]> = {
   firefighter: ['消防员操作', 'firefighter'], emergency_power: ['应急电源', 'emergency power'], earthquake: ['地震', 'earthquake'],
   filling_station: ['充装站', 'filling station'], api: ['接口', 'API'], startup: ['启动', 'start-up'], schedule: ['定时', 'schedule'], scheduled: ['定时', 'schedule'],
 };
+/** Alert transitions heard on the live feed, as the alert list badges them. */
+const TRANSITIONS: Record<string, [string, string]> = {
+  raised: ['新', 'New'], severity_raised: ['级别升高', 'Severity raised'], escalated: ['已升级', 'Escalated'], repeated: ['再次发生', 'Repeated'],
+  reminded: ['已提醒', 'Reminded'], acknowledged: ['已确认', 'Acknowledged'], resolved: ['已解除', 'Resolved'], noted: ['新备注', 'Note'],
+};
+export const transitionLabel = (tr: string): string => TRANSITIONS[tr]?.[lang === 'en' ? 1 : 0] ?? tr;
+
 /** A protocol value for people (the value itself when unknown). */
 export const term = (v: unknown): string => {
   const k = String(v);

@@ -3,7 +3,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs, type ApiError } from '../api.js';
-import { ALERT_TYPES, alertType, districtName, t } from '../i18n.js';
+import { ALERT_TYPES, alertType, districtName, t, transitionLabel } from '../i18n.js';
 import { useApi } from '../hooks.js';
 import { useLiveFrames } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
@@ -48,7 +48,8 @@ export function AlertsPage(props: { route: Route }) {
   const res = useApi<Paged<Alert>>(path);
   const [items, setItems] = useState<Alert[]>([]);
   const [total, setTotal] = useState(0);
-  const [fresh, setFresh] = useState<Set<number>>(new Set());
+  // alert id → the transition just heard for it (badged for a few seconds)
+  const [fresh, setFresh] = useState<Map<number, string>>(new Map());
   const [open, setOpen] = useState<number | null>(null);
   const [dialog, setDialog] = useState<{ kind: 'resolve' | 'note'; alert: Alert } | null>(null);
   const [actionError, setActionError] = useState<ApiError | null>(null);
@@ -91,9 +92,9 @@ export function AlertsPage(props: { route: Route }) {
       setTotal((n) => n + 1);
       return [a, ...prev].slice(0, PAGE_SIZE);
     });
-    if (transition === 'raised' || transition === 'escalated' || transition === 'repeated') {
-      setFresh((s) => new Set(s).add(a.id));
-      setTimeout(() => setFresh((s) => { const n = new Set(s); n.delete(a.id); return n; }), 8000);
+    if (transition === 'raised' || transition === 'severity_raised' || transition === 'escalated' || transition === 'repeated') {
+      setFresh((s) => new Map(s).set(a.id, transition));
+      setTimeout(() => setFresh((s) => { const n = new Map(s); n.delete(a.id); return n; }), 8000);
     }
   });
 
@@ -148,7 +149,7 @@ export function AlertsPage(props: { route: Route }) {
                     <Fragment key={a.id}>
                       <tr class={`alert-row sev-row-${a.severity} st-row-${a.state}${a.severity === 'critical' && a.state === 'open' ? ' critical-open' : ''}${fresh.has(a.id) ? ' fresh' : ''}${open === a.id ? ' expanded' : ''}`}
                         data-testid={`alert-row-${a.id}`} data-severity={a.severity} onClick={() => setOpen(open === a.id ? null : a.id)}>
-                        <td>{a.id}{fresh.has(a.id) && <span class="badge new">{t('alNew')}</span>}</td>
+                        <td>{a.id}{fresh.has(a.id) && <span class={`badge new tr-${fresh.get(a.id)}`} data-testid="alert-transition">{transitionLabel(fresh.get(a.id)!)}</span>}</td>
                         <td><SevBadge s={a.severity} /></td>
                         <td>{alertType(a.type)}</td>
                         <td><SubjectLink a={a} /></td>

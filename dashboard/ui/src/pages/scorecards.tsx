@@ -12,16 +12,17 @@ import { Card, Loaded, Modal } from '../ui.js';
 import { Chart, CHART_AXIS, CHART_TEXT, valueAxis } from '../chart.js';
 import type { Criteria, Scorecard, Trend, UnitTrend } from '../types.js';
 
-type Col = { key: string; label: () => string; value: (s: Scorecard) => number | string | null; show: (s: Scorecard) => ComponentChildren; num?: boolean };
+// `show` marks a figure red against the list's own criteria, compared on the exact rate the API sends; only the text is rounded.
+type Col = { key: string; label: () => string; value: (s: Scorecard) => number | string | null; show: (s: Scorecard, c: Criteria) => ComponentChildren; num?: boolean };
 
 const insufficient = () => <span class="muted insufficient" data-testid="insufficient">{t('scInsufficient')}</span>;
 const COLS: Col[] = [
   { key: 'name', label: () => t('unit'), value: (s) => s.name ?? s.unit, show: (s) => <><a href={href('/equipment', { unit: s.unit })}><b>{s.name ?? s.unit}</b></a> <span class="muted small">{s.unit}</span></> },
   { key: 'elevators', label: () => t('scElevators'), value: (s) => s.elevators, show: (s) => num(s.elevators), num: true },
   { key: 'passRate', label: () => t('scPassRate'), value: (s) => (s.inspections.insufficient ? null : s.inspections.passRate), num: true,
-    show: (s) => (s.inspections.insufficient || s.inspections.passRate === null ? insufficient() : <span class={s.inspections.passRate < 0.7 ? 'bad' : ''}>{pct(s.inspections.passRate)} <span class="muted small">({s.inspections.passed}/{s.inspections.first})</span></span>) },
+    show: (s, c) => (s.inspections.insufficient || s.inspections.passRate === null ? insufficient() : <span class={s.inspections.passRate < c.passRateBelow ? 'bad' : ''}>{pct(s.inspections.passRate)} <span class="muted small">({s.inspections.passed}/{s.inspections.first})</span></span>) },
   { key: 'complaintRate', label: () => t('scComplaintRate'), value: (s) => (s.complaints.insufficient ? null : s.complaints.rate), num: true,
-    show: (s) => (s.complaints.insufficient || s.complaints.rate === null ? insufficient() : <span class={s.complaints.rate >= 5 ? 'bad' : ''}>{s.complaints.rate.toFixed(2)} <span class="muted small">({s.complaints.count})</span></span>) },
+    show: (s, c) => (s.complaints.insufficient || s.complaints.rate === null ? insufficient() : <span class={s.complaints.rate >= c.complaintRateAtLeast ? 'bad' : ''} data-testid="complaint-rate">{s.complaints.rate.toFixed(2)} <span class="muted small">({s.complaints.count})</span></span>) },
   { key: 'overdue', label: () => t('scOverdue'), value: (s) => s.maintenance.overdueElevatorDays, num: true,
     show: (s) => <>{num(s.maintenance.overdueEpisodes)} <span class="muted small">/ {num(Math.round(s.maintenance.overdueElevatorDays))} {t('wElevatorDays')}</span></> },
   { key: 'overdueInsp', label: () => t('eqInspOverdue'), value: (s) => s.overdueInspections.count, show: (s) => num(s.overdueInspections.count), num: true },
@@ -175,7 +176,7 @@ export function ScorecardsPage(props: { route: Route }) {
                 <tbody>
                   {rows.map((s) => (
                     <tr key={s.unit} class={highlight === s.unit ? 'selected' : ''} data-testid={`scorecard-row-${s.unit}`}>
-                      {COLS.map((c) => <td key={c.key} class={c.num ? 'num' : ''}>{c.show(s)}</td>)}
+                      {COLS.map((c) => <td key={c.key} class={c.num ? 'num' : ''}>{c.show(s, d.criteria)}</td>)}
                       <td><TrendCell trend={trends.get(s.unit)} threshold={d.criteria.passRateBelow} onOpen={() => setTrendOf(s.unit)} /></td>
                     </tr>
                   ))}
