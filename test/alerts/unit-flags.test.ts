@@ -22,7 +22,7 @@ const ELEVATORS = 20;
 
 beforeAll(async () => {
   sink = await startWebhookSink();
-  s = await startTestService({ NOTIFY_RETRY_BASE_MS: '50' });
+  s = await startTestService({ NOTIFY_ALLOW_HOSTS: sink.allow, NOTIFY_RETRY_BASE_MS: '50' });
   const post = async (entity: string, body: unknown) => expect((await api(s, 'POST', `/api/v1/${entity}`, body)).status).toBe(201);
   await post('units', { id: UNIT, name: '福维电梯维保有限公司' });
   await post('units', { id: 'MUO', name: '其他维保公司' });

@@ -43,7 +43,8 @@ describe('point identity in InfluxDB', () => {
       await influx.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    const env = testEnv({ INFLUX_URL: influx.url });
+    await influx.ready();
+    const env = testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password });
     let s = await startTestService({}, env);
     const city = await registerSmallCity(s);
     let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
