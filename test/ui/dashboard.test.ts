@@ -8,11 +8,11 @@
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../domain/channels.js';
 import { api, connect, publish, startTestService, status, waitFor, type TestService } from '../helpers.js';
 import { seedInterviewCity } from '../supervision/city.js';
-import { launch, newContext, screenshot } from './browser.js';
+import { expectConsoleError, launch, newContext, screenshot, takeConsoleErrors } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
@@ -70,6 +70,11 @@ beforeAll(async () => {
   expect((await api(s, 'POST', '/api/v1/interview-lists', { from: '2025-01-01', to: '2026-01-01' })).status).toBe(201);
 }, 120_000);
 
+// Any console error or uncaught exception in any page fails the test that was running.
+afterEach(() => {
+  expect(takeConsoleErrors()).toEqual([]);
+});
+
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
@@ -89,8 +94,11 @@ describe('dashboard in Chromium', () => {
     await page.goto('/');
     await page.getByTestId('login-username').fill('chief');
     await page.getByTestId('login-password').fill('wrong-password-0');
-    await page.getByTestId('login-submit').click();
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(/\S/);
+    // the one console error this test provokes: Chromium logs the 401 of the wrong password
+    await expectConsoleError(/status of 401.*\/api\/v1\/session\)$/, async () => {
+      await page.getByTestId('login-submit').click();
+      await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(/\S/);
+    });
     chief = await signIn('chief');
     await expect.poll(() => chief.getByTestId('user-info').textContent()).toContain('chief');
     await expect.poll(() => chief.getByTestId('kpi-elevators').textContent()).toMatch(/2\s*\/\s*\d+/);
