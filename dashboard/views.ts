@@ -370,9 +370,9 @@ export class Views {
       offline: this.db.prepare(`SELECT subject_kind, subject FROM alerts WHERE type = 'offline' AND state != 'resolved'`),
       activeBy: this.db.prepare(`SELECT district, type, severity, state, COUNT(*) n FROM alerts WHERE state IN ('open', 'acknowledged') GROUP BY district, type, severity, state`),
       entrapmentsSince: this.db.prepare(`SELECT district, COUNT(*) n FROM alerts WHERE type = 'entrapment' AND first_at >= ? GROUP BY district`),
-      entrapmentList: this.db.prepare(`SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
+      entrapmentList: this.db.prepare(`SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, a.resolved_at, r.dispatched_at, r.arrived_at, r.released_at
         FROM alerts a LEFT JOIN rescue_timings r ON r.alert_id = a.id WHERE a.type = 'entrapment' AND a.first_at >= @since
-        UNION SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
+        UNION SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, a.resolved_at, r.dispatched_at, r.arrived_at, r.released_at
         FROM alerts a LEFT JOIN rescue_timings r ON r.alert_id = a.id WHERE a.type = 'entrapment' AND a.state != 'resolved'
         ORDER BY first_at DESC LIMIT 1000`),
       entrapmentsOf: this.db.prepare(`SELECT a.id, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
@@ -545,13 +545,14 @@ export class Views {
     finishRates(totals);
     const arrivalMs = this.deps.views.arrivalMs;
     const entrapmentsToday = (this.sql.entrapmentList!.all({ since: cstMidnight(cstDate(now)) }) as {
-      id: number; subject: string; district: string | null; unit: string | null; state: string; first_at: number; dispatched_at: number | null; arrived_at: number | null; released_at: number | null;
+      id: number; subject: string; district: string | null; unit: string | null; state: string; first_at: number; resolved_at: number | null;
+      dispatched_at: number | null; arrived_at: number | null; released_at: number | null;
     }[])
       .filter((r) => scope(r.district))
       .slice(0, 100)
       .map((r) => ({
         alertId: r.id, elevator: r.subject, district: r.district, unit: r.unit, address: this.deps.registry.elevators.get(r.subject)?.address ?? null, state: r.state,
-        trappedAt: r.first_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at,
+        trappedAt: r.first_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at, resolvedAt: r.resolved_at,
         waitingMs: Math.max(0, (r.arrived_at ?? (r.state === 'resolved' ? (r.released_at ?? r.first_at) : now)) - r.first_at),
         durationMs: Math.max(0, (r.released_at ?? (r.state === 'resolved' ? r.first_at : now)) - r.first_at),
         overdueArrival: (r.arrived_at ?? (r.state === 'resolved' ? -Infinity : now)) - r.first_at > arrivalMs,

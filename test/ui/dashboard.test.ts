@@ -144,6 +144,37 @@ describe('dashboard in Chromium', () => {
     expect((await api(s, 'POST', `/api/v1/alerts/${alertId}/notes`, { text: '已派维保到场' }, await sessionHeaders(daxiang))).status).toBe(200);
   });
 
+  it('the overview stops the clock of an entrapment that ended (cleared by the gateway or resolved by hand): no red after 30 minutes', async () => {
+    const E1 = 'U_LOW-E1';
+    const t0 = Date.now();
+    await publish(gw, topics.event(E1), { id: 'ui-trap-2', ts: t0, type: 'entrapment', state: 'raised', floor: 2 });
+    const cleared = (await waitFor(() => api(s, 'GET', `/api/v1/alerts?type=entrapment&subject=${E1}&state=active`), (r) => r.body.items.length === 1)).body.items[0].id as number;
+    await publish(gw, topics.event(E1), { id: 'ui-trap-2c', ts: t0 + 1_000, type: 'entrapment', state: 'cleared', floor: 2 });
+    await waitFor(() => api(s, 'GET', `/api/v1/alerts/${cleared}`), (r) => r.body.state === 'resolved');
+    await publish(gw, topics.event(E1), { id: 'ui-trap-3', ts: t0 + 2_000, type: 'entrapment', state: 'raised', floor: 3 });
+    const byHand = (await waitFor(() => api(s, 'GET', `/api/v1/alerts?type=entrapment&subject=${E1}&state=active`), (r) => r.body.items.length === 1)).body.items[0].id as number;
+    expect((await api(s, 'POST', `/api/v1/alerts/${byHand}/resolve`, { reason: '现场核实为误报' })).status).toBe(200);
+
+    // The wall screen 31 minutes later (the browser's clock moved, not the test's): the entrapment still
+    // active (E, acknowledged, nobody arrived) is overdue; the two that ended are not.
+    const page = await chief.context().newPage();
+    await page.clock.setFixedTime(t0 + 31 * 60_000);
+    await page.goto('/#/overview');
+    for (const id of [cleared, byHand, alertId]) await page.getByTestId(`entrapment-${id}`).waitFor();
+    for (const id of [cleared, byHand]) {
+      const li = page.getByTestId(`entrapment-${id}`);
+      expect(await li.getAttribute('class')).not.toMatch(/\blate\b/);
+      expect(await li.textContent()).not.toContain('超过 30 分钟未到场');
+      expect(await page.getByTestId(`entrapment-timer-${id}`).textContent()).not.toContain('已困');
+    }
+    expect(await page.getByTestId(`entrapment-timer-${cleared}`).textContent()).toMatch(/已解除 \(00:0[01]\)/);
+    const control = page.getByTestId(`entrapment-${alertId}`);
+    expect(await control.getAttribute('class')).toMatch(/\blate\b/);
+    expect(await control.textContent()).toContain('超过 30 分钟未到场');
+    await screenshot(page, 'overview-entrapments');
+    await page.close();
+  });
+
   it("opens an elevator's chart with data points from InfluxDB", async () => {
     await chief.goto(`/#/equipment/elevator/${E}`);
     const chart = chief.getByTestId('chart-floor');

@@ -17,7 +17,9 @@ export interface KpiNumbers {
 
 export interface Entrapment {
   alertId: number; elevator: string; district: string | null; unit: string | null; address: string; state: string;
-  trappedAt: number; dispatchedAt: number | null; arrivedAt: number | null; releasedAt: number | null; waitingMs: number; durationMs: number; overdueArrival: boolean;
+  trappedAt: number; dispatchedAt: number | null; arrivedAt: number | null; releasedAt: number | null;
+  /** when the alert was resolved (cleared by the gateway, a rescue record, or by hand), if it was */
+  resolvedAt: number | null; waitingMs: number; durationMs: number; overdueArrival: boolean;
 }
 
 export interface Overview {

@@ -9,7 +9,7 @@ import { href, setQuery, type Route } from '../router.js';
 import { elapsed, num, pct, shortDateTime, timeOnly } from '../format.js';
 import { Card, Empty, Loaded, SevBadge, StateBadge } from '../ui.js';
 import { DistrictMap, type MapValue } from '../map/DistrictMap.js';
-import type { Alert, KpiNumbers, Overview, Paged } from '../types.js';
+import type { Alert, Entrapment, KpiNumbers, Overview, Paged } from '../types.js';
 
 const SEVS = ['critical', 'major', 'minor', 'warning'] as const;
 const ARRIVAL_LIMIT_MS = 30 * 60_000;
@@ -136,24 +136,24 @@ export function OverviewPage(props: { route: Route }) {
                 {entrapments.length === 0 ? <Empty text={t('ovNoEntrapments')} /> : (
                   <ul class="list">
                     {entrapments.map((e) => {
-                      const released = e.releasedAt !== null;
-                      const trappedMs = (e.releasedAt ?? now) - e.trappedAt;
-                      const waiting = (e.arrivedAt ?? now) - e.trappedAt;
-                      const late = e.arrivedAt === null && !released && waiting > ARRIVAL_LIMIT_MS;
+                      const v = entrapmentClock(e, now);
                       return (
-                        <li key={e.alertId} class={`entrap${late || e.overdueArrival ? ' late' : ''}${released ? ' done' : ''}`} data-testid={`entrapment-${e.alertId}`}>
+                        <li key={e.alertId} class={`entrap${v.late ? ' late' : ''}${v.ended ? ' done' : ''}`} data-testid={`entrapment-${e.alertId}`} data-state={v.ended ? 'ended' : v.late ? 'late' : 'waiting'}>
                           <div class="row-between">
                             <a href={href(`/equipment/elevator/${e.elevator}`)}><strong>{e.elevator}</strong></a>
-                            <span class={`timer${released ? '' : ' live'}`} data-testid={`entrapment-timer-${e.alertId}`}>{released ? t('ovRescued') : t('ovTrappedFor', { m: elapsed(trappedMs) })}</span>
+                            <span class={`timer${v.ended ? '' : ' live'}`} data-testid={`entrapment-timer-${e.alertId}`}>
+                              {v.ended ? `${e.releasedAt !== null ? t('ovRescued') : t('ovEnded')} (${elapsed(v.trappedMs)})` : t('ovTrappedFor', { m: elapsed(v.trappedMs) })}
+                            </span>
                           </div>
                           <div class="muted small">{districtName(e.district)} · {e.address}</div>
                           <div class="small">
                             {timeOnly(e.trappedAt)} · {e.arrivedAt !== null
                               ? <span class="ok">{t('ovArrived', { m: elapsed(e.arrivedAt - e.trappedAt) })}</span>
-                              : late || e.overdueArrival ? <span class="bad">{t('ovOverdue')} ({elapsed(waiting)})</span>
-                              : <span class="warn">{t('ovNotArrived')} · {elapsed(waiting)} / 30:00</span>}
+                              : v.ended ? <span class="muted">{t('ovNoArrival')}</span>
+                              : v.late ? <span class="bad">{t('ovOverdue')} ({elapsed(v.waiting)})</span>
+                              : <span class="warn">{t('ovNotArrived')} · {elapsed(v.waiting)} / 30:00</span>}
                           </div>
-                          {!released && e.arrivedAt === null && <div class="progress"><i style={{ width: `${Math.min(100, (waiting / ARRIVAL_LIMIT_MS) * 100)}%` }} class={waiting > ARRIVAL_LIMIT_MS ? 'bad' : ''} /></div>}
+                          {!v.ended && e.arrivedAt === null && <div class="progress"><i style={{ width: `${Math.min(100, (v.waiting / ARRIVAL_LIMIT_MS) * 100)}%` }} class={v.late ? 'bad' : ''} /></div>}
                         </li>
                       );
                     })}
@@ -203,6 +203,19 @@ export function OverviewPage(props: { route: Route }) {
       </Loaded>
     </div>
   );
+}
+
+/**
+ * An entrapment's clock on the card. It stops when the entrapment ends — passengers released, or the alert
+ * resolved (cleared by the gateway, a false alarm, or by hand) — and only a running one without an arrival
+ * turns red after the arrival limit: an ended entrapment is history, not an alarm.
+ */
+export function entrapmentClock(e: Entrapment, now: number): { ended: boolean; trappedMs: number; waiting: number; late: boolean } {
+  const ended = e.releasedAt !== null || e.state === 'resolved';
+  const endAt = ended ? (e.releasedAt ?? e.resolvedAt ?? e.trappedAt) : now;
+  const waiting = (e.arrivedAt ?? endAt) - e.trappedAt;
+  const late = !ended && e.arrivedAt === null && (waiting > ARRIVAL_LIMIT_MS || e.overdueArrival);
+  return { ended, trappedMs: endAt - e.trappedAt, waiting, late };
 }
 
 function RateBar(props: { r: number | null }) {
