@@ -175,6 +175,65 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('alerts: active ones, most severe first; the daily overdue alerts as one line per rule and day; acknowledging a filtered set at once (audited)', async () => {
+    // A morning's overdue-inspection run over three elevators whose inspection is long due (大祥区).
+    for (let i = 0; i < 3; i++) {
+      expect((await api(s, 'POST', '/api/v1/elevators', { code: `OD-${i}`, address: '超期路1号', district: '大祥区', userUnit: '物业', maintenanceUnit: 'U_LOW', nextInspectionDue: '2024-01-01' })).status).toBe(201);
+    }
+    expect((await api(s, 'POST', '/api/v1/rules/overdue-inspection/run')).status).toBe(200);
+    const overdue = (await api(s, 'GET', '/api/v1/alerts?type=inspection_overdue&state=open&district=大祥区')).body;
+    expect(overdue.total).toBeGreaterThanOrEqual(3);
+
+    await chief.goto('/#/alerts');
+    await chief.getByTestId('alerts-table').waitFor();
+    const rows = chief.locator('[data-testid^="alert-row-"]');
+    await expect.poll(() => rows.count()).toBeGreaterThan(0);
+    // the overdue alerts (newer, minor) neither come first nor appear one by one: critical ones lead
+    expect(await rows.first().getAttribute('data-severity')).toBe('critical');
+    await chief.getByTestId(`alert-row-${alertId}`).waitFor();
+    for (const a of overdue.items) expect(await chief.getByTestId(`alert-row-${a.id}`).count()).toBe(0);
+    const severities = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-severity')));
+    const rank = { critical: 4, major: 3, minor: 2, warning: 1 } as Record<string, number>;
+    expect(severities.map((x) => rank[x!])).toEqual([...severities.map((x) => rank[x!])].sort((a, b) => b! - a!));
+    const group = chief.locator('[data-testid^="overdue-group-inspection_overdue-"]');
+    await group.first().waitFor();
+    expect(await group.count()).toBe(1); // one line for the rule and today's run
+    expect(Number(await group.first().getAttribute('data-count'))).toBe(overdue.total);
+    await screenshot(chief, 'alerts-grouped');
+
+    // The line leads to the overdue view; "acknowledge all" acknowledges exactly the filtered set.
+    await chief.getByTestId('overdue-group-link-inspection_overdue').click();
+    await chief.getByTestId(`alert-row-${overdue.items[0].id}`).waitFor();
+    await chief.getByTestId('alerts-ack-all').click();
+    await expect.poll(async () => Number(await chief.getByTestId('ack-all-count').getAttribute('data-count'))).toBe(overdue.total);
+    await chief.getByTestId('ack-all-submit').click();
+    await chief.getByTestId('alerts-notice').waitFor();
+    for (const a of overdue.items) await expect.poll(() => chief.getByTestId(`alert-state-${a.id}`).getAttribute('data-state')).toBe('acknowledged');
+    expect((await api(s, 'GET', '/api/v1/alerts?type=inspection_overdue&state=open')).body.total).toBe(0);
+    expect((await api(s, 'GET', `/api/v1/alerts/${alertId}`)).body.state).toBe('acknowledged'); // the entrapment was outside the filter (acknowledged before)
+    const audit = (await api(s, 'GET', '/api/v1/audit?action=alert.ack_many')).body.items;
+    expect(audit[0]).toMatchObject({ actor: 'chief', details: { filter: { category: 'overdue', type: 'inspection_overdue' }, acknowledged: overdue.total } });
+    expect([...audit[0].details.ids].sort()).toEqual(overdue.items.map((a: { id: number }) => a.id).sort());
+    await screenshot(chief, 'alerts-overdue-acknowledged');
+  });
+
+  it("acknowledging a filtered set never reaches outside the caller's districts", async () => {
+    const other = await signIn('shuangqing');
+    const t0 = Date.now();
+    await publish(gw, topics.event(E), { id: 'ui-door-1', ts: t0, type: 'door_open_fault', state: 'raised', floor: 1 });
+    const door = (await waitFor(() => api(s, 'GET', `/api/v1/alerts?type=door_open_fault&subject=${E}&state=open`), (r) => r.body.items.length === 1)).body.items[0].id as number;
+    const r = await api(s, 'POST', '/api/v1/alerts/ack', { filter: { type: 'door_open_fault' } }, await sessionHeaders(other));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.acknowledged).toBe(0);
+    expect((await api(s, 'GET', `/api/v1/alerts/${door}`)).body.state).toBe('open');
+    // upToId: an alert newer than what the caller saw is left alone
+    const r2 = await api(s, 'POST', '/api/v1/alerts/ack', { filter: { type: 'door_open_fault' }, upToId: door - 1 }, await sessionHeaders(daxiang));
+    expect(r2.body.acknowledged).toBe(0);
+    const r3 = await api(s, 'POST', '/api/v1/alerts/ack', { filter: { type: 'door_open_fault' }, upToId: door }, await sessionHeaders(daxiang));
+    expect(r3.body).toMatchObject({ acknowledged: 1, ids: [door], remaining: 0 });
+    await other.close();
+  });
+
   it("opens an elevator's chart with data points from InfluxDB", async () => {
     await chief.goto(`/#/equipment/elevator/${E}`);
     const chart = chief.getByTestId('chart-floor');
