@@ -242,6 +242,37 @@ describe('dashboard in Chromium', () => {
     await screenshot(chief, 'elevator');
   });
 
+  it("an elevator's charts span the chosen range, and the open page moves its window and refreshes by itself", async () => {
+    const page = await chief.context().newPage();
+    const t0 = Date.now();
+    await page.clock.install({ time: t0 }); // the browser's timers run on a clock the test moves
+    await page.goto(`/#/equipment/elevator/${E}?range=6h`);
+    const chart = page.getByTestId('chart-floor');
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(10);
+    // E has two hours of status; "6 小时" shows six hours ending now, not the two hours that have data
+    // ECharts draws on animation frames, which run on the installed clock: let it move a little before reading
+    const span = async () => {
+      await page.clock.runFor(50);
+      return { from: Number(await chart.getAttribute('data-x-from')), to: Number(await chart.getAttribute('data-x-to')) };
+    };
+    await expect.poll(async () => (await span()).to).toBeGreaterThan(0);
+    const first = await span();
+    expect(first.to).toBeGreaterThanOrEqual(t0);
+    expect(first.to - first.from).toBeGreaterThanOrEqual(6 * 3600_000);
+    expect(first.to - first.from).toBeLessThan(6 * 3600_000 + 5 * 60_000);
+    const points = Number(await chart.getAttribute('data-points'));
+
+    // A new status a minute on (floor 17, never seen before), and the browser's clock two minutes on: the
+    // window moves, the new point is drawn and the current state shows floor 17, with no click.
+    await publish(gw, topics.status(E), status(`${E}-later`, t0 + 61_000, { floor: 17, runCount: 9000, doorCycles: 20000 }));
+    await page.clock.fastForward(120_000);
+    await expect.poll(async () => (await span()).to, { timeout: 10_000 }).toBeGreaterThanOrEqual(first.to + 60_000);
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(points);
+    await expect.poll(() => page.getByTestId('elevator-state').textContent(), { timeout: 10_000 }).toContain('17');
+    await screenshot(page, 'elevator-6h');
+    await page.close();
+  });
+
   it('exports the interview list as CSV with its Chinese header', async () => {
     await chief.goto('/#/interviews');
     const link = chief.getByTestId('list-export-csv');
