@@ -23,6 +23,7 @@ import type { Metrics } from '../service/metrics.js';
 import type { InfluxStore, SeriesResult } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import type { Supervision } from '../supervision/supervision.js';
+import { RateHistory } from './rate-history.js';
 
 /** Whether the caller may see a district (built from req.principal and inScope). */
 export type Scope = (district: string | null | undefined) => boolean;
@@ -349,14 +350,18 @@ interface RateSample {
   refusals: number;
 }
 
-const RATE_SAMPLE_MS = 5000;
+export const RATE_SAMPLE_MS = 5000;
 const RATE_WINDOW_SAMPLES = 13; // one minute
+/** How far back the ingest-health chart reaches (GET /api/v1/ingest/rates). */
+export const RATE_HISTORY_MS = 3600_000;
 
 export class Views {
   readonly state: EquipmentState;
   private readonly db: Database;
   private readonly sql: Record<string, Statement>;
   private samples: RateSample[] = [];
+  /** the minute rates at each sample, for the last hour */
+  readonly rateHistory = new RateHistory(RATE_HISTORY_MS / RATE_SAMPLE_MS);
   private sampler: NodeJS.Timeout;
 
   constructor(readonly deps: ViewsDeps) {
@@ -814,6 +819,8 @@ export class Views {
     if (!s) return;
     this.samples.push(s);
     if (this.samples.length > RATE_WINDOW_SAMPLES) this.samples.shift();
+    const r = this.rates();
+    this.rateHistory.push({ at: s.at, messagesPerSec: r.messagesPerSec, storedPerSec: r.storedPerSec, deadLettersPerSec: r.deadLettersPerSec });
   }
 
   /** The counters now (not added to the rate window). */

@@ -273,6 +273,29 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('the ingest-health chart shows the last hour from the server on arrival; channels, reasons, rules and schedules in Chinese', async () => {
+    await publish(gw, topics.status(E), { id: 'ui-bad-1', ts: 'not a time' }); // one invalid_object dead letter
+    await waitFor(() => api(s, 'GET', '/api/v1/dead-letters'), (r) => r.body.items?.some((x: { reason: string }) => x.reason === 'invalid_object'));
+    const page = await chief.context().newPage();
+    await page.clock.install(); // the page's timers stand still: what it shows comes from its first answers
+    await page.goto('/#/ingest');
+    const chart = page.getByTestId('chart-ingest');
+    await chart.waitFor();
+    // the service has sampled every 5 s since it started: that history is there on the first visit
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
+    const span = async () => {
+      await page.clock.runFor(50); // ECharts draws on animation frames
+      return Number(await chart.getAttribute('data-x-to')) - Number(await chart.getAttribute('data-x-from'));
+    };
+    await expect.poll(span).toBe(3600_000);
+    await page.getByTestId('dead-reason-invalid_object').waitFor();
+    const text = await page.getByTestId('page-ingest').innerText();
+    for (const raw of ['overdue-maintenance', 'overdue-inspection', '* * *', 'invalid_object', 'status 0', 'status 1', 'mqtt']) expect(text, raw).not.toContain(raw);
+    for (const zh of ['维保超期检查', '定期检验超期检查', '每天 02:00', '每天 02:10', '字段不合规', '状态']) expect(text, zh).toContain(zh);
+    await screenshot(page, 'ingest-history');
+    await page.close();
+  });
+
   it('exports the interview list as CSV with its Chinese header', async () => {
     await chief.goto('/#/interviews');
     const link = chief.getByTestId('list-export-csv');

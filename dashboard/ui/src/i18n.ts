@@ -266,6 +266,7 @@ const zh = {
   ihTopic: '主题',
   ihSender: '发送方',
   ihSampling: '正在采样，几秒后显示曲线…',
+  ihLastHour: '近 1 小时',
   // misc
   minutes: '{n} 分钟',
   ago: '{d}前',
@@ -560,6 +561,7 @@ const en: Record<Key, string> = {
   ihTopic: 'Topic',
   ihSender: 'Sender',
   ihSampling: 'Sampling; the chart appears in a few seconds…',
+  ihLastHour: 'last hour',
   minutes: '{n} min',
   ago: '{d} ago',
   statusOk: 'OK',
@@ -642,6 +644,39 @@ export const term = (v: unknown): string => {
   const k = String(v);
   return TERMS[k]?.[lang === 'en' ? 1 : 0] ?? k;
 };
+
+/** Ingest channels, dead-letter reasons and scheduled rules: codes the server sends, named for people. */
+const CODES: Record<string, [string, string]> = {
+  status: ['状态', 'status'], event: ['事件', 'events'], reading: ['燃气读数', 'gas readings'], filling: ['充装', 'fillings'],
+  maintenance: ['维保记录', 'maintenance'], inspection: ['检验记录', 'inspections'], complaint: ['投诉', 'complaints'], rescue: ['救援', 'rescues'],
+  mqtt: ['MQTT', 'MQTT'], http: ['HTTP', 'HTTP'],
+  unknown_topic: ['未知主题', 'unknown topic'], payload_too_large: ['消息过大', 'payload too large'], malformed_json: ['不是 JSON', 'malformed JSON'],
+  not_an_object: ['不是 JSON 对象', 'not an object'], empty_batch: ['空批次', 'empty batch'], batch_too_large: ['批次过大', 'batch too large'],
+  invalid_object: ['字段不合规', 'invalid object'], future_timestamp: ['时间戳超前', 'timestamp in the future'], unknown_equipment: ['未登记的设备', 'unknown equipment'],
+  unknown_unit: ['未登记的维保单位', 'unknown unit'], unit_not_permitted: ['无权代报其他单位', 'unit not permitted'], storage_rejected: ['时序库拒收', 'rejected by storage'],
+  internal_error: ['内部错误', 'internal error'],
+  'overdue-maintenance': ['维保超期检查', 'overdue-maintenance check'], 'overdue-inspection': ['定期检验超期检查', 'overdue-inspection check'],
+};
+/** A code from the server for people (the code itself when unknown). */
+export const codeName = (c: string): string => CODES[c]?.[lang === 'en' ? 1 : 0] ?? c;
+
+/** A cron expression (node-cron, Asia/Shanghai) in words for the common forms; the expression itself otherwise. */
+export function cronText(expr: string | null | undefined): string {
+  if (!expr) return lang === 'en' ? 'on demand' : '仅手动';
+  const f = expr.trim().split(/\s+/);
+  const five = f.length === 6 ? f.slice(1) : f; // an optional seconds field
+  if (five.length !== 5) return expr;
+  const [m, h, dom, mon, dow] = five as [string, string, string, string, string];
+  const at = /^\d+$/.test(m) && /^\d+$/.test(h) ? `${h.padStart(2, '0')}:${m.padStart(2, '0')}` : null;
+  if (at && dom === '*' && mon === '*' && dow === '*') return lang === 'en' ? `daily at ${at}` : `每天 ${at}`;
+  const wd = ['日', '一', '二', '三', '四', '五', '六'];
+  const wdEn = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  if (at && dom === '*' && mon === '*' && /^[0-6]$/.test(dow)) return lang === 'en' ? `${wdEn[Number(dow)]} at ${at}` : `每周${wd[Number(dow)]} ${at}`;
+  if (at && /^\d+$/.test(dom) && mon === '*' && dow === '*') return lang === 'en' ? `day ${dom} of each month at ${at}` : `每月 ${dom} 日 ${at}`;
+  const every = m.match(/^\*\/(\d+)$/);
+  if (every && h === '*' && dom === '*' && mon === '*' && dow === '*') return lang === 'en' ? `every ${every[1]} min` : `每 ${every[1]} 分钟`;
+  return expr;
+}
 
 /** Field and section names shown as labels (status fields, evidence tables). */
 const LABELS: Record<string, [string, string]> = {

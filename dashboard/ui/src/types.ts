@@ -93,6 +93,8 @@ export interface InterviewCase {
 
 export interface RuleRun { id: number; rule: string; trigger: string; startedAt: number; durationMs: number | null; checked: number; raised: number; resolved: number; stillActive: number; error: string | null }
 export interface DeadLetterBrief { seq: number; at: number; topic: string; sender: string | null; transport: string; reason?: string; message: string; excerpt: string }
+/** GET /api/v1/ingest/rates: minute averages sampled by the server every 5 s */
+export interface RatePoint { at: number; messagesPerSec: number; storedPerSec: number; deadLettersPerSec: number }
 export interface IngestHealth {
   at: number;
   rates: { windowS: number; messagesPerSec: number; byChannel: Record<string, number>; byTransport: Record<string, number>; storedPerSec: number; deadLettersPerSec: number; duplicatesPerSec: number; refusalsPerSec: number };
@@ -101,6 +103,6 @@ export interface IngestHealth {
   spool: { depthMessages: number; depthBytes: number; limitBytes: number; full: boolean; usedRatio: number };
   influx: { writing: boolean; version: string | null; writeErrors: number };
   mqttClients: number; liveClients: number;
-  rules: { rule: string; schedule: string; nextRunAt: number | null; running: boolean; lastRun: RuleRun | null }[];
+  rules: { rule: string; schedule: string | null; nextRunAt: number | null; running: boolean; lastRun: RuleRun | null }[];
   ruleRuns: RuleRun[];
 }
