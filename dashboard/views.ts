@@ -567,7 +567,12 @@ export class Views {
     const interview = list
       ? {
           listId: list.id, periodFrom: list.periodFrom, periodTo: list.periodTo, version: list.version, generatedAt: list.generatedAt, trigger: list.trigger,
-          units: list.units.map((u) => ({ rank: u.rank, unit: u.unit, name: u.name, reasons: u.reasons.map((r) => r.text) })),
+          // reasons as data (criterion, value, threshold, and the counts behind the rate), which the UI words in
+          // either language; `text` is the server's Chinese sentence, as in exports and notices
+          units: list.units.map((u) => ({
+            rank: u.rank, unit: u.unit, name: u.name,
+            reasons: u.reasons.map((r) => ({ ...r, ...(r.criterion === 'pass_rate' ? { count: u.scorecard.inspections.passed, of: u.scorecard.inspections.first } : { count: u.scorecard.complaints.count, of: u.scorecard.elevators }) })),
+          })),
         }
       : null;
     const rates = this.rates();
@@ -669,7 +674,8 @@ export class Views {
       },
       openAlerts,
       recentEvents,
-      maintenance: (this.sql.maintenance!.all(code) as { at: number; id: string; kind: string; routine: number; unit: string | null }[]).map((r) => ({ ...r, routine: r.routine === 1 })),
+      maintenance: (this.sql.maintenance!.all(code) as { at: number; id: string; kind: string; routine: number; unit: string | null }[])
+        .map((r) => ({ ...r, routine: r.routine === 1, unitName: (r.unit && this.deps.registry.units.get(r.unit)?.name) || null })),
       inspections: this.sql.inspections!.all(code),
       entrapments: (this.sql.entrapmentsOf!.all(code) as { id: number; state: string; first_at: number; dispatched_at: number | null; arrived_at: number | null; released_at: number | null }[])
         .map((r) => ({ alertId: r.id, state: r.state, trappedAt: r.first_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at })),

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterEach } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Screenshots of the main pages, kept as test artifacts (gitignored). */
@@ -42,10 +43,17 @@ export async function expectConsoleError<T>(re: RegExp, fn: () => Promise<T>): P
   }
 }
 
-/** Fails with every console error seen since the last call, and forgets them. */
+/** Every console error seen since the last call; forgets them. */
 export function takeConsoleErrors(): string[] {
   return consoleErrors.splice(0);
 }
+
+// Every test file that drives a browser through this module fails the test during which a page logged an
+// error or threw (registered when the file imports this module, so no file can forget it).
+afterEach(() => {
+  const errors = takeConsoleErrors();
+  if (errors.length) throw new Error(`the browser logged ${errors.length} error(s) during this test:\n${errors.join('\n')}`);
+});
 
 /** A browser context as a person at the monitoring center sees it: zh-CN, Beijing time, a laptop-sized screen. */
 export async function newContext(browser: Browser, baseURL: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {

@@ -91,6 +91,9 @@ const zh = {
   ovNoArrival: '未记录到场',
   ovNoEntrapments: '今日无困人事件',
   ovNoGasAlarms: '无燃气报警',
+  ovGasReadings: '各站当前最高浓度',
+  ovRecentAlerts: '最新告警（级别优先）',
+  ovNoRecentAlerts: '无未解除的告警',
   ovNoInterview: '暂无约谈名单',
   ovMsgRate: '消息速率',
   ovPerMin: '条/分',
@@ -392,6 +395,9 @@ const en: Record<Key, string> = {
   ovNoArrival: 'no arrival recorded',
   ovNoEntrapments: 'No entrapments today',
   ovNoGasAlarms: 'No gas alarms',
+  ovGasReadings: 'Highest reading per site now',
+  ovRecentAlerts: 'Latest alerts (most severe first)',
+  ovNoRecentAlerts: 'No unresolved alerts',
   ovNoInterview: 'No interview list yet',
   ovMsgRate: 'Message rate',
   ovPerMin: '/min',
@@ -657,6 +663,39 @@ const CODES: Record<string, [string, string]> = {
   internal_error: ['内部错误', 'internal error'],
   'overdue-maintenance': ['维保超期检查', 'overdue-maintenance check'], 'overdue-inspection': ['定期检验超期检查', 'overdue-inspection check'],
 };
+/** Complaint categories by code (domain/complaint-categories.ts); others are shown as the hotline wrote them. */
+const COMPLAINT_CATEGORIES: Record<string, [string, string]> = {
+  entrapment: ['困人', 'Entrapment'], noise: ['电梯异响', 'Abnormal noise'], vibration: ['运行抖动', 'Vibration while running'],
+  door_fault: ['门开关异常', 'Door opening/closing fault'], frequent_stops: ['经常停梯', 'Frequent stoppages'], poor_maintenance: ['维保不到位', 'Poor maintenance'],
+  button_fault: ['按钮失灵', 'Buttons not working'], lighting_ventilation: ['照明通风故障', 'Lighting or ventilation fault'], levelling: ['平层不准', 'Inaccurate levelling'],
+  certificate_expired: ['检验标志过期', 'Inspection certificate expired'],
+};
+export const complaintCategory = (code: string | null | undefined, text: string): string => (code && COMPLAINT_CATEGORIES[code]?.[lang === 'en' ? 1 : 0]) || text;
+
+/** An interview-list reason as the API gives it: the criterion, the exact rate, its threshold and the counts behind it. */
+export interface ReasonData { criterion: string; value: number; threshold: number; text: string; count?: number; of?: number }
+/**
+ * A reason in the current language, worded from its data (the server's `text` is Chinese only). `counts`:
+ * the counts behind the rate when the reason does not carry them (the interview page has the scorecard).
+ */
+export function reasonText(r: ReasonData, counts: { count: number; of: number } | null = r.count !== undefined && r.of !== undefined ? { count: r.count, of: r.of } : null): string {
+  const en = lang === 'en';
+  // as many more decimals as it takes not to read as the threshold, as supervision/interview.ts words it
+  const beside = (v: number, th: number, d: number) => { let n = d; while (n < 6 && v !== th && v.toFixed(n) === th.toFixed(n)) n++; return v.toFixed(n); };
+  if (r.criterion === 'pass_rate') {
+    const v = `${beside(r.value * 100, r.threshold * 100, 1)}%`;
+    const th = `${(r.threshold * 100).toFixed(1)}%`;
+    const n = counts ? (en ? ` (${counts.count}/${counts.of})` : `（${counts.count}/${counts.of}）`) : '';
+    return en ? `First periodic inspection pass rate ${v}${n} below ${th}` : `定期检验一次合格率 ${v}${n || ' '}低于 ${th}`;
+  }
+  if (r.criterion === 'complaint_rate') {
+    const v = beside(r.value, r.threshold, 2);
+    const n = counts ? (en ? ` (${counts.count} complaints, ${counts.of} elevators)` : `（${counts.count} 起，${counts.of} 台）`) : '';
+    return en ? `Complaint rate ${v} per 100 elevators${n}, at least ${r.threshold}` : `投诉率 ${v} 起/百台${n || ' '}不低于 ${r.threshold}`;
+  }
+  return r.text;
+}
+
 /** A code from the server for people (the code itself when unknown). */
 export const codeName = (c: string): string => CODES[c]?.[lang === 'en' ? 1 : 0] ?? c;
 

@@ -1,4 +1,5 @@
 // Response shapes of the APIs the UI reads (see /api/openapi.json and views-api notes).
+import type { ReasonData } from './i18n.js';
 export interface Paged<T> { items: T[]; total: number; page: number; pageSize: number }
 
 export interface Alert {
@@ -27,7 +28,7 @@ export interface Overview {
   totals: KpiNumbers;
   districts: (KpiNumbers & { district: string })[];
   entrapmentsToday: Entrapment[];
-  interview: null | { listId: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; units: { rank: number; unit: string; name: string | null; reasons: (string | { text: string })[] }[] };
+  interview: null | { listId: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; units: { rank: number; unit: string; name: string | null; reasons: ReasonData[] }[] };
   ingest: { messagesPerSec: number; influxWriting: boolean; spoolDepthMessages: number; spoolFull: boolean };
 }
 
@@ -47,7 +48,7 @@ export interface ElevatorDetailT {
   };
   openAlerts: Alert[];
   recentEvents: { at: number; id: string; type: string; state: string; floor: number | null; detail: unknown }[];
-  maintenance: { at: number; id: string; kind: string; routine: boolean; unit: string | null }[];
+  maintenance: { at: number; id: string; kind: string; routine: boolean; unit: string | null; unitName: string | null }[];
   inspections: { at: number; id: string; kind: string; result: string; attempt: number; institution: string | null; nextDue: string | null; unit: string | null }[];
   entrapments: { alertId: number; trappedAt: number; dispatchedAt: number | null; arrivedAt: number | null; releasedAt: number | null; state: string }[];
 }
@@ -82,7 +83,7 @@ export interface Trend { quarters: string[]; items: UnitTrend[] }
 export interface Criteria { passRateBelow: number; minInspections: number; complaintRateAtLeast: number; policy: string }
 
 export interface InterviewListSummary { id: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; criteria: Criteria; considered: number; listed: number }
-export interface ListedUnit { rank: number; unit: string; name: string | null; reasons: { criterion: string; value: number; threshold: number; text: string }[]; scorecard: Scorecard }
+export interface ListedUnit { rank: number; unit: string; name: string | null; reasons: ReasonData[]; scorecard: Scorecard }
 export interface InterviewList extends Omit<InterviewListSummary, 'considered' | 'listed'> { units: ListedUnit[]; considered?: number; listed?: number }
 
 export type CaseState = 'draft' | 'published' | 'scheduled' | 'held' | 'rectifying' | 'closed';

@@ -135,7 +135,7 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
                     <div class="scroll-y">
                       <table class="table compact">
                         <thead><tr><th>{t('time')}</th><th>{t('type')}</th><th>{t('unit')}</th></tr></thead>
-                        <tbody>{d.maintenance.map((m) => <tr key={m.id}><td>{dateTime(m.at)}</td><td>{term(m.kind)}</td><td>{m.unit ?? '—'}</td></tr>)}</tbody>
+                        <tbody>{d.maintenance.map((m) => <tr key={m.id} data-testid={`maintenance-${m.id}`}><td>{dateTime(m.at)}</td><td>{term(m.kind)}</td><td title={m.unit ?? ''}>{m.unitName ?? m.unit ?? '—'}</td></tr>)}</tbody>
                       </table>
                     </div>
                   )}
