@@ -68,7 +68,8 @@ export function OverviewPage(props: { route: Route }) {
     });
   });
   const polling = useLiveRefresh(['alert', 'case', 'reset'], () => (ov.reload(), gas.reload(), recent.reload()), 3000, ['kpi']);
-  useLiveRefresh(['kpi'], sites.reload, 30_000); // readings change without alert frames
+  // gas readings and rescue stages (a unit arriving) change without alert frames: every 30 s as well
+  useLiveRefresh(['kpi'], () => (sites.reload(), ov.reload()), 30_000);
   const now = useTick(1000);
   const lang = getLang();
 
