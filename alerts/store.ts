@@ -105,12 +105,45 @@ const toAlert = (r: Row): Alert => ({
 interface EventRow { seq: number; transition: Transition; at: number; snapshot: string; lag_ms: number }
 const toResult = (r: EventRow): AlertResult => ({ seq: r.seq, transition: r.transition, at: r.at, lagMs: r.lag_ms, alert: JSON.parse(r.snapshot) as Alert });
 
+/** A severity as a number, critical highest (SQL). */
+const SEVERITY_RANK = `CASE severity ${SEVERITIES.map((s, i) => `WHEN '${s}' THEN ${SEVERITIES.length - i}`).join(' ')} END`;
+
 /** Sort keys of the alert list (`-` first for descending; `-severity` puts critical first). Ties go by id. */
 export const ALERT_SORT = sorting({
   id: 'id', firstAt: 'first_at', lastAt: 'last_at', count: 'count', state: 'state', escalation: 'escalation',
-  severity: `CASE severity ${SEVERITIES.map((s, i) => `WHEN '${s}' THEN ${SEVERITIES.length - i}`).join(' ')} END`,
+  severity: SEVERITY_RANK,
 }, 'id');
 export type AlertSort = SortOf<typeof ALERT_SORT>;
+
+/** What alert lists filter on (GET /api/v1/alerts, acknowledging a filtered set). */
+export interface AlertFilter {
+  state?: AlertState | 'active' | undefined;
+  severity?: Severity | undefined;
+  district?: string | undefined;
+  type?: string | undefined;
+  subject?: string | undefined;
+  unit?: string | undefined;
+  districts?: string[] | null | undefined;
+  types?: string[] | undefined;
+  notTypes?: string[] | undefined;
+  maxId?: number | undefined;
+}
+
+/** The WHERE clause (and its named arguments) of an alert filter. */
+function filterSql(q: AlertFilter): { w: string; args: Record<string, unknown> } {
+  const where: string[] = [];
+  const args: Record<string, unknown> = {};
+  // districts: only alerts of these districts (a caller's scope) and city-wide ones; null or undefined = all
+  if (q.districts) (where.push(`(district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
+  // types / notTypes: a category of types (the scheduled overdue rules' or every other); maxId: what a caller saw
+  if (q.types) (where.push('type IN (SELECT value FROM json_each(@types))'), (args.types = JSON.stringify(q.types)));
+  if (q.notTypes) (where.push('type NOT IN (SELECT value FROM json_each(@notTypes))'), (args.notTypes = JSON.stringify(q.notTypes)));
+  if (q.maxId !== undefined) (where.push('id <= @maxId'), (args.maxId = q.maxId));
+  if (q.state === 'active') where.push(`state != 'resolved'`);
+  else if (q.state) (where.push('state = @state'), (args.state = q.state));
+  for (const k of ['severity', 'district', 'type', 'subject', 'unit'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
+  return { w: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+}
 
 export class AlertStore {
   private listeners = new Set<(r: AlertResult) => void>();
@@ -182,15 +215,8 @@ export class AlertStore {
     return r && toAlert(r);
   }
 
-  list(q: { state?: AlertState | 'active' | undefined; severity?: Severity | undefined; district?: string | undefined; type?: string | undefined; subject?: string | undefined; unit?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined; sort?: AlertSort | undefined } = {}) {
-    const where: string[] = [];
-    const args: Record<string, unknown> = {};
-    // districts: only alerts of these districts (a caller's scope) and city-wide ones; null or undefined = all
-    if (q.districts) (where.push(`(district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
-    if (q.state === 'active') where.push(`state != 'resolved'`);
-    else if (q.state) (where.push('state = @state'), (args.state = q.state));
-    for (const k of ['severity', 'district', 'type', 'subject', 'unit'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
-    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  list(q: AlertFilter & { page?: number; pageSize?: number; sort?: AlertSort | undefined } = {}) {
+    const { w, args } = filterSql(q);
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.db.prepare(`SELECT COUNT(*) n FROM alerts ${w}`).get(args) as { n: number }).n;
@@ -198,6 +224,18 @@ export class AlertStore {
     const order = ALERT_SORT.order(sort);
     const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Row[];
     return { items: rows.map(toAlert), total, page, pageSize };
+  }
+
+  /**
+   * Alerts matching the filter counted per type and day they were opened (China Standard Time), newest
+   * day first: one line per rule and day instead of one row per elevator (the daily overdue rules).
+   */
+  groups(q: AlertFilter): { type: string; day: string; count: number; open: number; worst: Severity }[] {
+    const { w, args } = filterSql(q);
+    const rows = this.db.prepare(`SELECT type, date((opened_at + 28800000) / 1000, 'unixepoch') day, COUNT(*) count, SUM(state = 'open') open,
+      MAX(${SEVERITY_RANK}) rank
+      FROM alerts ${w} GROUP BY type, day ORDER BY day DESC, type LIMIT 500`).all(args) as { type: string; day: string; count: number; open: number; rank: number }[];
+    return rows.map((r) => ({ type: r.type, day: r.day, count: r.count, open: r.open, worst: SEVERITIES[SEVERITIES.length - r.rank]! }));
   }
 
   /** Raises an alert, or updates the active one for the same subject and type. */

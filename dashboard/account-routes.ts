@@ -2,6 +2,7 @@
 //
 //   POST   /api/v1/session            {username, password}  → {user} + cookie se_session   (no auth; rate-limited)
 //   GET    /api/v1/session            → {user}
+//   GET    /api/v1/session/probe      → {user} or {user: null}, never 401 (no auth)
 //   DELETE /api/v1/session            → 204, session ended, cookie cleared
 //   PUT    /api/v1/session/password   {currentPassword, password}: change one's own password
 //   GET    /api/v1/users, POST /api/v1/users, GET|PATCH /api/v1/users/:username,
@@ -86,6 +87,10 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
   });
 
   r.get('/api/v1/session', { schema: { summary: 'The signed-in principal' } }, async (req) => ({ user: { ...publicUser(req.principal), kind: req.principal.kind } }));
+  // The UI's start-up question. GET /api/v1/session answers 401 to nobody, which a browser logs as an
+  // error on every visit of the sign-in page; this answers 200 with user null instead.
+  r.get('/api/v1/session/probe', { schema: { summary: 'The signed-in principal, or user null when nobody is signed in (200 either way; needs no credentials)' } }, async (req) =>
+    ({ user: auth.identify(req) ? { ...publicUser(req.principal), kind: req.principal.kind } : null }));
 
   r.delete('/api/v1/session', { schema: { summary: 'Sign out: ends the session and clears the cookie' } }, async (req, reply) => {
     const h = req.headers.authorization ?? '';

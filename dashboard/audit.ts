@@ -120,6 +120,8 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   const params = (req.params ?? {}) as Record<string, string>;
   const body = req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) ? { ...(req.body as Record<string, unknown>) } : undefined;
   let m: RegExpMatchArray | null;
+  // a filtered set: the filter asked for and what it acknowledged (the route leaves the ids on the request)
+  if (url === '/api/v1/alerts/ack') return { action: 'alert.ack_many', target: null, details: { ...body, ...((req as { auditDetails?: Record<string, unknown> }).auditDetails ?? {}) } };
   if ((m = url.match(/^\/api\/v1\/alerts\/:id\/(ack|resolve|notes)$/))) return { action: m[1] === 'notes' ? 'alert.note' : `alert.${m[1]}`, target: `alert:${params.id}`, details: body };
   if (url === '/api/v1/interview-lists') return { action: 'interview-list.generate', target: null, details: body };
   if (url === '/api/v1/interview-lists/:id/cases') return { action: 'interview-case.open', target: `interview-list:${params.id}` };

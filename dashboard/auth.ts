@@ -98,8 +98,9 @@ const STRICT: [string, RegExp, Role[]][] = [
   ['POST', /^\/api\/v1\/rules\//, ['admin']],
 ];
 
-/** Requests that take no principal: signing in, partner ingest (HTTP Basic, checked by the route). */
-const open = (method: string, url: string) => method === 'POST' && (url === '/api/v1/session' || url.startsWith('/api/v1/ingest/'));
+/** Requests that take no principal: signing in, asking whether one is signed in, partner ingest (HTTP Basic, checked by the route). */
+const open = (method: string, url: string) =>
+  (method === 'POST' && (url === '/api/v1/session' || url.startsWith('/api/v1/ingest/'))) || (method === 'GET' && url === '/api/v1/session/probe');
 
 const ROLE_WORDS: Record<Role, string> = { admin: 'an administrator', inspector: 'an inspector', viewer: 'a viewer' };
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { codeSchema } from '../domain/messages.js';
 import { inScope } from './auth.js';
 import { DAY_MS } from '../domain/time.js';
-import { ELEVATOR_SORTS, GAS_SITE_SORTS, parseRange, type Scope, type Views } from './views.js';
+import { ELEVATOR_SORTS, GAS_SITE_SORTS, parseRange, RATE_HISTORY_MS, RATE_SAMPLE_MS, type Scope, type Views } from './views.js';
 
 const page = z.coerce.number().int().min(1).default(1);
 const pageSize = z.coerce.number().int().min(1).max(500).default(50);
@@ -66,4 +66,11 @@ export async function viewRoutes(app: FastifyInstance, opts: { views: Views; liv
     // Dead letters carry raw payloads, topics and senders of every district: counts only for everyone else.
     return { ...h, deadLetters: { ...h.deadLetters, byReason: h.deadLetters.byReason.map((x) => ({ ...x, latest: null })), recent: [] } };
   });
+
+  r.get('/api/v1/ingest/rates', {
+    schema: {
+      summary: 'Ingest rates of the last hour, sampled by the server every 5 s (minute averages), oldest first',
+      querystring: z.object({ since: z.coerce.number().int().min(0).optional().describe('only points after this time (epoch ms), to append to what a client has') }),
+    },
+  }, async (req) => ({ sampleMs: RATE_SAMPLE_MS, windowMs: RATE_HISTORY_MS, points: views.rateHistory.since(req.query.since) }));
 }

@@ -23,6 +23,7 @@ import type { Metrics } from '../service/metrics.js';
 import type { InfluxStore, SeriesResult } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import type { Supervision } from '../supervision/supervision.js';
+import { RateHistory } from './rate-history.js';
 
 /** Whether the caller may see a district (built from req.principal and inScope). */
 export type Scope = (district: string | null | undefined) => boolean;
@@ -349,14 +350,18 @@ interface RateSample {
   refusals: number;
 }
 
-const RATE_SAMPLE_MS = 5000;
+export const RATE_SAMPLE_MS = 5000;
 const RATE_WINDOW_SAMPLES = 13; // one minute
+/** How far back the ingest-health chart reaches (GET /api/v1/ingest/rates). */
+export const RATE_HISTORY_MS = 3600_000;
 
 export class Views {
   readonly state: EquipmentState;
   private readonly db: Database;
   private readonly sql: Record<string, Statement>;
   private samples: RateSample[] = [];
+  /** the minute rates at each sample, for the last hour */
+  readonly rateHistory = new RateHistory(RATE_HISTORY_MS / RATE_SAMPLE_MS);
   private sampler: NodeJS.Timeout;
 
   constructor(readonly deps: ViewsDeps) {
@@ -370,9 +375,9 @@ export class Views {
       offline: this.db.prepare(`SELECT subject_kind, subject FROM alerts WHERE type = 'offline' AND state != 'resolved'`),
       activeBy: this.db.prepare(`SELECT district, type, severity, state, COUNT(*) n FROM alerts WHERE state IN ('open', 'acknowledged') GROUP BY district, type, severity, state`),
       entrapmentsSince: this.db.prepare(`SELECT district, COUNT(*) n FROM alerts WHERE type = 'entrapment' AND first_at >= ? GROUP BY district`),
-      entrapmentList: this.db.prepare(`SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
+      entrapmentList: this.db.prepare(`SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, a.resolved_at, r.dispatched_at, r.arrived_at, r.released_at
         FROM alerts a LEFT JOIN rescue_timings r ON r.alert_id = a.id WHERE a.type = 'entrapment' AND a.first_at >= @since
-        UNION SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
+        UNION SELECT a.id, a.subject, a.district, a.unit, a.state, a.first_at, a.resolved_at, r.dispatched_at, r.arrived_at, r.released_at
         FROM alerts a LEFT JOIN rescue_timings r ON r.alert_id = a.id WHERE a.type = 'entrapment' AND a.state != 'resolved'
         ORDER BY first_at DESC LIMIT 1000`),
       entrapmentsOf: this.db.prepare(`SELECT a.id, a.state, a.first_at, r.dispatched_at, r.arrived_at, r.released_at
@@ -545,13 +550,14 @@ export class Views {
     finishRates(totals);
     const arrivalMs = this.deps.views.arrivalMs;
     const entrapmentsToday = (this.sql.entrapmentList!.all({ since: cstMidnight(cstDate(now)) }) as {
-      id: number; subject: string; district: string | null; unit: string | null; state: string; first_at: number; dispatched_at: number | null; arrived_at: number | null; released_at: number | null;
+      id: number; subject: string; district: string | null; unit: string | null; state: string; first_at: number; resolved_at: number | null;
+      dispatched_at: number | null; arrived_at: number | null; released_at: number | null;
     }[])
       .filter((r) => scope(r.district))
       .slice(0, 100)
       .map((r) => ({
         alertId: r.id, elevator: r.subject, district: r.district, unit: r.unit, address: this.deps.registry.elevators.get(r.subject)?.address ?? null, state: r.state,
-        trappedAt: r.first_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at,
+        trappedAt: r.first_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at, resolvedAt: r.resolved_at,
         waitingMs: Math.max(0, (r.arrived_at ?? (r.state === 'resolved' ? (r.released_at ?? r.first_at) : now)) - r.first_at),
         durationMs: Math.max(0, (r.released_at ?? (r.state === 'resolved' ? r.first_at : now)) - r.first_at),
         overdueArrival: (r.arrived_at ?? (r.state === 'resolved' ? -Infinity : now)) - r.first_at > arrivalMs,
@@ -561,7 +567,12 @@ export class Views {
     const interview = list
       ? {
           listId: list.id, periodFrom: list.periodFrom, periodTo: list.periodTo, version: list.version, generatedAt: list.generatedAt, trigger: list.trigger,
-          units: list.units.map((u) => ({ rank: u.rank, unit: u.unit, name: u.name, reasons: u.reasons.map((r) => r.text) })),
+          // reasons as data (criterion, value, threshold, and the counts behind the rate), which the UI words in
+          // either language; `text` is the server's Chinese sentence, as in exports and notices
+          units: list.units.map((u) => ({
+            rank: u.rank, unit: u.unit, name: u.name,
+            reasons: u.reasons.map((r) => ({ ...r, ...(r.criterion === 'pass_rate' ? { count: u.scorecard.inspections.passed, of: u.scorecard.inspections.first } : { count: u.scorecard.complaints.count, of: u.scorecard.elevators }) })),
+          })),
         }
       : null;
     const rates = this.rates();
@@ -663,7 +674,8 @@ export class Views {
       },
       openAlerts,
       recentEvents,
-      maintenance: (this.sql.maintenance!.all(code) as { at: number; id: string; kind: string; routine: number; unit: string | null }[]).map((r) => ({ ...r, routine: r.routine === 1 })),
+      maintenance: (this.sql.maintenance!.all(code) as { at: number; id: string; kind: string; routine: number; unit: string | null }[])
+        .map((r) => ({ ...r, routine: r.routine === 1, unitName: (r.unit && this.deps.registry.units.get(r.unit)?.name) || null })),
       inspections: this.sql.inspections!.all(code),
       entrapments: (this.sql.entrapmentsOf!.all(code) as { id: number; state: string; first_at: number; dispatched_at: number | null; arrived_at: number | null; released_at: number | null }[])
         .map((r) => ({ alertId: r.id, state: r.state, trappedAt: r.first_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at })),
@@ -813,6 +825,8 @@ export class Views {
     if (!s) return;
     this.samples.push(s);
     if (this.samples.length > RATE_WINDOW_SAMPLES) this.samples.shift();
+    const r = this.rates();
+    this.rateHistory.push({ at: s.at, messagesPerSec: r.messagesPerSec, storedPerSec: r.storedPerSec, deadLettersPerSec: r.deadLettersPerSec });
   }
 
   /** The counters now (not added to the rate window). */

@@ -1,6 +1,7 @@
 // Scorecards and interview lists over HTTP.
 import type { FastifyInstance } from 'fastify';
 import { actorOf as actor, inScope } from '../dashboard/auth.js';
+import { complaintCategoryCode } from '../domain/complaint-categories.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CASE_SORT, CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
@@ -69,7 +70,9 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   r.get('/api/v1/interview-lists/:id/units/:unit/evidence', { schema: { params: idParams.extend({ unit: z.string().min(1).max(64) }) } }, async (req, reply) => {
     const f = findListed(supervision, req.params.id, req.params.unit);
     if ('error' in f) return reply.code(404).send(f);
-    return { ...f.listed, ...(await supervision.evidence(f.listed.unit, { from: f.list.periodFrom, to: f.list.periodTo })) };
+    const ev = await supervision.evidence(f.listed.unit, { from: f.list.periodFrom, to: f.list.periodTo });
+    // categoryCode: the common categories as codes, which a screen names in its language (domain/complaint-categories.ts)
+    return { ...f.listed, ...ev, complaints: ev.complaints.map((c) => ({ ...c, categoryCode: complaintCategoryCode(c.category) })) };
   });
   r.get('/api/v1/interview-lists/:id/flags', { schema: { summary: 'Unit flags of the listed units: the active one, else the newest resolved (since, until)', params: idParams } }, async (req, reply) => {
     const f = findList(supervision, req.params.id);

@@ -107,11 +107,14 @@ describe('sessions', () => {
     expect(out.status).toBe(204);
     expect(out.headers.get('set-cookie')).toMatch(/se_session=;/);
     expect((await api(s, 'GET', '/api/v1/session', undefined, { cookie })).status).toBe(401);
+    // the UI's start-up probe says "nobody" without a 401 (browsers log every 401 as a console error)
+    expect(await api(s, 'GET', '/api/v1/session/probe', undefined, { cookie })).toMatchObject({ status: 200, body: { user: null } });
   });
 
   it('takes the session token as a bearer token, and the admin token as an admin principal', async () => {
     expect(await api(s, 'GET', '/api/v1/session', undefined, bearer(inspTok))).toMatchObject({ status: 200, body: { user: { username: 'insp', role: 'inspector', districts: ['北塔区'] } } });
     expect(await api(s, 'GET', '/api/v1/session')).toMatchObject({ status: 200, body: { user: { username: 'admin-token', role: 'admin', kind: 'token' } } });
+    expect(await api(s, 'GET', '/api/v1/session/probe', undefined, bearer(inspTok))).toMatchObject({ status: 200, body: { user: { username: 'insp', role: 'inspector' } } });
     const none = await api(s, 'GET', '/api/v1/alerts', undefined, {});
     expect(none.status).toBe(401);
     expect(none.body.error).toMatch(/sign in/);

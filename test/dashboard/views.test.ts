@@ -135,8 +135,8 @@ describe('elevators', () => {
     expect(d.body.state.status.runCount).toBeGreaterThan(1000);
     expect(d.body.recentEvents.find((e: { id: string }) => e.id === 'd-ev1')).toMatchObject({ type: 'door_close_fault', state: 'raised', floor: 3, detail: '门锁回路', at: t });
     expect(d.body.maintenance).toEqual([
-      { at: t, id: 'd-m2', kind: 'repair', routine: false, unit: 'MU1' },
-      { at: t - 86_400_000, id: 'd-m1', kind: 'half_monthly', routine: true, unit: 'MU1' },
+      { at: t, id: 'd-m2', kind: 'repair', routine: false, unit: 'MU1', unitName: '一号电梯维保公司' },
+      { at: t - 86_400_000, id: 'd-m1', kind: 'half_monthly', routine: true, unit: 'MU1', unitName: '一号电梯维保公司' },
     ]);
     expect(d.body.inspections.map((i: { id: string; result: string }) => [i.id, i.result])).toEqual([['d-i2', 'pass'], ['d-i1', 'fail']]);
     expect(d.body.inspections[0]).toMatchObject({ institution: '特检院', attempt: 2, nextDue: '2027-06-01', kind: 'periodic' });

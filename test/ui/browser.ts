@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterEach } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Screenshots of the main pages, kept as test artifacts (gitignored). */
@@ -14,9 +15,51 @@ export async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }
 
+/**
+ * Console errors and uncaught exceptions of every page of every context made by newContext. A test file
+ * asserts this is empty after each test (assertNoConsoleErrors), so a page that logs an error fails the
+ * suite. A test that provokes an error on purpose (a wrong password: Chromium logs the 401 of that
+ * request) says so with expectConsoleError, which lets exactly the matching messages through.
+ */
+export const consoleErrors: string[] = [];
+const expected: RegExp[] = [];
+
+function watch(page: Page): void {
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = `${m.text()} (${m.location().url})`;
+    if (!expected.some((re) => re.test(text))) consoleErrors.push(`console error on ${page.url()}: ${text}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`uncaught exception on ${page.url()}: ${e.message}`));
+}
+
+/** Runs `fn` letting through console errors that match `re` (and only those). */
+export async function expectConsoleError<T>(re: RegExp, fn: () => Promise<T>): Promise<T> {
+  expected.push(re);
+  try {
+    return await fn();
+  } finally {
+    expected.splice(expected.indexOf(re), 1);
+  }
+}
+
+/** Every console error seen since the last call; forgets them. */
+export function takeConsoleErrors(): string[] {
+  return consoleErrors.splice(0);
+}
+
+// Every test file that drives a browser through this module fails the test during which a page logged an
+// error or threw (registered when the file imports this module, so no file can forget it).
+afterEach(() => {
+  const errors = takeConsoleErrors();
+  if (errors.length) throw new Error(`the browser logged ${errors.length} error(s) during this test:\n${errors.join('\n')}`);
+});
+
 /** A browser context as a person at the monitoring center sees it: zh-CN, Beijing time, a laptop-sized screen. */
-export function newContext(browser: Browser, baseURL: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
-  return browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: opts.viewport ?? { width: 1440, height: 900 }, acceptDownloads: true });
+export async function newContext(browser: Browser, baseURL: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ baseURL, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: opts.viewport ?? { width: 1440, height: 900 }, acceptDownloads: true });
+  ctx.on('page', watch);
+  return ctx;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

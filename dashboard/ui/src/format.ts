@@ -52,3 +52,12 @@ export function bytes(n: number | null | undefined): string {
 export function shanghaiDate(ms = Date.now()): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
 }
+
+/** A YYYY-MM-DD date moved by whole days (calendar arithmetic, no time zone involved). */
+export function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+/** A period the API gives with an exclusive end ("2025-01-01" … "2026-01-01"), for people: its first and last day. */
+export const periodText = (from: string, toExclusive: string): string => `${from} — ${addDays(toExclusive, -1)}`;

@@ -3,8 +3,11 @@ import { api, ApiError } from './api.js';
 
 export interface Loaded<T> { data: T | undefined; error: ApiError | null; loading: boolean; reload: () => void }
 
-/** GETs `path` (null: nothing) and keeps the last data while reloading. */
-export function useApi<T>(path: string | null): Loaded<T> {
+/**
+ * GETs `path` (null: nothing) and keeps the last data while reloading. `keep`: also while another path
+ * loads (a chart whose window moves on keeps its picture until the new one arrives).
+ */
+export function useApi<T>(path: string | null, opts: { keep?: boolean } = {}): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(false);
@@ -21,7 +24,7 @@ export function useApi<T>(path: string | null): Loaded<T> {
     );
   }, []);
   useEffect(() => {
-    if (pathRef.current !== path) setData(undefined);
+    if (pathRef.current !== path && !opts.keep) setData(undefined);
     pathRef.current = path;
     run();
   }, [path]);

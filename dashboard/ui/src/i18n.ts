@@ -87,8 +87,13 @@ const zh = {
   ovNotArrived: '未到场',
   ovOverdue: '超过 30 分钟未到场',
   ovRescued: '已解困',
+  ovEnded: '已解除',
+  ovNoArrival: '未记录到场',
   ovNoEntrapments: '今日无困人事件',
   ovNoGasAlarms: '无燃气报警',
+  ovGasReadings: '各站当前最高浓度',
+  ovRecentAlerts: '最新告警（级别优先）',
+  ovNoRecentAlerts: '无未解除的告警',
   ovNoInterview: '暂无约谈名单',
   ovMsgRate: '消息速率',
   ovPerMin: '条/分',
@@ -108,6 +113,20 @@ const zh = {
   st_resolved: '已解除',
   st_active: '未解除',
   // alerts page
+  alViewEvents: '实时告警',
+  alViewOverdue: '超期提醒',
+  alViewAll: '全部',
+  alSort: '排序',
+  alSortSeverity: '级别优先',
+  alSortNewest: '最新优先',
+  alAckAll: '全部确认',
+  alAckAllText: '将确认符合当前筛选的全部 {n} 条未确认告警（之后新产生的不在内）。',
+  alAckAllConfirm: '确认 {n} 条',
+  alAckAllNone: '没有符合当前筛选的未确认告警',
+  alAckedMany: '已确认 {n} 条告警',
+  alGroupsTitle: '每日定时检查（按规则和日期汇总，不逐条列出）',
+  alGroupLine: '{day} 产生 {n} 条未解除（未确认 {open}）',
+  alGroupView: '查看',
   alTitle: '告警',
   alSubject: '对象',
   alFirst: '首次',
@@ -256,6 +275,7 @@ const zh = {
   ihTopic: '主题',
   ihSender: '发送方',
   ihSampling: '正在采样，几秒后显示曲线…',
+  ihLastHour: '近 1 小时',
   // misc
   minutes: '{n} 分钟',
   ago: '{d}前',
@@ -377,8 +397,13 @@ const en: Record<Key, string> = {
   ovNotArrived: 'Not arrived',
   ovOverdue: 'Not arrived within 30 min',
   ovRescued: 'Released',
+  ovEnded: 'Resolved',
+  ovNoArrival: 'no arrival recorded',
   ovNoEntrapments: 'No entrapments today',
   ovNoGasAlarms: 'No gas alarms',
+  ovGasReadings: 'Highest reading per site now',
+  ovRecentAlerts: 'Latest alerts (most severe first)',
+  ovNoRecentAlerts: 'No unresolved alerts',
   ovNoInterview: 'No interview list yet',
   ovMsgRate: 'Message rate',
   ovPerMin: '/min',
@@ -396,6 +421,20 @@ const en: Record<Key, string> = {
   st_acknowledged: 'Acknowledged',
   st_resolved: 'Resolved',
   st_active: 'Not resolved',
+  alViewEvents: 'Live alerts',
+  alViewOverdue: 'Overdue reminders',
+  alViewAll: 'All',
+  alSort: 'Sort',
+  alSortSeverity: 'Most severe first',
+  alSortNewest: 'Newest first',
+  alAckAll: 'Acknowledge all',
+  alAckAllText: 'Acknowledges all {n} open alerts matching the current filter (alerts raised after this are not included).',
+  alAckAllConfirm: 'Acknowledge {n}',
+  alAckAllNone: 'No open alerts match the current filter',
+  alAckedMany: '{n} alerts acknowledged',
+  alGroupsTitle: 'Daily scheduled checks (summed per rule and day, not listed one by one)',
+  alGroupLine: '{day}: {n} unresolved ({open} not acknowledged)',
+  alGroupView: 'Show',
   alTitle: 'Alerts',
   alSubject: 'Subject',
   alFirst: 'First',
@@ -540,6 +579,7 @@ const en: Record<Key, string> = {
   ihTopic: 'Topic',
   ihSender: 'Sender',
   ihSampling: 'Sampling; the chart appears in a few seconds…',
+  ihLastHour: 'last hour',
   minutes: '{n} min',
   ago: '{d} ago',
   statusOk: 'OK',
@@ -630,6 +670,72 @@ export const term = (v: unknown): string => {
   const k = String(v);
   return TERMS[k]?.[lang === 'en' ? 1 : 0] ?? k;
 };
+
+/** Ingest channels, dead-letter reasons and scheduled rules: codes the server sends, named for people. */
+const CODES: Record<string, [string, string]> = {
+  status: ['状态', 'status'], event: ['事件', 'events'], reading: ['燃气读数', 'gas readings'], filling: ['充装', 'fillings'],
+  maintenance: ['维保记录', 'maintenance'], inspection: ['检验记录', 'inspections'], complaint: ['投诉', 'complaints'], rescue: ['救援', 'rescues'],
+  mqtt: ['MQTT', 'MQTT'], http: ['HTTP', 'HTTP'],
+  unknown_topic: ['未知主题', 'unknown topic'], payload_too_large: ['消息过大', 'payload too large'], malformed_json: ['不是 JSON', 'malformed JSON'],
+  not_an_object: ['不是 JSON 对象', 'not an object'], empty_batch: ['空批次', 'empty batch'], batch_too_large: ['批次过大', 'batch too large'],
+  invalid_object: ['字段不合规', 'invalid object'], future_timestamp: ['时间戳超前', 'timestamp in the future'], unknown_equipment: ['未登记的设备', 'unknown equipment'],
+  unknown_unit: ['未登记的维保单位', 'unknown unit'], unit_not_permitted: ['无权代报其他单位', 'unit not permitted'], storage_rejected: ['时序库拒收', 'rejected by storage'],
+  internal_error: ['内部错误', 'internal error'],
+  'overdue-maintenance': ['维保超期检查', 'overdue-maintenance check'], 'overdue-inspection': ['定期检验超期检查', 'overdue-inspection check'],
+};
+/** Complaint categories by code (domain/complaint-categories.ts); others are shown as the hotline wrote them. */
+const COMPLAINT_CATEGORIES: Record<string, [string, string]> = {
+  entrapment: ['困人', 'Entrapment'], noise: ['电梯异响', 'Abnormal noise'], vibration: ['运行抖动', 'Vibration while running'],
+  door_fault: ['门开关异常', 'Door opening/closing fault'], frequent_stops: ['经常停梯', 'Frequent stoppages'], poor_maintenance: ['维保不到位', 'Poor maintenance'],
+  button_fault: ['按钮失灵', 'Buttons not working'], lighting_ventilation: ['照明通风故障', 'Lighting or ventilation fault'], levelling: ['平层不准', 'Inaccurate levelling'],
+  certificate_expired: ['检验标志过期', 'Inspection certificate expired'],
+};
+export const complaintCategory = (code: string | null | undefined, text: string): string => (code && COMPLAINT_CATEGORIES[code]?.[lang === 'en' ? 1 : 0]) || text;
+
+/** An interview-list reason as the API gives it: the criterion, the exact rate, its threshold and the counts behind it. */
+export interface ReasonData { criterion: string; value: number; threshold: number; text: string; count?: number; of?: number }
+/**
+ * A reason in the current language, worded from its data (the server's `text` is Chinese only). `counts`:
+ * the counts behind the rate when the reason does not carry them (the interview page has the scorecard).
+ */
+export function reasonText(r: ReasonData, counts: { count: number; of: number } | null = r.count !== undefined && r.of !== undefined ? { count: r.count, of: r.of } : null): string {
+  const en = lang === 'en';
+  // as many more decimals as it takes not to read as the threshold, as supervision/interview.ts words it
+  const beside = (v: number, th: number, d: number) => { let n = d; while (n < 6 && v !== th && v.toFixed(n) === th.toFixed(n)) n++; return v.toFixed(n); };
+  if (r.criterion === 'pass_rate') {
+    const v = `${beside(r.value * 100, r.threshold * 100, 1)}%`;
+    const th = `${(r.threshold * 100).toFixed(1)}%`;
+    const n = counts ? (en ? ` (${counts.count}/${counts.of})` : `（${counts.count}/${counts.of}）`) : '';
+    return en ? `First periodic inspection pass rate ${v}${n} below ${th}` : `定期检验一次合格率 ${v}${n || ' '}低于 ${th}`;
+  }
+  if (r.criterion === 'complaint_rate') {
+    const v = beside(r.value, r.threshold, 2);
+    const n = counts ? (en ? ` (${counts.count} complaints, ${counts.of} elevators)` : `（${counts.count} 起，${counts.of} 台）`) : '';
+    return en ? `Complaint rate ${v} per 100 elevators${n}, at least ${r.threshold}` : `投诉率 ${v} 起/百台${n || ' '}不低于 ${r.threshold}`;
+  }
+  return r.text;
+}
+
+/** A code from the server for people (the code itself when unknown). */
+export const codeName = (c: string): string => CODES[c]?.[lang === 'en' ? 1 : 0] ?? c;
+
+/** A cron expression (node-cron, Asia/Shanghai) in words for the common forms; the expression itself otherwise. */
+export function cronText(expr: string | null | undefined): string {
+  if (!expr) return lang === 'en' ? 'on demand' : '仅手动';
+  const f = expr.trim().split(/\s+/);
+  const five = f.length === 6 ? f.slice(1) : f; // an optional seconds field
+  if (five.length !== 5) return expr;
+  const [m, h, dom, mon, dow] = five as [string, string, string, string, string];
+  const at = /^\d+$/.test(m) && /^\d+$/.test(h) ? `${h.padStart(2, '0')}:${m.padStart(2, '0')}` : null;
+  if (at && dom === '*' && mon === '*' && dow === '*') return lang === 'en' ? `daily at ${at}` : `每天 ${at}`;
+  const wd = ['日', '一', '二', '三', '四', '五', '六'];
+  const wdEn = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  if (at && dom === '*' && mon === '*' && /^[0-6]$/.test(dow)) return lang === 'en' ? `${wdEn[Number(dow)]} at ${at}` : `每周${wd[Number(dow)]} ${at}`;
+  if (at && /^\d+$/.test(dom) && mon === '*' && dow === '*') return lang === 'en' ? `day ${dom} of each month at ${at}` : `每月 ${dom} 日 ${at}`;
+  const every = m.match(/^\*\/(\d+)$/);
+  if (every && h === '*' && dom === '*' && mon === '*' && dow === '*') return lang === 'en' ? `every ${every[1]} min` : `每 ${every[1]} 分钟`;
+  return expr;
+}
 
 /** Field and section names shown as labels (status fields, evidence tables). */
 const LABELS: Record<string, [string, string]> = {

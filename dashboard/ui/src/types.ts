@@ -1,4 +1,5 @@
 // Response shapes of the APIs the UI reads (see /api/openapi.json and views-api notes).
+import type { ReasonData } from './i18n.js';
 export interface Paged<T> { items: T[]; total: number; page: number; pageSize: number }
 
 export interface Alert {
@@ -17,7 +18,9 @@ export interface KpiNumbers {
 
 export interface Entrapment {
   alertId: number; elevator: string; district: string | null; unit: string | null; address: string; state: string;
-  trappedAt: number; dispatchedAt: number | null; arrivedAt: number | null; releasedAt: number | null; waitingMs: number; durationMs: number; overdueArrival: boolean;
+  trappedAt: number; dispatchedAt: number | null; arrivedAt: number | null; releasedAt: number | null;
+  /** when the alert was resolved (cleared by the gateway, a rescue record, or by hand), if it was */
+  resolvedAt: number | null; waitingMs: number; durationMs: number; overdueArrival: boolean;
 }
 
 export interface Overview {
@@ -25,7 +28,7 @@ export interface Overview {
   totals: KpiNumbers;
   districts: (KpiNumbers & { district: string })[];
   entrapmentsToday: Entrapment[];
-  interview: null | { listId: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; units: { rank: number; unit: string; name: string | null; reasons: (string | { text: string })[] }[] };
+  interview: null | { listId: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; units: { rank: number; unit: string; name: string | null; reasons: ReasonData[] }[] };
   ingest: { messagesPerSec: number; influxWriting: boolean; spoolDepthMessages: number; spoolFull: boolean };
 }
 
@@ -45,7 +48,7 @@ export interface ElevatorDetailT {
   };
   openAlerts: Alert[];
   recentEvents: { at: number; id: string; type: string; state: string; floor: number | null; detail: unknown }[];
-  maintenance: { at: number; id: string; kind: string; routine: boolean; unit: string | null }[];
+  maintenance: { at: number; id: string; kind: string; routine: boolean; unit: string | null; unitName: string | null }[];
   inspections: { at: number; id: string; kind: string; result: string; attempt: number; institution: string | null; nextDue: string | null; unit: string | null }[];
   entrapments: { alertId: number; trappedAt: number; dispatchedAt: number | null; arrivedAt: number | null; releasedAt: number | null; state: string }[];
 }
@@ -80,7 +83,7 @@ export interface Trend { quarters: string[]; items: UnitTrend[] }
 export interface Criteria { passRateBelow: number; minInspections: number; complaintRateAtLeast: number; policy: string }
 
 export interface InterviewListSummary { id: number; periodFrom: string; periodTo: string; version: number; generatedAt: number; trigger: string; criteria: Criteria; considered: number; listed: number }
-export interface ListedUnit { rank: number; unit: string; name: string | null; reasons: { criterion: string; value: number; threshold: number; text: string }[]; scorecard: Scorecard }
+export interface ListedUnit { rank: number; unit: string; name: string | null; reasons: ReasonData[]; scorecard: Scorecard }
 export interface InterviewList extends Omit<InterviewListSummary, 'considered' | 'listed'> { units: ListedUnit[]; considered?: number; listed?: number }
 
 export type CaseState = 'draft' | 'published' | 'scheduled' | 'held' | 'rectifying' | 'closed';
@@ -91,6 +94,8 @@ export interface InterviewCase {
 
 export interface RuleRun { id: number; rule: string; trigger: string; startedAt: number; durationMs: number | null; checked: number; raised: number; resolved: number; stillActive: number; error: string | null }
 export interface DeadLetterBrief { seq: number; at: number; topic: string; sender: string | null; transport: string; reason?: string; message: string; excerpt: string }
+/** GET /api/v1/ingest/rates: minute averages sampled by the server every 5 s */
+export interface RatePoint { at: number; messagesPerSec: number; storedPerSec: number; deadLettersPerSec: number }
 export interface IngestHealth {
   at: number;
   rates: { windowS: number; messagesPerSec: number; byChannel: Record<string, number>; byTransport: Record<string, number>; storedPerSec: number; deadLettersPerSec: number; duplicatesPerSec: number; refusalsPerSec: number };
@@ -99,6 +104,6 @@ export interface IngestHealth {
   spool: { depthMessages: number; depthBytes: number; limitBytes: number; full: boolean; usedRatio: number };
   influx: { writing: boolean; version: string | null; writeErrors: number };
   mqttClients: number; liveClients: number;
-  rules: { rule: string; schedule: string; nextRunAt: number | null; running: boolean; lastRun: RuleRun | null }[];
+  rules: { rule: string; schedule: string | null; nextRunAt: number | null; running: boolean; lastRun: RuleRun | null }[];
   ruleRuns: RuleRun[];
 }

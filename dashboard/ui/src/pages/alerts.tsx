@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs, type ApiError } from '../api.js';
 import { ALERT_TYPES, alertType, districtName, t, transitionLabel } from '../i18n.js';
 import { useApi } from '../hooks.js';
-import { useLiveFrames } from '../live.js';
+import { useLiveFrames, useLiveRefresh } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
 import { dateTime, shortDateTime } from '../format.js';
 import { actor, canWrite, currentUser } from '../session.js';
@@ -18,6 +18,16 @@ import { UnitFlagDetail } from './unit-flag.js';
 const SEVS = ['critical', 'major', 'minor', 'warning'];
 const STATES = ['active', 'open', 'acknowledged', 'resolved'];
 const PAGE_SIZE = 50;
+/**
+ * The daily overdue rules' types (alerts/routes.ts OVERDUE_TYPES). Hundreds arrive at once each morning, so
+ * the default view (events) leaves them out and shows one line per rule and day instead; the 超期提醒 view lists them.
+ */
+const OVERDUE_TYPES = ['maintenance_overdue', 'inspection_overdue'];
+const VIEWS = ['event', 'overdue', 'all'] as const;
+type View = (typeof VIEWS)[number];
+const SEV_RANK: Record<string, number> = { critical: 4, major: 3, minor: 2, warning: 1 };
+/** The list's order, as the server sorts it: most severe first (default) or newest first; then newest. */
+const orderOf = (sort: string) => (a: Alert, b: Alert) => (sort === '-severity' ? (SEV_RANK[b.severity] ?? 0) - (SEV_RANK[a.severity] ?? 0) : 0) || b.id - a.id;
 
 const STATE_RANK: Record<string, number> = { open: 0, acknowledged: 1, resolved: 2 };
 /** The more advanced of two copies of an alert: an alert only moves forward (state, repeats, escalation, notes). */
@@ -30,7 +40,10 @@ function later(a: Alert, b: Alert | undefined): Alert {
   return a;
 }
 
-function matches(a: Alert, f: { severity: string; state: string; type: string; district: string }): boolean {
+interface Filter { severity: string; state: string; type: string; district: string; category: string }
+
+function matches(a: Alert, f: Filter): boolean {
+  if (f.category && OVERDUE_TYPES.includes(a.type) !== (f.category === 'overdue')) return false;
   if (f.severity && a.severity !== f.severity) return false;
   if (f.type && a.type !== f.type) return false;
   if (f.district && a.district !== f.district) return false;
@@ -42,10 +55,19 @@ function matches(a: Alert, f: { severity: string; state: string; type: string; d
 export function AlertsPage(props: { route: Route }) {
   const q = props.route.query;
   const stateParam = q.get('state') ?? 'active';
-  const f = { severity: q.get('severity') ?? '', state: stateParam === 'all' ? '' : stateParam, type: q.get('type') ?? '', district: q.get('district') ?? '' };
+  const type = q.get('type') ?? '';
+  // a link to an overdue type (the overview's tiles) opens the overdue view
+  const view = (VIEWS as readonly string[]).includes(q.get('view') ?? '') ? (q.get('view') as View) : OVERDUE_TYPES.includes(type) ? 'overdue' : 'event';
+  const sort = q.get('sort') === 'newest' ? '-id' : '-severity';
+  const f: Filter = { severity: q.get('severity') ?? '', state: stateParam === 'all' ? '' : stateParam, type, district: q.get('district') ?? '', category: view === 'all' ? '' : view };
   const page = Number(q.get('page') ?? 1) || 1;
-  const path = `/api/v1/alerts${qs({ ...f, page, pageSize: PAGE_SIZE })}`;
+  const path = `/api/v1/alerts${qs({ ...f, sort, page, pageSize: PAGE_SIZE })}`;
   const res = useApi<Paged<Alert>>(path);
+  const order = orderOf(sort);
+  const orderRef = useRef(order);
+  orderRef.current = order;
+  const [bulk, setBulk] = useState<{ count: number; upToId: number } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [items, setItems] = useState<Alert[]>([]);
   const [total, setTotal] = useState(0);
   // alert id → the transition just heard for it (badged for a few seconds)
@@ -64,10 +86,10 @@ export function AlertsPage(props: { route: Route }) {
   useEffect(() => {
     if (!res.data) return;
     const page1 = pageRef.current === 1;
-    const newest = res.data.items[0]?.id ?? 0;
+    const newest = Math.max(0, ...res.data.items.map((x) => x.id));
     const shown = new Set(res.data.items.map((x) => x.id));
-    const missed = [...heard.current.values()].filter((a) => page1 && !shown.has(a.id) && a.id > newest && matches(a, fRef.current)).sort((a, b) => b.id - a.id);
-    setItems([...missed, ...res.data.items.map((x) => later(x, heard.current.get(x.id)))].slice(0, PAGE_SIZE));
+    const missed = [...heard.current.values()].filter((a) => page1 && !shown.has(a.id) && a.id > newest && matches(a, fRef.current));
+    setItems([...missed, ...res.data.items.map((x) => later(x, heard.current.get(x.id)))].sort(orderRef.current).slice(0, PAGE_SIZE));
     setTotal(res.data.total + missed.length);
   }, [res.data]);
 
@@ -87,10 +109,10 @@ export function AlertsPage(props: { route: Route }) {
         next[i] = a;
         return next;
       }
-      // the list is newest first: an older alert not shown belongs to another page
-      if (!fits || pageRef.current !== 1 || (prev.length > 0 && a.id < prev[0]!.id)) return prev;
+      // only a new alert joins the list (an older one not shown belongs to another page), in the list's order
+      if (!fits || pageRef.current !== 1 || (prev.length > 0 && a.id < Math.max(...prev.map((x) => x.id)))) return prev;
       setTotal((n) => n + 1);
-      return [a, ...prev].slice(0, PAGE_SIZE);
+      return [a, ...prev].sort(orderRef.current).slice(0, PAGE_SIZE);
     });
     if (transition === 'raised' || transition === 'severity_raised' || transition === 'escalated' || transition === 'repeated') {
       setFresh((s) => new Map(s).set(a.id, transition));
@@ -109,6 +131,30 @@ export function AlertsPage(props: { route: Route }) {
       return false;
     }
   };
+  /** Asks how many open alerts the filter matches (and the newest of them), then asks the user to confirm. */
+  const askBulk = async () => {
+    setActionError(null);
+    setNotice(null);
+    try {
+      const r = await api<Paged<Alert>>(`/api/v1/alerts${qs({ ...f, state: 'open', sort: '-id', pageSize: 1 })}`);
+      if (r.total === 0) setNotice(t('alAckAllNone'));
+      else setBulk({ count: r.total, upToId: r.items[0]!.id });
+    } catch (e) {
+      setActionError(e as ApiError);
+    }
+  };
+  const ackBulk = async (upToId: number) => {
+    setActionError(null);
+    try {
+      const filter = Object.fromEntries(Object.entries({ severity: f.severity, type: f.type, district: f.district, category: f.category }).filter(([, v]) => v));
+      const r = await api<{ acknowledged: number; remaining: number }>('/api/v1/alerts/ack', { method: 'POST', body: { filter, upToId } });
+      setBulk(null);
+      setNotice(t('alAckedMany', { n: r.acknowledged }));
+      res.reload();
+    } catch (e) {
+      setActionError(e as ApiError);
+    }
+  };
   const toggleSound = () => {
     setSound(!sound);
     setSoundState(!sound);
@@ -120,10 +166,19 @@ export function AlertsPage(props: { route: Route }) {
     <div class="page" data-testid="page-alerts">
       <div class="page-head">
         <h1>{t('alTitle')}</h1>
+        <div class="seg" data-testid="alert-views">
+          {VIEWS.map((v) => (
+            <button key={v} class={`btn small ${view === v ? 'on' : ''}`} data-testid={`alert-view-${v}`}
+              onClick={() => setQuery({ view: v === 'event' ? null : v, type: v !== 'all' && OVERDUE_TYPES.includes(type) !== (v === 'overdue') ? null : type || null, page: null })}>
+              {t(v === 'event' ? 'alViewEvents' : v === 'overdue' ? 'alViewOverdue' : 'alViewAll')}
+            </button>
+          ))}
+        </div>
         <div class="filters">
+          <Select label={t('alSort')} value={sort === '-id' ? 'newest' : ''} onChange={(v) => setQuery({ sort: v || null, page: null })} options={[['newest', t('alSortNewest')]]} allLabel={t('alSortSeverity')} testid="alert-sort" />
           <Select label={t('severity')} value={f.severity} onChange={(v) => setQuery({ severity: v, page: null })} options={SEVS.map((s) => [s, t(`sev_${s}` as 'sev_critical')])} testid="filter-severity" />
           <Select label={t('state')} value={f.state} onChange={(v) => setQuery({ state: v || 'all', page: null })} options={STATES.map((s) => [s, t(`st_${s}` as 'st_open')])} testid="filter-state" />
-          <Select label={t('type')} value={f.type} onChange={(v) => setQuery({ type: v, page: null })} options={ALERT_TYPES.map((s) => [s, alertType(s)])} testid="filter-type" />
+          <Select label={t('type')} value={f.type} onChange={(v) => setQuery({ type: v, page: null })} options={ALERT_TYPES.filter((x) => !f.category || OVERDUE_TYPES.includes(x) === (f.category === 'overdue')).map((s) => [s, alertType(s)])} testid="filter-type" />
           <Select label={t('district')} value={f.district} onChange={(v) => setQuery({ district: v, page: null })} options={districts.map((d) => [d, districtName(d)])} testid="filter-district" />
           <label class="field inline check">
             <input type="checkbox" checked={sound} onChange={toggleSound} data-testid="sound-toggle" />
@@ -132,7 +187,11 @@ export function AlertsPage(props: { route: Route }) {
         </div>
       </div>
       <ErrorBox error={actionError} />
-      <Card>
+      {view === 'event' && <OverdueGroups district={f.district} />}
+      {notice && <div class="notice" role="status" data-testid="alerts-notice">{notice}</div>}
+      <Card actions={writable && f.state !== 'resolved' && f.state !== 'acknowledged' && (
+        <button class="btn small" data-testid="alerts-ack-all" onClick={() => void askBulk()}>{t('alAckAll')}</button>
+      )}>
         <Loaded data={res.data} error={res.error} reload={res.reload}>
           {() => (
             <>
@@ -179,6 +238,15 @@ export function AlertsPage(props: { route: Route }) {
           )}
         </Loaded>
       </Card>
+      {bulk && (
+        <Modal title={t('alAckAll')} onClose={() => setBulk(null)} testid="ack-all-dialog">
+          <p data-testid="ack-all-count" data-count={bulk.count}>{t('alAckAllText', { n: bulk.count })}</p>
+          <div class="row-end">
+            <button type="button" class="btn ghost" onClick={() => setBulk(null)}>{t('cancel')}</button>
+            <button type="button" class="btn primary" data-testid="ack-all-submit" onClick={() => void ackBulk(bulk.upToId)}>{t('alAckAllConfirm', { n: bulk.count })}</button>
+          </div>
+        </Modal>
+      )}
       {dialog && (
         <TextDialog
           title={`${dialog.kind === 'resolve' ? t('alResolve') : t('alNote')} #${dialog.alert.id} · ${alertType(dialog.alert.type)} ${dialog.alert.subject}`}
@@ -192,6 +260,30 @@ export function AlertsPage(props: { route: Route }) {
           error={actionError}
         />
       )}
+    </div>
+  );
+}
+
+/**
+ * The daily overdue alerts of the default view: one line per rule and day opened (not one row per
+ * elevator), each leading to the overdue view of that type. Refreshed when alerts change.
+ */
+function OverdueGroups(props: { district: string }) {
+  const groups = useApi<{ items: { type: string; day: string; count: number; open: number; worst: string }[] }>(`/api/v1/alerts/groups${qs({ category: 'overdue', district: props.district })}`);
+  useLiveRefresh(['alert', 'reset'], groups.reload, 5000);
+  const items = groups.data?.items ?? [];
+  if (items.length === 0) return null;
+  return (
+    <div class="card overdue-groups" data-testid="overdue-groups">
+      <span class="muted small">{t('alGroupsTitle')}</span>
+      <ul class="list compact-list">
+        {items.slice(0, 8).map((g) => (
+          <li key={`${g.type}|${g.day}`} data-testid={`overdue-group-${g.type}-${g.day}`} data-count={g.count}>
+            <SevBadge s={g.worst} /> <strong>{alertType(g.type)}</strong> · {t('alGroupLine', { day: g.day, n: g.count, open: g.open })}{' '}
+            <a href={href('/alerts', { view: 'overdue', type: g.type, district: props.district })} data-testid={`overdue-group-link-${g.type}`}>{t('alGroupView')} →</a>
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }

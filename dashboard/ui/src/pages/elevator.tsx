@@ -2,14 +2,14 @@
 // time-series charts (floor, run count, door cycles), recent events,
 // maintenance and inspection history.
 import { Fragment } from 'preact';
-import { useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import { alertType, districtName, label, t, term, type Key } from '../i18n.js';
-import { useApi } from '../hooks.js';
+import { useApi, useTick } from '../hooks.js';
 import { useLiveRefresh } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
 import { dateOnly, dateTime, shortDateTime, elapsed } from '../format.js';
 import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
-import { Chart, CHART_TEXT, cst, timeAxis, valueAxis } from '../chart.js';
+import { Chart, CHART_TEXT, cst, valueAxis, windowAxis } from '../chart.js';
 import type { ElevatorDetailT, ElevatorSeries } from '../types.js';
 
 export const RANGES: Record<string, number> = { '6h': 6 * 3600_000, '24h': 24 * 3600_000, '7d': 7 * 86400_000, '30d': 30 * 86400_000 };
@@ -24,13 +24,24 @@ export function RangePicker(props: { value: string }) {
   );
 }
 
-/** A stable [from, to] for the range, moving on once a minute. */
+/**
+ * A stable [from, to] for the range, ending at the next whole minute and moving on by itself once a
+ * minute: an open page keeps showing the last 6 hours (…) without a click.
+ */
 export function useRangeWindow(range: string): { from: number; to: number } {
-  const minute = Math.floor(Date.now() / 60_000);
+  const minute = Math.floor(useTick(60_000) / 60_000);
   return useMemo(() => {
     const to = (minute + 1) * 60_000;
     return { from: to - (RANGES[range] ?? RANGES['24h']!), to };
   }, [range, minute]);
+}
+
+/** Calls `reload` each time the window moves on (not when it is first set). */
+export function useReloadAsWindowMoves(win: { to: number }, reload: () => void): void {
+  const first = useRef(win.to);
+  useEffect(() => {
+    if (win.to !== first.current) reload();
+  }, [win.to]);
 }
 
 const STATUS_FIELDS = ['serviceMode', 'floor', 'carStatus', 'direction', 'doorStatus', 'doorZone', 'passengers', 'speed', 'load', 'runCount', 'doorCycles', 'runHours'];
@@ -40,8 +51,9 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
   const range = props.route.query.get('range') ?? '24h';
   const win = useRangeWindow(range);
   const res = useApi<ElevatorDetailT>(`/api/v1/equipment/elevators/${encodeURIComponent(props.code)}`);
-  const series = useApi<ElevatorSeries>(`/api/v1/equipment/elevators/${encodeURIComponent(props.code)}/series?from=${win.from}&to=${win.to}`);
+  const series = useApi<ElevatorSeries>(`/api/v1/equipment/elevators/${encodeURIComponent(props.code)}/series?from=${win.from}&to=${win.to}`, { keep: true });
   useLiveRefresh(['alert'], res.reload, 3000, ['kpi', 'equipment']);
+  useReloadAsWindowMoves(win, res.reload); // the state card (floor, counters) changes without any frame
   return (
     <div class="page" data-testid="page-elevator">
       <div class="page-head">
@@ -123,7 +135,7 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
                     <div class="scroll-y">
                       <table class="table compact">
                         <thead><tr><th>{t('time')}</th><th>{t('type')}</th><th>{t('unit')}</th></tr></thead>
-                        <tbody>{d.maintenance.map((m) => <tr key={m.id}><td>{dateTime(m.at)}</td><td>{term(m.kind)}</td><td>{m.unit ?? '—'}</td></tr>)}</tbody>
+                        <tbody>{d.maintenance.map((m) => <tr key={m.id} data-testid={`maintenance-${m.id}`}><td>{dateTime(m.at)}</td><td>{term(m.kind)}</td><td title={m.unit ?? ''}>{m.unitName ?? m.unit ?? '—'}</td></tr>)}</tbody>
                       </table>
                     </div>
                   )}
@@ -149,11 +161,11 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
 
 
 /** A time-series chart option: axis tooltip, legend on top, time on x. */
-const timeChart = (grid: object, yAxis: object, series: object[]) => ({
+const timeChart = (s: { from: number; to: number }, grid: object, yAxis: object, series: object[]) => ({
   tooltip: { trigger: 'axis' },
   grid,
   legend: { top: 0, textStyle: { color: CHART_TEXT } },
-  xAxis: timeAxis,
+  xAxis: windowAxis(s.from, s.to),
   yAxis,
   series,
 });
@@ -162,17 +174,17 @@ function ElevatorCharts(props: { s: ElevatorSeries }) {
   const p = props.s.points;
   const grid = { left: 48, right: 16, top: 32, bottom: 28 };
   const at = (v: (x: (typeof p)[number]) => number | null) => p.map((x) => [cst(x.t), v(x)]);
-  const floorOpt = useMemo(() => timeChart(grid, { ...valueAxis(), minInterval: 1 }, [
+  const floorOpt = useMemo(() => timeChart(props.s, grid, { ...valueAxis(), minInterval: 1 }, [
     { name: t('seriesFloor'), type: 'line', step: 'end', showSymbol: false, data: at((x) => x.floor), lineStyle: { width: 1.5 }, color: '#4ea1ff' },
     { name: t('seriesFloorMax'), type: 'line', showSymbol: false, data: at((x) => x.floorMax), lineStyle: { width: 0.5, opacity: 0.4 }, color: '#4ea1ff' },
-  ]), [p]);
-  const countOpt = useMemo(() => timeChart({ ...grid, right: 56 }, [{ ...valueAxis(), scale: true, minInterval: 1 }, { ...valueAxis(), scale: true, minInterval: 1, splitLine: { show: false } }], [
+  ]), [props.s]);
+  const countOpt = useMemo(() => timeChart(props.s, { ...grid, right: 56 }, [{ ...valueAxis(), scale: true, minInterval: 1 }, { ...valueAxis(), scale: true, minInterval: 1, splitLine: { show: false } }], [
     { name: t('seriesRuns'), type: 'line', showSymbol: false, data: at((x) => x.runCount), color: '#36c98e' },
     { name: t('seriesDoors'), type: 'line', showSymbol: false, data: at((x) => x.doorCycles), color: '#f0b429', yAxisIndex: 1 },
-  ]), [p]);
-  const tripsOpt = useMemo(() => timeChart(grid, { ...valueAxis(), minInterval: 1 }, [
+  ]), [props.s]);
+  const tripsOpt = useMemo(() => timeChart(props.s, grid, { ...valueAxis(), minInterval: 1 }, [
     { name: t('seriesTrips'), type: 'bar', data: at((x) => x.trips), color: '#8a7dff' },
-  ]), [p]);
+  ]), [props.s]);
   return (
     <div class="grid three charts">
       <Chart option={floorOpt} testid="chart-floor" points={p.length} />

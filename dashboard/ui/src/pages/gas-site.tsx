@@ -9,8 +9,8 @@ import { useLiveRefresh } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
 import { dateTime, shortDateTime } from '../format.js';
 import { Card, Empty, Loaded, OnlineDot, Pager, SevBadge, StateBadge } from '../ui.js';
-import { Chart, cst, timeAxis, valueAxis } from '../chart.js';
-import { RangePicker, useRangeWindow } from './elevator.js';
+import { Chart, cst, valueAxis, windowAxis } from '../chart.js';
+import { RangePicker, useRangeWindow, useReloadAsWindowMoves } from './elevator.js';
 import type { Filling, GasSeries, GasSiteDetailT, Paged } from '../types.js';
 
 const COLORS = ['#4ea1ff', '#36c98e', '#f0b429', '#ff7a59', '#b37feb', '#5cdbd3', '#ff85c0', '#d3f261'];
@@ -23,9 +23,10 @@ export function GasSiteDetail(props: { code: string; route: Route }) {
   const fpage = Number(q.get('fpage') ?? 1) || 1;
   const base = `/api/v1/equipment/gas-sites/${encodeURIComponent(props.code)}`;
   const res = useApi<GasSiteDetailT>(base);
-  const series = useApi<GasSeries>(`${base}/series?from=${win.from}&to=${win.to}`);
+  const series = useApi<GasSeries>(`${base}/series?from=${win.from}&to=${win.to}`, { keep: true });
   const fills = useApi<Paged<Filling>>(`${base}/fillings${qs({ violations: violations ? 'true' : null, page: fpage, pageSize: 20 })}`);
   useLiveRefresh(['alert'], () => (res.reload(), fills.reload()), 3000, ['kpi', 'equipment']);
+  useReloadAsWindowMoves(win, () => (res.reload(), fills.reload())); // detector readings and fillings arrive without frames
   return (
     <div class="page" data-testid="page-gas-site">
       <div class="page-head">
@@ -117,7 +118,7 @@ function LelChart(props: { s: GasSeries; l1: number; l2: number }) {
     tooltip: { trigger: 'axis' },
     grid: { left: 48, right: 24, top: 36, bottom: 56 },
     legend: { top: 0, textStyle: { color: '#c9d4e3' }, type: 'scroll' },
-    xAxis: timeAxis,
+    xAxis: windowAxis(props.s.from, props.s.to),
     yAxis: { ...valueAxis('%LEL'), min: 0, max: (v: { max: number }) => Math.max(props.l2 * 1.2, Math.ceil(v.max * 1.1)) },
     dataZoom: [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 8, textStyle: { color: '#c9d4e3' } }],
     series: props.s.detectors.map((d, i) => ({

@@ -3,15 +3,15 @@
 // closed) with each step's form, exports and the printable notice.
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs, type ApiError } from '../api.js';
-import { label, t, term, type Key } from '../i18n.js';
+import { complaintCategory, label, reasonText, t, term, type Key, type ReasonData } from '../i18n.js';
 import { useApi } from '../hooks.js';
 import { useLiveFrames, useLiveRefresh } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
-import { dateTime, shortDateTime } from '../format.js';
+import { dateTime, periodText, shortDateTime } from '../format.js';
 import { actor, canWrite } from '../session.js';
 import { Card, Empty, ErrorBox, Loaded, Modal } from '../ui.js';
 import { FlagCell, type UnitFlagState } from './unit-flag.js';
-import type { CaseState, InterviewCase, InterviewList, InterviewListSummary, Paged } from '../types.js';
+import type { CaseState, InterviewCase, InterviewList, InterviewListSummary, Paged, Scorecard } from '../types.js';
 
 const NEXT: Record<CaseState, Exclude<CaseState, 'draft'> | null> = { draft: 'published', published: 'scheduled', scheduled: 'held', held: 'rectifying', rectifying: 'closed', closed: null };
 const ORDER: CaseState[] = ['draft', 'published', 'scheduled', 'held', 'rectifying', 'closed'];
@@ -79,7 +79,7 @@ export function InterviewsPage(props: { route: Route }) {
               <ul class="list selectable">
                 {d.items.map((x) => (
                   <li key={x.id} class={x.id === listId ? 'selected' : ''} onClick={() => setQuery({ list: x.id, unit: null })} data-testid={`list-version-${x.id}`}>
-                    <b>{x.periodFrom} — {x.periodTo}</b> · {t('ivVersion', { v: x.version })}
+                    <b>{periodText(x.periodFrom, x.periodTo)}</b> · {t('ivVersion', { v: x.version })}
                     <div class="muted small">{t('ivGenerated', { t: shortDateTime(x.generatedAt) })} · {x.listed}/{x.considered}</div>
                   </li>
                 ))}
@@ -87,7 +87,7 @@ export function InterviewsPage(props: { route: Route }) {
             ))}
           </Loaded>
         </Card>
-        <Card title={l ? `${t('ivUnits')} · ${l.periodFrom} — ${l.periodTo} · ${t('ivVersion', { v: l.version })}` : t('ivUnits')} testid="listed-units"
+        <Card title={l ? `${t('ivUnits')} · ${periodText(l.periodFrom, l.periodTo)} · ${t('ivVersion', { v: l.version })}` : t('ivUnits')} testid="listed-units"
           actions={l && writable && byUnit.size < l.units.length && (
             <button class="btn small primary" disabled={busy} data-testid="open-cases" onClick={() => void post(`/api/v1/interview-lists/${l.id}/cases`, { by: actor() }, () => cases.reload())}>{t('ivOpenCases')}</button>
           )}>
@@ -103,7 +103,7 @@ export function InterviewsPage(props: { route: Route }) {
                         <tr key={u.unit} class={`clickable${unit === u.unit ? ' selected' : ''}`} onClick={() => setQuery({ unit: u.unit })} data-testid={`listed-unit-${u.unit}`}>
                           <td>{u.rank}</td>
                           <td><b>{u.name ?? u.unit}</b><div class="muted small">{u.unit}</div></td>
-                          <td><ul class="reasons">{u.reasons.map((r) => <li key={r.criterion}>{r.text}</li>)}</ul></td>
+                          <td><ul class="reasons">{u.reasons.map((r) => <li key={r.criterion}>{reasonText(r, countsOf(r, u.scorecard))}</li>)}</ul></td>
                           <td><FlagCell f={flagOf.get(u.unit)} /></td>
                           <td>{c ? <CaseBadge c={c} /> : <span class="muted">{t('ivNoCase')}</span>}</td>
                           <td><a href={`/api/v1/interview-lists/${d.id}/units/${encodeURIComponent(u.unit)}/notice`} target="_blank" rel="noopener" onClick={(e) => e.stopPropagation()} data-testid={`notice-${u.unit}`}>{t('ivNotice')}</a></td>
@@ -134,7 +134,7 @@ function CaseBadge(props: { c: InterviewCase }) {
 }
 
 function UnitPanel(props: { listId: number; unit: string; c: InterviewCase | null; writable: boolean; onClose: () => void; onCase: (c: InterviewCase) => void }) {
-  const ev = useApi<Record<string, unknown> & { name?: string; reasons?: { text: string }[] }>(`/api/v1/interview-lists/${props.listId}/units/${encodeURIComponent(props.unit)}/evidence`);
+  const ev = useApi<Record<string, unknown> & { name?: string; reasons?: ReasonData[]; scorecard?: Scorecard }>(`/api/v1/interview-lists/${props.listId}/units/${encodeURIComponent(props.unit)}/evidence`);
   const [step, setStep] = useState<Exclude<CaseState, 'draft'> | null>(null);
   const c = props.c;
   return (
@@ -163,7 +163,7 @@ function UnitPanel(props: { listId: number; unit: string; c: InterviewCase | nul
       <Loaded data={ev.data} error={ev.error} reload={ev.reload}>
         {(d) => (
           <div class="evidence-tables">
-            {d.reasons && <ul class="reasons">{d.reasons.map((r, i) => <li key={i}>{r.text}</li>)}</ul>}
+            {d.reasons && <ul class="reasons" data-testid="evidence-reasons">{d.reasons.map((r, i) => <li key={i}>{reasonText(r, d.scorecard ? countsOf(r, d.scorecard) : null)}</li>)}</ul>}
             {Object.entries(d).filter(([k, v]) => k !== 'reasons' && Array.isArray(v) && v.length > 0 && typeof v[0] === 'object').map(([k, v]) => (
               <EvidenceTable key={k} name={k} rows={v as Record<string, unknown>[]} />
             ))}
@@ -176,9 +176,11 @@ function UnitPanel(props: { listId: number; unit: string; c: InterviewCase | nul
 
 
 export function EvidenceTable(props: { name: string; rows: Record<string, unknown>[] }) {
-  const cols = [...new Set(props.rows.slice(0, 20).flatMap((r) => Object.keys(r)))].filter((c) => c !== 'unit_source');
+  const cols = [...new Set(props.rows.slice(0, 20).flatMap((r) => Object.keys(r)))].filter((c) => c !== 'unit_source' && c !== 'categoryCode');
   const title = label(props.name);
-  const cell = (k: string, v: unknown) => (v === null || v === undefined ? '—' : /time|At$/.test(k) && typeof v === 'number' ? dateTime(v) : typeof v === 'object' ? JSON.stringify(v) : term(v));
+  const cell = (k: string, v: unknown, row: Record<string, unknown>) => (v === null || v === undefined ? '—' : /time|At$/.test(k) && typeof v === 'number' ? dateTime(v)
+    : k === 'category' ? complaintCategory(row.categoryCode as string | null, String(v)) // a code the API gives for the common categories
+    : typeof v === 'object' ? JSON.stringify(v) : term(v));
   return (
     <details open={props.rows.length <= 20} data-testid={`evidence-${props.name}`}>
       <summary><b>{title}</b> ({props.rows.length})</summary>
@@ -186,7 +188,7 @@ export function EvidenceTable(props: { name: string; rows: Record<string, unknow
         <table class="table compact">
           <thead><tr>{cols.map((c) => <th key={c}>{label(c)}</th>)}</tr></thead>
           <tbody>{props.rows.slice(0, 200).map((r, i) => (
-            <tr key={i}>{cols.map((c) => <td key={c}>{c === 'elevator' && typeof r[c] === 'string' ? <a href={href(`/equipment/elevator/${r[c] as string}`)}>{r[c] as string}</a> : cell(c, r[c])}</td>)}</tr>
+            <tr key={i}>{cols.map((c) => <td key={c}>{c === 'elevator' && typeof r[c] === 'string' ? <a href={href(`/equipment/elevator/${r[c] as string}`)}>{r[c] as string}</a> : cell(c, r[c], r)}</td>)}</tr>
           ))}</tbody>
         </table>
       </div>
@@ -198,6 +200,9 @@ function FieldsText(props: { f: Record<string, unknown> }) {
   const parts = Object.entries(props.f).filter(([k]) => k !== 'listId' && k !== 'version').map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join('、') : String(v)}`);
   return parts.length ? <span class="small">{parts.join('；')}</span> : null;
 }
+
+/** The counts behind a reason's rate, from the unit's scorecard. */
+const countsOf = (r: ReasonData, s: Scorecard) => (r.criterion === 'pass_rate' ? { count: s.inspections.passed, of: s.inspections.first } : { count: s.complaints.count, of: s.elevators });
 
 const lines = (s: string) => s.split('\n').map((x) => x.trim()).filter(Boolean);
 

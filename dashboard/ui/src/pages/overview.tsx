@@ -2,14 +2,15 @@
 // today's entrapments with rescue timers, gas alarms, the current interview
 // list, ingest health, and the district map (click to filter).
 import { useMemo, useState } from 'preact/hooks';
-import { alertType, districtName, t } from '../i18n.js';
+import { alertType, districtName, getLang, reasonText, t } from '../i18n.js';
 import { useApi, useTick } from '../hooks.js';
 import { useLiveFrames, useLiveRefresh } from '../live.js';
 import { href, setQuery, type Route } from '../router.js';
-import { elapsed, num, pct, shortDateTime, timeOnly } from '../format.js';
-import { Card, Empty, Loaded, SevBadge, StateBadge } from '../ui.js';
+import { elapsed, num, pct, periodText, shortDateTime, timeOnly } from '../format.js';
+import { qs } from '../api.js';
+import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
 import { DistrictMap, type MapValue } from '../map/DistrictMap.js';
-import type { Alert, KpiNumbers, Overview, Paged } from '../types.js';
+import type { Alert, Entrapment, GasSiteRow, KpiNumbers, Overview, Paged } from '../types.js';
 
 const SEVS = ['critical', 'major', 'minor', 'warning'] as const;
 const ARRIVAL_LIMIT_MS = 30 * 60_000;
@@ -51,6 +52,10 @@ export function OverviewPage(props: { route: Route }) {
   const mode = props.route.query.get('map') === 'online' ? 'online' : 'alerts';
   const ov = useApi<Overview>('/api/v1/overview');
   const gas = useApi<Paged<Alert>>('/api/v1/alerts?type=gas_leak&state=active&pageSize=50');
+  // what fills the space of a quiet city: the newest active alerts beside the district table (the daily
+  // overdue ones are a count, not a feed), and each gas site's current reading when nothing alarms
+  const recent = useApi<Paged<Alert>>(`/api/v1/alerts${qs({ state: 'active', category: 'event', sort: '-severity', district, pageSize: 6 })}`, { keep: true });
+  const sites = useApi<Paged<GasSiteRow>>(`/api/v1/equipment/gas-sites${qs({ sort: '-maxLel', district, pageSize: 6 })}`, { keep: true });
   // kpi frames: one per district every 2 s; frames with the same `at` make one picture
   const [kpi, setKpi] = useState<{ at: number; rows: Map<string, KpiNumbers & { district: string }> } | null>(null);
   useLiveFrames((f) => {
@@ -62,8 +67,11 @@ export function OverviewPage(props: { route: Route }) {
       return { at: row.at, rows };
     });
   });
-  const polling = useLiveRefresh(['alert', 'case', 'reset'], () => (ov.reload(), gas.reload()), 3000, ['kpi']);
+  const polling = useLiveRefresh(['alert', 'case', 'reset'], () => (ov.reload(), gas.reload(), recent.reload()), 3000, ['kpi']);
+  // gas readings and rescue stages (a unit arriving) change without alert frames: every 30 s as well
+  useLiveRefresh(['kpi'], () => (sites.reload(), ov.reload()), 30_000);
   const now = useTick(1000);
+  const lang = getLang();
 
   const districts = useMemo(() => {
     const base = new Map((ov.data?.districts ?? []).map((d) => [d.district, d]));
@@ -129,6 +137,17 @@ export function OverviewPage(props: { route: Route }) {
                     ))}
                   </tbody>
                 </table>
+                <h3 class="sub">{t('ovRecentAlerts')}</h3>
+                {(recent.data?.items ?? []).length === 0 ? <Empty text={t('ovNoRecentAlerts')} /> : (
+                  <ul class="list compact-list" data-testid="overview-recent-alerts">
+                    {recent.data!.items.map((a) => (
+                      <li key={a.id} class={a.severity === 'critical' && a.state === 'open' ? 'crit' : ''} data-testid={`overview-alert-${a.id}`}>
+                        <SevBadge s={a.severity} /> <a href={href('/alerts', { district: a.district, type: a.type })}>{alertType(a.type)}</a> · {a.subject}
+                        <span class="muted small"> · {districtName(a.district)} · {shortDateTime(a.lastAt)} · <StateBadge s={a.state} /></span>
+                      </li>
+                    ))}
+                  </ul>
+                )}
               </Card>
             </div>
             <div class="grid three">
@@ -136,24 +155,24 @@ export function OverviewPage(props: { route: Route }) {
                 {entrapments.length === 0 ? <Empty text={t('ovNoEntrapments')} /> : (
                   <ul class="list">
                     {entrapments.map((e) => {
-                      const released = e.releasedAt !== null;
-                      const trappedMs = (e.releasedAt ?? now) - e.trappedAt;
-                      const waiting = (e.arrivedAt ?? now) - e.trappedAt;
-                      const late = e.arrivedAt === null && !released && waiting > ARRIVAL_LIMIT_MS;
+                      const v = entrapmentClock(e, now);
                       return (
-                        <li key={e.alertId} class={`entrap${late || e.overdueArrival ? ' late' : ''}${released ? ' done' : ''}`} data-testid={`entrapment-${e.alertId}`}>
+                        <li key={e.alertId} class={`entrap${v.late ? ' late' : ''}${v.ended ? ' done' : ''}`} data-testid={`entrapment-${e.alertId}`} data-state={v.ended ? 'ended' : v.late ? 'late' : 'waiting'}>
                           <div class="row-between">
                             <a href={href(`/equipment/elevator/${e.elevator}`)}><strong>{e.elevator}</strong></a>
-                            <span class={`timer${released ? '' : ' live'}`} data-testid={`entrapment-timer-${e.alertId}`}>{released ? t('ovRescued') : t('ovTrappedFor', { m: elapsed(trappedMs) })}</span>
+                            <span class={`timer${v.ended ? '' : ' live'}`} data-testid={`entrapment-timer-${e.alertId}`}>
+                              {v.ended ? `${e.releasedAt !== null ? t('ovRescued') : t('ovEnded')} (${elapsed(v.trappedMs)})` : t('ovTrappedFor', { m: elapsed(v.trappedMs) })}
+                            </span>
                           </div>
                           <div class="muted small">{districtName(e.district)} · {e.address}</div>
                           <div class="small">
                             {timeOnly(e.trappedAt)} · {e.arrivedAt !== null
                               ? <span class="ok">{t('ovArrived', { m: elapsed(e.arrivedAt - e.trappedAt) })}</span>
-                              : late || e.overdueArrival ? <span class="bad">{t('ovOverdue')} ({elapsed(waiting)})</span>
-                              : <span class="warn">{t('ovNotArrived')} · {elapsed(waiting)} / 30:00</span>}
+                              : v.ended ? <span class="muted">{t('ovNoArrival')}</span>
+                              : v.late ? <span class="bad">{t('ovOverdue')} ({elapsed(v.waiting)})</span>
+                              : <span class="warn">{t('ovNotArrived')} · {elapsed(v.waiting)} / 30:00</span>}
                           </div>
-                          {!released && e.arrivedAt === null && <div class="progress"><i style={{ width: `${Math.min(100, (waiting / ARRIVAL_LIMIT_MS) * 100)}%` }} class={waiting > ARRIVAL_LIMIT_MS ? 'bad' : ''} /></div>}
+                          {!v.ended && e.arrivedAt === null && <div class="progress"><i style={{ width: `${Math.min(100, (v.waiting / ARRIVAL_LIMIT_MS) * 100)}%` }} class={v.late ? 'bad' : ''} /></div>}
                         </li>
                       );
                     })}
@@ -161,7 +180,25 @@ export function OverviewPage(props: { route: Route }) {
                 )}
               </Card>
               <Card title={<>{t('ovGasAlarms')} <span class="count">{gasAlarms.length}</span></>} testid="overview-gas">
-                {gasAlarms.length === 0 ? <Empty text={t('ovNoGasAlarms')} /> : (
+                {gasAlarms.length === 0 ? (
+                  <>
+                    <Empty text={t('ovNoGasAlarms')} />
+                    {(sites.data?.items ?? []).length > 0 && (
+                      <>
+                        <h3 class="sub">{t('ovGasReadings')}</h3>
+                        <table class="table compact" data-testid="overview-gas-readings">
+                          <tbody>{sites.data!.items.map((g) => (
+                            <tr key={g.code} data-testid={`overview-gas-site-${g.code}`}>
+                              <td><a href={href(`/equipment/gas-site/${g.code}`)}>{g.name}</a><div class="muted small">{districtName(g.district)}</div></td>
+                              <td><OnlineDot online={g.online} /></td>
+                              <td class="num">{g.maxLel === null ? '—' : `${g.maxLel} %LEL`}</td>
+                            </tr>
+                          ))}</tbody>
+                        </table>
+                      </>
+                    )}
+                  </>
+                ) : (
                   <ul class="list">
                     {gasAlarms.map((a) => (
                       <li key={a.id} class={a.severity === 'critical' ? 'crit' : ''}>
@@ -179,10 +216,10 @@ export function OverviewPage(props: { route: Route }) {
                 <Card title={t('ovInterview')} testid="overview-interview" actions={data.interview && <a href={href('/interviews', { list: data.interview.listId })}>{t('details')} →</a>}>
                   {!data.interview ? <Empty text={t('ovNoInterview')} /> : (
                     <>
-                      <div class="muted small">{data.interview.periodFrom} — {data.interview.periodTo} · {t('ivVersion', { v: data.interview.version })} · {data.interview.units.length}</div>
-                      <ol class="list compact-list">
+                      <div class="muted small">{periodText(data.interview.periodFrom, data.interview.periodTo)} · {t('ivVersion', { v: data.interview.version })} · {data.interview.units.length}</div>
+                      <ol class="list compact-list unclipped" data-testid="overview-interview-units">
                         {data.interview.units.slice(0, 8).map((u) => (
-                          <li key={u.unit}><a href={href('/interviews', { list: data.interview!.listId, unit: u.unit })}>{u.rank}. {u.name ?? u.unit}</a><div class="muted small ellipsis">{u.reasons.map((r) => (typeof r === 'string' ? r : (r as { text?: string }).text)).join('；')}</div></li>
+                          <li key={u.unit} data-testid={`overview-interview-${u.unit}`}><a href={href('/interviews', { list: data.interview!.listId, unit: u.unit })}>{u.rank}. {u.name ?? u.unit}</a><div class="muted small ellipsis" title={u.reasons.map((r) => reasonText(r)).join(lang === 'en' ? '; ' : '；')}>{u.reasons.map((r) => reasonText(r)).join(lang === 'en' ? '; ' : '；')}</div></li>
                         ))}
                       </ol>
                       {data.interview.units.length > 8 && <div class="muted small">… +{data.interview.units.length - 8}</div>}
@@ -203,6 +240,19 @@ export function OverviewPage(props: { route: Route }) {
       </Loaded>
     </div>
   );
+}
+
+/**
+ * An entrapment's clock on the card. It stops when the entrapment ends — passengers released, or the alert
+ * resolved (cleared by the gateway, a false alarm, or by hand) — and only a running one without an arrival
+ * turns red after the arrival limit: an ended entrapment is history, not an alarm.
+ */
+export function entrapmentClock(e: Entrapment, now: number): { ended: boolean; trappedMs: number; waiting: number; late: boolean } {
+  const ended = e.releasedAt !== null || e.state === 'resolved';
+  const endAt = ended ? (e.releasedAt ?? e.resolvedAt ?? e.trappedAt) : now;
+  const waiting = (e.arrivedAt ?? endAt) - e.trappedAt;
+  const late = !ended && e.arrivedAt === null && (waiting > ARRIVAL_LIMIT_MS || e.overdueArrival);
+  return { ended, trappedMs: endAt - e.trappedAt, waiting, late };
 }
 
 function RateBar(props: { r: number | null }) {

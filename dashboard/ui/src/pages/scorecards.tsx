@@ -7,7 +7,7 @@ import { qs } from '../api.js';
 import { getLang, t } from '../i18n.js';
 import { useApi } from '../hooks.js';
 import { href, setQuery, type Route } from '../router.js';
-import { num, pct } from '../format.js';
+import { addDays, num, pct, periodText } from '../format.js';
 import { Card, Loaded, Modal } from '../ui.js';
 import { Chart, CHART_AXIS, CHART_TEXT, valueAxis } from '../chart.js';
 import type { Criteria, Scorecard, Trend, UnitTrend } from '../types.js';
@@ -130,7 +130,8 @@ export function ScorecardsPage(props: { route: Route }) {
   const trends = useMemo(() => new Map((trendRes.data?.items ?? []).map((i) => [i.unit, i])), [trendRes.data]);
   const [trendOf, setTrendOf] = useState<string | null>(null);
   const [fromIn, setFrom] = useState(from);
-  const [toIn, setTo] = useState(to);
+  // the API's `to` is exclusive; people pick and read the last day of the period
+  const [toIn, setTo] = useState(to ? addDays(to, -1) : '');
   const rows = useMemo(() => {
     const items = res.data?.items ?? [];
     const desc = sort.startsWith('-');
@@ -150,9 +151,9 @@ export function ScorecardsPage(props: { route: Route }) {
     <div class="page" data-testid="page-scorecards">
       <div class="page-head">
         <h1>{t('scTitle')}</h1>
-        <form class="filters" onSubmit={(e) => { e.preventDefault(); setQuery({ from: fromIn, to: toIn }); }}>
+        <form class="filters" onSubmit={(e) => { e.preventDefault(); setQuery({ from: fromIn, to: toIn ? addDays(toIn, 1) : '' }); }}>
           <label class="field inline"><span>{t('scPeriod')}</span><input type="date" value={fromIn || period?.from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} data-testid="period-from" /></label>
-          <label class="field inline"><span>—</span><input type="date" value={toIn || period?.to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} data-testid="period-to" /></label>
+          <label class="field inline"><span>—</span><input type="date" value={toIn || (period && addDays(period.to, -1))} onInput={(e) => setTo((e.target as HTMLInputElement).value)} data-testid="period-to" /></label>
           <button class="btn small" type="submit">{t('search')}</button>
           <a class="btn small" href={exp('csv')} download data-testid="export-csv">{t('scExportCsv')}</a>
           <a class="btn small" href={exp('xlsx')} download data-testid="export-xlsx">{t('scExportXlsx')}</a>
@@ -163,7 +164,7 @@ export function ScorecardsPage(props: { route: Route }) {
           {(d) => (
             <>
               <div class="muted small pad-b">
-                {t('scPeriod')} {d.period.from} — {d.period.to} · {t('scCriteria')}: {t('scPassRate')} &lt; {pct(d.criteria.passRateBelow, 0)} ({t('wMin')} {d.criteria.minInspections}) · {t('scComplaintRate')} ≥ {d.criteria.complaintRateAtLeast}/100
+                {t('scPeriod')} <span data-testid="scorecard-period">{periodText(d.period.from, d.period.to)}</span> · {t('scCriteria')}: {t('scPassRate')} &lt; {pct(d.criteria.passRateBelow, 0)} ({t('wMin')} {d.criteria.minInspections}) · {t('scComplaintRate')} ≥ {d.criteria.complaintRateAtLeast}/100
               </div>
               <table class="table" data-testid="scorecards-table">
                 <thead>
