@@ -239,7 +239,7 @@ export async function postRecords(
   const batch = Math.min(opts.batch ?? 500, 500);
   const maxBytes = opts.maxBytes ?? 60_000;
   const holdBytes = opts.holdBytes ?? 8 * 1024 * 1024;
-  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const concurrency = Math.max(1, opts.concurrency ?? 16);
   const base = httpUrl.replace(/\/$/, '');
   const p: PostProgress = { objects: 0, accepted: 0, rejected: 0, requests: 0, lastTs: 0, rejections: [] };
   const buffers = new Map<string, { parts: string[]; bytes: number; firstTs: number; lastTs: number }>();
