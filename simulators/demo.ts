@@ -9,14 +9,15 @@
 // ingest API the last DEMO_HISTORY_HOURS (default 24) of elevator status and
 // gas readings (about DEMO_HISTORY_STATUS = 60,000 status messages in all,
 // so the charts have history), then a year of records, faults and
-// entrapments with their rescues; then run live gateways, carrying on from
+// entrapments with their rescues; run the scheduled rules and the previous
+// year's interview list over it; then run live gateways, carrying on from
 // the history's states. The recent history goes first: the year's events
 // are older than it, so they are no sign of life and raise no offline
 // alerts; when the year took more than half of OFFLINE_TIMEOUT_S, a last
-// sample per piece of equipment just before the live gateways start bridges
-// that time. Restart: load the saved files, regenerate the same city and
-// just run live (finishing the backfill first if it was interrupted; re-sent
-// records are duplicates and change nothing).
+// sample per piece of equipment just before the live gateways start
+// bridges that time. Restart: load the saved files, regenerate the same
+// city and just run live (finishing the backfill first if it was
+// interrupted; re-sent records are duplicates and change nothing).
 //
 // Other settings: DEMO_RATE (status messages/s, default 200),
 // DEMO_EVENT_BOOST (faults, entrapments and gas leaks × this, default 30),
@@ -148,11 +149,12 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
   let states: EquipmentStates | undefined;
   if (!params.backfillDone) {
     const to = Date.now();
+    const hours = envInt('DEMO_HISTORY_HOURS', 24, 1);
+    const { history } = await postHistory(service.httpUrl, service.adminToken, city, { seed: params.seed, from: to - hours * HOUR_MS, to, statusBudget: envInt('DEMO_HISTORY_STATUS', 60_000, 1) }, log);
     // From 1 January of the previous year: the default interview list (the previous calendar year) has a full year of evidence.
     const from = Math.min(to - 365 * 86_400_000, cstMidnight(previousYear(to).from));
-    const { history } = await backfillCity(service.httpUrl, service.adminToken, city, {
-      seed: params.seed, from, to, historyFrom: to - envInt('DEMO_HISTORY_HOURS', 24, 1) * HOUR_MS, statusBudget: envInt('DEMO_HISTORY_STATUS', 60_000, 1),
-    }, log);
+    // Before the live gateways: live alerts would otherwise absorb or hide the year's older events of the same elevators.
+    await postYear(service.httpUrl, service.adminToken, city, { seed: params.seed, from, to }, log);
     params.backfillDone = true;
     writeCityFile(path, params);
     // The year's records are stored: run the scheduled rules now rather than at 02:00, so the late units' elevators show as overdue.
@@ -196,34 +198,27 @@ function report(log: SimLog, what: string, p: PostProgress, since: number): void
   log.info({ objects: p.objects, accepted: p.accepted, rejected: p.rejected, requests: p.requests, seconds: Math.round((Date.now() - since) / 1000) }, `${what} done`);
 }
 
-export interface CityBackfillOptions {
-  seed: number;
-  /** the year's records and events: [from, to) in event time; periodic inspections from 400 days earlier (the passes that set the due dates) */
-  from: number;
-  to: number;
-  /** status and gas readings from `historyFrom` to `historyTo` (default `to`) */
-  historyFrom: number;
-  historyTo?: number;
-  statusBudget?: number;
+/**
+ * The recent telemetry (status and gas readings over [from, to)) over the
+ * HTTP ingest API. Post it before the year (postYear): the year's events are
+ * older, so they are then no sign of life and raise no offline alerts.
+ */
+export async function postHistory(
+  httpUrl: string, token: string, city: City, o: { seed: number; from: number; to: number; statusBudget?: number }, log: SimLog,
+): Promise<{ history: TelemetryHistory; rejected: number }> {
+  const history = new TelemetryHistory(city, { seed: o.seed, from: o.from, statusBudget: o.statusBudget });
+  const t0 = Date.now();
+  log.info({ hours: (o.to - o.from) / HOUR_MS, statusEveryMin: history.statusStepMs(o.to) / 60_000 }, 'backfilling recent elevator status and gas readings (chart history)');
+  const h = await postRecords(httpUrl, token, history.until(o.to));
+  report(log, 'history', h, t0);
+  return { history, rejected: h.rejected };
 }
 
-/**
- * The demo's backfill over the HTTP ingest API: the recent telemetry first —
- * the year's events are older, so they are no sign of life and raise no
- * offline alerts — then the year's records, faults and entrapments. Returns
- * the history (to be topped up and carried on by the live gateways) and
- * how many objects the service rejected.
- */
-export async function backfillCity(httpUrl: string, token: string, city: City, o: CityBackfillOptions, log: SimLog): Promise<{ history: TelemetryHistory; rejected: number }> {
-  const history = new TelemetryHistory(city, { seed: o.seed, from: o.historyFrom, statusBudget: o.statusBudget });
-  const historyTo = o.historyTo ?? o.to;
-  const t0 = Date.now();
-  log.info({ hours: (historyTo - o.historyFrom) / HOUR_MS, statusEveryMin: history.statusStepMs(historyTo) / 60_000 }, 'backfilling recent elevator status and gas readings (chart history)');
-  const h = await postRecords(httpUrl, token, history.until(historyTo));
-  report(log, 'history', h, t0);
+/** The year's records, faults and entrapments over [from, to), periodic inspections from 400 days earlier (the passes that set the due dates); returns how many objects were rejected. */
+export async function postYear(httpUrl: string, token: string, city: City, o: { seed: number; from: number; to: number }, log: SimLog): Promise<number> {
   log.info({ from: new Date(o.from).toISOString(), to: new Date(o.to).toISOString() }, 'backfilling maintenance, inspection, complaint and rescue records, faults and entrapments');
   let lastLog = 0;
-  const t1 = Date.now();
+  const t0 = Date.now();
   const p = await postRecords(httpUrl, token, backfillRecords(city, { seed: o.seed, from: o.from, to: o.to, inspectionsFrom: o.from - 400 * DAY_MS }), {
     onProgress: (pr) => {
       if (Date.now() - lastLog < 2000) return;
@@ -231,8 +226,8 @@ export async function backfillCity(httpUrl: string, token: string, city: City, o
       log.info({ objects: pr.objects, accepted: pr.accepted, rejected: pr.rejected, upTo: cstDate(pr.lastTs), done: `${Math.round(((pr.lastTs - o.from) / (o.to - o.from)) * 100)}%` }, 'backfill');
     },
   });
-  report(log, 'backfill', p, t1);
-  return { history, rejected: h.rejected + p.rejected };
+  report(log, 'backfill', p, t0);
+  return p.rejected;
 }
 
 /** The inspectors' group chats, as DingTalk robots pointing at a local stand-in that logs what it is sent. */
