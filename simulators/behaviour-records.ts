@@ -68,8 +68,8 @@ export function inspectionRecord(
   };
 }
 
-/** Complaints per elevator per year: about 10 per 100 elevators, more for some units. */
-export const complaintsPerElevatorYear = (unit: SimUnit): number => 0.1 * unit.complaintFactor;
+/** Complaints per elevator per year: about 2 per 100 elevators (the interview threshold is 5), a few units several times more. */
+export const complaintsPerElevatorYear = (unit: SimUnit): number => 0.02 * unit.complaintFactor;
 
 const CATEGORIES = ['困人', '电梯异响', '运行抖动', '门开关异常', '经常停梯', '维保不到位', '按钮失灵', '照明通风故障', '平层不准', '检验标志过期'];
 const CATEGORY_WEIGHTS = [12, 15, 12, 15, 18, 10, 6, 5, 5, 2];

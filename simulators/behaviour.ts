@@ -181,16 +181,22 @@ export function sampleElevator(s: ElevatorState, rng: Rng, now: number, rates: R
     events.push(t.raised);
     later.push(...t.later);
   } else if (!s.fault && happens(rng, rates.faultsPerDay, dt)) {
-    const type = rng.weighted(FAULTS, FAULT_WEIGHTS);
     const floor = s.phase === 'running' ? currentFloor(s, now) : s.floor;
-    const until = now + Math.round(Math.min(rng.exp(10 * MINUTE_MS) + MINUTE_MS, 3 * HOUR_MS));
+    const f = faultEpisode(floor, now, rng, (ts) => messageId('ev', s.code, ts, ++s.seq));
     s.floor = floor;
     s.passengers = false;
-    s.fault = { type, until, outOfService: OUT_OF_SERVICE.has(type) };
-    events.push({ id: messageId('ev', s.code, now, ++s.seq), ts: now, type, state: 'raised', floor });
-    later.push({ at: until, channel: 'event', code: s.code, unit: s.unit, payload: { id: messageId('ev', s.code, until, ++s.seq), ts: until, type, state: 'cleared', floor } });
+    s.fault = { type: f.type, until: f.cleared.ts as number, outOfService: OUT_OF_SERVICE.has(f.type) };
+    events.push(f.raised);
+    later.push({ at: f.cleared.ts as number, channel: 'event', code: s.code, unit: s.unit, payload: f.cleared });
   }
   return { status: elevatorStatus(s, rng, now), events, later };
+}
+
+/** A fault (type by FAULT_WEIGHTS) raised at `now` and cleared 1 min to 3 h later, as the gateway reports it. */
+export function faultEpisode(floor: number, now: number, rng: Rng, idFor: (ts: number) => string): { type: EventType; raised: EventIn; cleared: EventIn } {
+  const type = rng.weighted(FAULTS, FAULT_WEIGHTS);
+  const until = now + Math.round(Math.min(rng.exp(10 * MINUTE_MS) + MINUTE_MS, 3 * HOUR_MS));
+  return { type, raised: { id: idFor(now), ts: now, type, state: 'raised', floor }, cleared: { id: idFor(until), ts: until, type, state: 'cleared', floor } };
 }
 
 function currentFloor(s: ElevatorState, now: number): number {

@@ -21,11 +21,11 @@ const SCHOOLS = ['邵阳学院', '邵阳市第一中学', '邵阳职业技术学
 const EATERIES = ['米粉店', '土菜馆', '大酒楼', '餐馆', '小厨', '火锅店', '食堂'];
 
 export interface SimUnit extends Unit {
-  /** target first-inspection pass rate (0.45–0.95, spread around 0.70) */
+  /** target first-inspection pass rate: 0.75–0.95 for most units, 0.45–0.6 for the poor performers in inspection */
   passRate: number;
   /** 0–1: how often the unit's routine maintenance is late */
   lateness: number;
-  /** multiplier of the base complaint rate (about 1; a few units much more) */
+  /** multiplier of the base complaint rate: 0.25–0.75 for most units, 4–7 for the poor performers in complaints */
   complaintFactor: number;
 }
 
@@ -70,9 +70,17 @@ export interface CityOptions {
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 export const unitPartnerId = (unitId: string) => `P-${unitId}`;
 
+// About a quarter of the units perform poorly — a low first-inspection pass
+// rate, many complaints, or both — and the rest clearly well, so a year's
+// interview list names a fifth to a third of them (the city's summoned 24),
+// give or take the chance of a small unit's sample.
+const POOR_SHARE = 0.22;
+
 function generateUnits(rng: Rng, count: number): SimUnit[] {
   const used = new Set<string>();
   const units: SimUnit[] = [];
+  const pr = rng.fork('poor');
+  const poor = new Set(pr.shuffle([...Array(count).keys()].map((i) => i + 1)).slice(0, Math.round(count * POOR_SHARE)));
   for (let i = 1; i <= count; i++) {
     let name = '';
     for (let tries = 0; tries < 20 && (!name || used.has(name)); tries++) {
@@ -83,14 +91,17 @@ function generateUnits(rng: Rng, count: number): SimUnit[] {
     used.add(name);
     const late = rng.chance(0.2);
     const lateness = late ? rng.range(0.4, 0.8) : rng.range(0.02, 0.15);
+    const weak = poor.has(i) ? pr.weighted(['pass', 'complaints', 'both'] as const, [50, 30, 20]) : null;
+    const passRate = weak === 'pass' || weak === 'both' ? pr.range(0.45, 0.6) : pr.range(0.8, 0.95) - 0.05 * lateness;
+    const complaintFactor = weak === 'complaints' || weak === 'both' ? pr.range(4, 7) : pr.range(0.25, 0.75);
     units.push({
       id: `MU${pad(i, 3)}`,
       name,
       phone: `0739-${rng.int(5000000, 5999999)}`,
       address: `${rng.pick(DISTRICTS)}${rng.pick(ROADS)}${rng.int(1, 399)}号`,
-      passRate: Math.round(clamp(rng.normal(0.74 - 0.15 * lateness, 0.12), 0.45, 0.95) * 100) / 100,
+      passRate: Math.round(passRate * 100) / 100,
       lateness: Math.round(lateness * 100) / 100,
-      complaintFactor: Math.round((rng.chance(0.15) ? rng.range(2.5, 5) : rng.range(0.5, 1.3)) * 100) / 100,
+      complaintFactor: Math.round(complaintFactor * 100) / 100,
     });
   }
   return units;

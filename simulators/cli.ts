@@ -3,7 +3,7 @@
 //
 //   city      generate a city and register it over the HTTP API of a running service
 //             --elevators N --units N --gas-sites N --seed S --url http://… --token T --out secrets.json
-//   backfill  a year of maintenance/inspection/complaint/rescue records for the same city
+//   backfill  a year of maintenance/inspection/complaint/rescue records and the gateways' faults and entrapments for the same city
 //             --seed S --elevators N --units N [--gas-sites N] (or --secrets f.json) [--from DATE --to DATE]
 //             --out file.ndjson (format: see backfill.ts), or --url http://… --token T to post them
 //   live      regenerate the city and run its gateways and partners against the broker

@@ -3,12 +3,21 @@
 //
 // First start (no elevators registered): generate the city (DEMO_ELEVATORS,
 // DEMO_UNITS, DEMO_GAS_SITES, DEMO_SEED), register it in-process, save the
-// credentials to DATA_DIR/demo-secrets.json (mode 0600) and the city's
-// parameters to DATA_DIR/demo-secrets.city.json, post a year of records
-// through the HTTP ingest API, then run live gateways. Restart: load the
-// saved files, regenerate the same city and just run live (finishing the
-// backfill first if it was interrupted; re-sent records are duplicates and
-// change nothing).
+// credentials to DATA_DIR/demo-secrets.json (mode 0600), the city's
+// parameters to DATA_DIR/demo-secrets.city.json and which equipment each
+// gateway speaks for to DATA_DIR/demo-gateways.json; post through the HTTP
+// ingest API the last DEMO_HISTORY_HOURS (default 24) of elevator status and
+// gas readings (about DEMO_HISTORY_STATUS = 60,000 status messages in all,
+// so the charts have history), then a year of records, faults and
+// entrapments with their rescues; run the scheduled rules and the previous
+// year's interview list over it; then run live gateways, carrying on from
+// the history's states. The recent history goes first: the year's events
+// are older than it, so they are no sign of life and raise no offline
+// alerts; when the year took more than half of OFFLINE_TIMEOUT_S, a last
+// sample per piece of equipment just before the live gateways start
+// bridges that time. Restart: load the saved files, regenerate the same
+// city and just run live (finishing the backfill first if it was
+// interrupted; re-sent records are duplicates and change nothing).
 //
 // Other settings: DEMO_RATE (status messages/s, default 200),
 // DEMO_EVENT_BOOST (faults, entrapments and gas leaks × this, default 30),
@@ -36,10 +45,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Service } from '../service/service.js';
-import { backfillRecords, postRecords } from './backfill.js';
-import { generateCity, registerCity, type CityOptions } from './city.js';
-import { runGateways, type RunningGateways } from './gateways.js';
-import { cstDate, cstMidnight } from '../domain/time.js';
+import { backfillRecords, postRecords, type PostProgress } from './backfill.js';
+import { generateCity, registerCity, type City, type CityOptions } from './city.js';
+import { TelemetryHistory, type EquipmentStates } from './history.js';
+import { runGateways, type RunningGateways, type SimLog } from './gateways.js';
+import { cstDate, cstMidnight, DAY_MS, HOUR_MS } from '../domain/time.js';
 import { previousYear } from '../supervision/interview.js';
 import { RULE_NAMES } from '../alerts/scheduled.js';
 import { DISTRICTS } from './city.js';
@@ -71,6 +81,12 @@ export function writeSecrets(path: string, secrets: ReadonlyMap<string, string> 
 
 function writeCityFile(secretsPath: string, city: CityFile): void {
   writeFileSync(cityFileOf(secretsPath), `${JSON.stringify(city, null, 1)}\n`);
+}
+
+/** Which elevators and gas sites each gateway speaks for (no secrets): { "GW-E-0001": { "elevators": ["E00001", …], "gasSites": [] }, … }. */
+export function writeGatewayBindings(path: string, city: City): void {
+  const bindings = Object.fromEntries(city.gateways.map((g) => [g.id, { elevators: g.elevators, gasSites: g.gasSites }]));
+  writeFileSync(path, `${JSON.stringify(bindings, null, 1)}\n`);
 }
 
 function envInt(name: string, def: number, min = 0): number {
@@ -128,29 +144,30 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
     log.info({ elevators: service.registry.elevators.items.size, secrets: path }, 'demo city already registered; resuming');
   }
   const city = generateCity(params);
+  const bindings = join(service.config.dataDir, 'demo-gateways.json');
+  writeGatewayBindings(bindings, city);
 
+  let states: EquipmentStates | undefined;
   if (!params.backfillDone) {
     const to = Date.now();
+    const hours = envInt('DEMO_HISTORY_HOURS', 24, 1);
+    const { history } = await postHistory(service.httpUrl, service.adminToken, city, { seed: params.seed, from: to - hours * HOUR_MS, to, statusBudget: envInt('DEMO_HISTORY_STATUS', 60_000, 1) }, log);
     // From 1 January of the previous year: the default interview list (the previous calendar year) has a full year of evidence.
     const from = Math.min(to - 365 * 86_400_000, cstMidnight(previousYear(to).from));
-    log.info({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }, 'backfilling maintenance, inspection, complaint and rescue records since the start of last year');
-    let lastLog = 0;
-    const t0 = Date.now();
-    const p = await postRecords(service.httpUrl, service.adminToken, backfillRecords(city, { seed: params.seed, from, to }), {
-      onProgress: (pr) => {
-        if (Date.now() - lastLog < 2000) return;
-        lastLog = Date.now();
-        log.info({ objects: pr.objects, accepted: pr.accepted, rejected: pr.rejected, upTo: cstDate(pr.lastTs), done: `${Math.round(((pr.lastTs - from) / (to - from)) * 100)}%` }, 'backfill');
-      },
-    });
-    if (p.rejected) log.warn({ rejected: p.rejected, examples: p.rejections }, 'some backfill records were rejected');
-    log.info({ objects: p.objects, accepted: p.accepted, rejected: p.rejected, requests: p.requests, seconds: Math.round((Date.now() - t0) / 1000) }, 'backfill done');
+    // Before the live gateways: live alerts would otherwise absorb or hide the year's older events of the same elevators.
+    await postYear(service.httpUrl, service.adminToken, city, { seed: params.seed, from, to }, log);
     params.backfillDone = true;
     writeCityFile(path, params);
     // The year's records are stored: run the scheduled rules now rather than at 02:00, so the late units' elevators show as overdue.
     await service.ingest.drained(120_000);
     await runScheduledRules(service, log);
     await generateInterviewList(service, log);
+    // When the year took a while, one more sample of everything, so no equipment looks silent before the live gateways take over.
+    if (Date.now() - to > (service.config.OFFLINE_TIMEOUT_S * 1000) / 2) {
+      const t0 = Date.now();
+      report(log, 'history top-up', await postRecords(service.httpUrl, service.adminToken, history.until(Date.now())), t0);
+    }
+    states = history.states;
   }
 
   await registerDemoContacts(service, log);
@@ -168,12 +185,50 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
     rescueSpeed: envInt('DEMO_RESCUE_SPEED', 1, 1),
     summaryEveryMs: 10_000,
     outages: outageMin > 0 ? { everyMs: outageMin * 60_000, durationMs: 8 * 60_000 } : undefined,
+    states,
   });
   // Stop our clients as the service shuts down, so they do not try to reconnect.
   const stop = () => void live.stop();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  log.info({ rate: envInt('DEMO_RATE', 200) }, 'demo gateways running');
+  log.info({ rate: envInt('DEMO_RATE', 200), gateways: bindings }, 'demo gateways running');
+}
+
+function report(log: SimLog, what: string, p: PostProgress, since: number): void {
+  if (p.rejected) log.warn({ rejected: p.rejected, examples: p.rejections }, `some ${what} messages were rejected`);
+  log.info({ objects: p.objects, accepted: p.accepted, rejected: p.rejected, requests: p.requests, seconds: Math.round((Date.now() - since) / 1000) }, `${what} done`);
+}
+
+/**
+ * The recent telemetry (status and gas readings over [from, to)) over the
+ * HTTP ingest API. Post it before the year (postYear): the year's events are
+ * older, so they are then no sign of life and raise no offline alerts.
+ */
+export async function postHistory(
+  httpUrl: string, token: string, city: City, o: { seed: number; from: number; to: number; statusBudget?: number }, log: SimLog,
+): Promise<{ history: TelemetryHistory; rejected: number }> {
+  const history = new TelemetryHistory(city, { seed: o.seed, from: o.from, statusBudget: o.statusBudget });
+  const t0 = Date.now();
+  log.info({ hours: (o.to - o.from) / HOUR_MS, statusEveryMin: history.statusStepMs(o.to) / 60_000 }, 'backfilling recent elevator status and gas readings (chart history)');
+  const h = await postRecords(httpUrl, token, history.until(o.to));
+  report(log, 'history', h, t0);
+  return { history, rejected: h.rejected };
+}
+
+/** The year's records, faults and entrapments over [from, to), periodic inspections from 400 days earlier (the passes that set the due dates); returns how many objects were rejected. */
+export async function postYear(httpUrl: string, token: string, city: City, o: { seed: number; from: number; to: number }, log: SimLog): Promise<number> {
+  log.info({ from: new Date(o.from).toISOString(), to: new Date(o.to).toISOString() }, 'backfilling maintenance, inspection, complaint and rescue records, faults and entrapments');
+  let lastLog = 0;
+  const t0 = Date.now();
+  const p = await postRecords(httpUrl, token, backfillRecords(city, { seed: o.seed, from: o.from, to: o.to, inspectionsFrom: o.from - 400 * DAY_MS }), {
+    onProgress: (pr) => {
+      if (Date.now() - lastLog < 2000) return;
+      lastLog = Date.now();
+      log.info({ objects: pr.objects, accepted: pr.accepted, rejected: pr.rejected, upTo: cstDate(pr.lastTs), done: `${Math.round(((pr.lastTs - o.from) / (o.to - o.from)) * 100)}%` }, 'backfill');
+    },
+  });
+  report(log, 'backfill', p, t0);
+  return p.rejected;
 }
 
 /** The inspectors' group chats, as DingTalk robots pointing at a local stand-in that logs what it is sent. */

@@ -17,6 +17,7 @@ import {
   inspectionRecord, maintenanceGapDays, maintenanceKind, maintenanceRecord, messageId, sampleElevator, type ElevatorState, type Rates, type Timed,
 } from './behaviour.js';
 import { unitPartnerId, type City, type SimElevator } from './city.js';
+import type { EquipmentStates } from './history.js';
 import { Rng } from './random.js';
 import { addDays, cstDate, DAY_MS } from '../domain/time.js';
 
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   summaryEveryMs?: number;
   /** power or network cuts: about every `everyMs` one gateway goes silent for `durationMs` (its equipment shows as offline) */
   outages?: { everyMs: number; durationMs: number };
+  /** carry on from these equipment states (the end of a backfilled history) instead of fresh ones */
+  states?: EquipmentStates;
 }
 
 export interface GatewayStats {
@@ -153,7 +156,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   const gatewayOf = new Map<string, string>();
   for (const g of city.gateways) for (const code of [...g.elevators, ...g.gasSites]) gatewayOf.set(code, g.id);
   const elevators = city.elevators.map((e) => ({ e, rng: rng.fork(e.code), state: null as ElevatorState | null }));
-  for (const x of elevators) x.state = initElevator(x.e, x.rng, now0);
+  for (const x of elevators) x.state = opts.states?.elevators.get(x.e.code) ?? initElevator(x.e, x.rng, now0);
   const order = rng.shuffle([...elevators.keys()]);
   const agenda = new Agenda();
   let seq = 0;
@@ -167,7 +170,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   const gasEvery = opts.gasIntervalMs ?? 15_000;
   for (const site of city.gasSites) {
     const r = rng.fork(site.code);
-    const s = initGasSite(site, r, now0);
+    const s = opts.states?.gasSites.get(site.code) ?? initGasSite(site, r, now0);
     const tick = (now: number) => {
       publish(gatewayOf.get(site.code)!, 'reading', topics.reading(site.code), gasReadings(s, r, now, rates));
       agenda.at(now + gasEvery * r.range(0.9, 1.1), tick);
