@@ -1,6 +1,6 @@
 // Scorecards and interview lists over HTTP.
 import type { FastifyInstance } from 'fastify';
-import { actorOf as actor, inScope } from '../dashboard/auth.js';
+import { actorOf as actor, alertInScope } from '../dashboard/auth.js';
 import { complaintCategoryCode } from '../domain/complaint-categories.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -81,8 +81,8 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   // A unit flag (alert) → the interview case of its unit, opened if needed.
   r.post('/api/v1/alerts/:id/interview-case', { schema: { summary: 'Open (or find) the interview case of the unit a unit flag is about: 201 created, 200 existing, 409 no longer listed', params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
     const a = alerts.get(req.params.id);
-    // Units serve many districts: inspectors work interview cases city-wide, so a unit's alert is in every inspector's scope.
-    if (!a || (req.principal && a.subjectKind !== 'maintenance_unit' && !inScope(req.principal, a.district))) return reply.code(404).send({ error: `alert ${req.params.id} not found` });
+    // Units serve many districts: a unit's alert is city-wide, in every inspector's scope (the one rule, domain/alerts.ts isCityWide).
+    if (!a || (req.principal && !alertInScope(req.principal, a))) return reply.code(404).send({ error: `alert ${req.params.id} not found` });
     try {
       const r = await supervision.caseFromFlag(a, actor(req, req.body?.by));
       return reply.code(r.created ? 201 : 200).send(r);
