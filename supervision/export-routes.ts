@@ -1,14 +1,27 @@
 // Downloads of the scorecards and interview lists (CSV, XLSX) and the
 // printable interview notice of a listed unit, over HTTP.
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { interviewListCsv, interviewListXlsx, noticeHtml, periodText, scorecardsCsv, scorecardsXlsx, type NoticeOptions } from './exports.js';
+import { interviewListCsv, interviewListXlsx, NOTICE_PRINT_HANDLER, noticeHtml, periodText, scorecardsCsv, scorecardsXlsx, type NoticeOptions } from './exports.js';
 import { findList, findListed, idParams, period, resolvePeriod } from './routes.js';
 import type { Supervision } from './supervision.js';
 
 const format = z.enum(['csv', 'xlsx']).default('xlsx');
 const scorecardQuery = period.and(z.object({ format }));
+
+/**
+ * The dashboard's policy forbids inline event handlers (script-src-attr
+ * 'none'); the notice's print button has one. Allow exactly that handler by
+ * its hash ('unsafe-hashes' lets a hash match an attribute), nothing else.
+ */
+const PRINT_HASH = `'sha256-${createHash('sha256').update(NOTICE_PRINT_HANDLER).digest('base64')}'`;
+function allowPrint(reply: FastifyReply): FastifyReply {
+  const csp = reply.raw.getHeader('content-security-policy');
+  if (typeof csp === 'string') reply.header('content-security-policy', csp.replace(/script-src-attr [^;]*/, `script-src-attr 'unsafe-hashes' ${PRINT_HASH}`));
+  return reply;
+}
 
 const CONTENT_TYPE = { csv: 'text/csv; charset=utf-8', xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' } as const;
 
@@ -58,7 +71,7 @@ export async function exportRoutes(app: FastifyInstance, opts: { supervision: Su
     const c = supervision.cases.list({ unit: listed.unit, periodFrom: l.periodFrom, periodTo: l.periodTo, pageSize: 1 }).items[0];
     const d = (c?.details ?? {}) as { scheduledAt?: string; place?: string; attendees?: string[] };
     const options: NoticeOptions = { scheduledAt: d.scheduledAt, place: d.place, attendees: d.attendees, authority: req.query.authority };
-    return reply.type('text/html; charset=utf-8')
+    return allowPrint(reply).type('text/html; charset=utf-8')
       .header('content-disposition', contentDisposition('inline', `约谈通知书_${listed.name ?? listed.unit}.html`, `notice_${l.id}_${listed.unit}.html`))
       .send(noticeHtml(l, listed, evidence, options));
   });

@@ -301,6 +301,9 @@ const STYLE = `
   }
 `;
 
+/** The notice's one script, its print button's handler (the notice route's policy allows exactly this one by its hash). */
+export const NOTICE_PRINT_HANDLER = 'window.print()';
+
 /**
  * The interview notice of one listed unit: the reasons, its figures, when and
  * where (from the case once it is scheduled, else lines to fill in), the
@@ -336,7 +339,7 @@ export function noticeHtml(list: InterviewList, unit: ListedUnit, evidence: Evid
 <style>${STYLE}</style>
 </head>
 <body>
-<div class="toolbar"><button type="button" onclick="window.print()">打印</button>打印时可选择“另存为 PDF”；本栏不会打印。</div>
+<div class="toolbar"><button type="button" onclick="${NOTICE_PRINT_HANDLER}">打印</button>打印时可选择“另存为 PDF”；本栏不会打印。</div>
 <main class="page">
 <div class="authority">${authority}</div>
 <h1>约谈通知书</h1>

@@ -5,11 +5,12 @@
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../domain/channels.js';
-import { api, connect, publish, registerSmallCity, startTestService, status, waitFor, type TestService } from '../helpers.js';
+import { admin, api, connect, publish, registerSmallCity, startTestService, status, waitFor, type TestService } from '../helpers.js';
 import { launch, newContext } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
+let secrets: Record<string, string>;
 const PW = 'csp-password-1';
 
 /** Console errors and CSP violation reports of a page. */
@@ -28,6 +29,7 @@ beforeAll(async () => {
   browser = await launch();
   s = await startTestService();
   const city = await registerSmallCity(s);
+  secrets = city.secrets;
   expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password: PW, role: 'admin' })).status).toBe(201);
   const gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
   const now = Date.now();
@@ -84,6 +86,32 @@ describe('Content-Security-Policy in Chromium', () => {
     await page.locator('.swagger-ui .info .title').waitFor({ timeout: 15_000 });
     await expect.poll(() => page.locator('.opblock').count()).toBeGreaterThan(10);
     expect(violations(seen)).toEqual([]);
+    await ctx.close();
+  });
+
+  it('the printable interview notice prints from its button under the policy', async () => {
+    // one complaint over MU1's two elevators in 2025 (50 per 100) lists MU1
+    const hot = `Basic ${Buffer.from(`HOT:${secrets.HOT}`).toString('base64')}`;
+    const sent = await fetch(`${s.httpUrl}/api/v1/ingest/se/v1/records/complaint`, {
+      method: 'POST', headers: { authorization: hot, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'csp-c1', ts: Date.parse('2025-06-01T02:00:00Z'), source: '96333', category: '困人', elevator: 'E1' }),
+    });
+    expect(sent.status).toBe(202);
+    const list = await waitFor(() => api(s, 'POST', '/api/v1/interview-lists', { from: '2025-01-01', to: '2026-01-01' }), (r) => r.body.units?.some((u: { unit: string }) => u.unit === 'MU1'));
+    const listId = list.body.id as number;
+    const ctx = await newContext(browser, s.httpUrl);
+    await ctx.setExtraHTTPHeaders({ authorization: admin.authorization });
+    const page = await ctx.newPage();
+    const seen = watch(page);
+    // init scripts are the browser's own, outside the page's policy: count the print dialogs instead of opening one
+    await page.addInitScript(() => Object.assign(window, { printed: 0, print: () => void ((window as unknown as { printed: number }).printed += 1) }));
+    // a document of its own: Chromium asks for /favicon.ico, which the service does not have (its 404 is logged)
+    await page.route('**/favicon.ico', (r) => r.fulfill({ status: 204 }));
+    await page.goto(`/api/v1/interview-lists/${listId}/units/MU1/notice`);
+    await page.getByRole('button', { name: '打印' }).click();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(r))); // console messages of the click arrive
+    expect(violations(seen)).toEqual([]);
+    expect(await page.evaluate(() => (window as unknown as { printed: number }).printed)).toBe(1);
     await ctx.close();
   });
 
