@@ -291,8 +291,8 @@ describe('dashboard in Chromium', () => {
     await expect.poll(span).toBe(3600_000);
     await page.getByTestId('dead-reason-invalid_object').waitFor();
     const text = await page.getByTestId('page-ingest').innerText();
-    for (const raw of ['overdue-maintenance', 'overdue-inspection', '* * *', 'invalid_object', 'status 0', 'status 1', 'mqtt']) expect(text, raw).not.toContain(raw);
-    for (const zh of ['维保超期检查', '定期检验超期检查', '每天 02:00', '每天 02:10', '字段不合规', '状态']) expect(text, zh).toContain(zh);
+    for (const raw of ['overdue-maintenance', 'overdue-inspection', 'unit-rates', '* * *', 'invalid_object', 'status 0', 'status 1', 'mqtt']) expect(text, raw).not.toContain(raw);
+    for (const zh of ['维保超期检查', '定期检验超期检查', '维保单位指标检查', '每天 02:00', '每天 02:10', '字段不合规', '状态']) expect(text, zh).toContain(zh);
     await screenshot(page, 'ingest-history');
     await page.close();
   });

@@ -682,6 +682,7 @@ const CODES: Record<string, [string, string]> = {
   unknown_unit: ['未登记的维保单位', 'unknown unit'], unit_not_permitted: ['无权代报其他单位', 'unit not permitted'], storage_rejected: ['时序库拒收', 'rejected by storage'],
   internal_error: ['内部错误', 'internal error'],
   'overdue-maintenance': ['维保超期检查', 'overdue-maintenance check'], 'overdue-inspection': ['定期检验超期检查', 'overdue-inspection check'],
+  'unit-rates': ['维保单位指标检查', 'unit rates check'],
 };
 /** Complaint categories by code (domain/complaint-categories.ts); others are shown as the hotline wrote them. */
 const COMPLAINT_CATEGORIES: Record<string, [string, string]> = {
