@@ -5,6 +5,7 @@
 // evidence. A generated list is a frozen snapshot in SQLite: new data never
 // changes it; generating again for the same period makes a new version.
 import type { Database } from 'better-sqlite3';
+import { shownBeside } from '../domain/figures.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import type { Scorecard } from './scorecard.js';
@@ -66,15 +67,7 @@ export function rollingYear(now = Date.now()): { from: string; to: string } {
 export const periodMs = (from: string, to: string) => ({ from: cstMidnight(from), to: cstMidnight(to) });
 export const lastDay = (to: string) => addDays(to, -1);
 
-/**
- * A figure rounded for people, with as many more decimals (up to 6) as it
- * takes not to read as its threshold: 69.96 % is "69.96%", not "70.0%" below 70.0 %.
- */
-export function shownBeside(value: number, threshold: number, decimals: number): string {
-  let d = decimals;
-  while (d < 6 && value !== threshold && value.toFixed(d) === threshold.toFixed(d)) d++;
-  return value.toFixed(d);
-}
+export { shownBeside };
 const pct = (x: number, threshold = x) => `${shownBeside(x * 100, threshold * 100, 1)}%`;
 
 // The exact rates, from the counts: criteria are decided on these, never on a rounded figure.

@@ -5,6 +5,7 @@
 // list (supervision/interview.ts), decided on the exact rates — rounding is
 // for display only — so a flag agrees with a list generated for the same
 // twelve months. Pure: figures and the active alert in, an action out.
+import { shownBeside } from '../../domain/figures.js';
 import { cstDate, cstMidnight, DAY_MS } from '../../domain/time.js';
 
 export const UNIT_RATES_ALERT = 'unit_rates';
@@ -83,11 +84,11 @@ export function unitRateStep(active: readonly Criterion[] | null, f: UnitRateFig
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
-/** A failed criterion in Chinese with its figures, for notifications (rounded for display only). */
+/** A failed criterion in Chinese with its figures, for notifications (rounded for display only, never to read as its threshold: as the interview list words it). */
 export function findingZh(f: Finding, g: UnitRateFigures): string {
   return f.criterion === 'pass_rate'
-    ? `定期检验一次合格率 ${(f.value * 100).toFixed(1)}%（${g.passed}/${g.first}）低于 ${(f.threshold * 100).toFixed(1)}%`
-    : `投诉率 ${f.value.toFixed(2)} 起/百台（${g.complaints} 起，${g.elevators} 台）不低于 ${f.threshold}`;
+    ? `定期检验一次合格率 ${shownBeside(f.value * 100, f.threshold * 100, 1)}%（${g.passed}/${g.first}）低于 ${(f.threshold * 100).toFixed(1)}%`
+    : `投诉率 ${shownBeside(f.value, f.threshold, 2)} 起/百台（${g.complaints} 起，${g.elevators} 台）不低于 ${f.threshold}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 // The unit-rates rule as a pure function: figures and the active flag in, an action out.
 import { describe, expect, it } from 'vitest';
-import { rollingWindow, unitFindings, unitRateStep, type UnitRateCriteria } from '../../alerts/rules/unit-rates.js';
+import { findingZh, rollingWindow, unitFindings, unitRateStep, type UnitRateCriteria } from '../../alerts/rules/unit-rates.js';
 import { cstMidnight } from '../../domain/time.js';
 
 const C: UnitRateCriteria = { passRateBelow: 0.7, minInspections: 5, complaintRateAtLeast: 5, policy: 'any' };
@@ -45,5 +45,13 @@ describe('unit rates (pure)', () => {
     expect(w).toEqual({ fromDate: '2025-01-01', toDate: '2026-01-01', from: cstMidnight('2025-01-01'), to: cstMidnight('2026-01-01') });
     expect(rollingWindow(cstMidnight('2028-02-28') + 1000)).toMatchObject({ fromDate: '2027-03-01', toDate: '2028-02-29' });
     expect(rollingWindow(cstMidnight('2028-02-29') + 1000)).toMatchObject({ fromDate: '2027-03-01', toDate: '2028-03-01' });
+  });
+
+  it('words a finding with as many decimals as it takes not to read as its threshold (the notification)', () => {
+    // 699/999 is 69.97 %: one decimal would read "70.0% 低于 70.0%", as the interview list's reasons never do
+    const big = fig(999, 699);
+    const [f] = unitFindings(big, C).findings;
+    expect(findingZh(f!, big)).toBe('定期检验一次合格率 69.97%（699/999）低于 70.0%');
+    expect(findingZh(unitFindings(fig(10, 6), C).findings[0]!, fig(10, 6))).toBe('定期检验一次合格率 60.0%（6/10）低于 70.0%');
   });
 });

@@ -89,4 +89,17 @@ describe('unit flags in Chromium', () => {
     await expect.poll(() => page.getByTestId('flag-U_LOW').getAttribute('data-state'), { timeout: 10_000 }).toBe('resolved');
     expect(await page.getByTestId('flag-U_LOW').textContent()).toMatch(/^曾预警 2025\/12\/31 至 \d{4}\/\d{2}\/\d{2}$/);
   });
+
+  it('words a flag\'s rate with as many decimals as it takes not to read as its threshold', async () => {
+    // a large unit at 69.97 % (699/999): one decimal would read "70.0% 低于 70.0%"
+    const figures = { first: 999, passed: 699, complaints: 0, elevators: 1000, passRate: 699 / 999, complaintRate: 0 };
+    const { alert } = s.alerts.raise({
+      type: 'unit_rates', severity: 'major', subjectKind: 'maintenance_unit', subject: 'U_BIG', unit: 'U_BIG', at: AS_OF, lagMs: 0,
+      evidence: { rule: 'unit-rates', window: { from: '2025-01-01', to: '2026-01-01' }, figures, findings: [{ criterion: 'pass_rate', value: 699 / 999, threshold: 0.7 }] },
+    });
+    await page.goto('/#/alerts?type=unit_rates');
+    await page.getByTestId(`alert-row-${alert.id}`).click();
+    await page.getByTestId(`unit-flag-${alert.id}`).waitFor();
+    expect(await page.getByTestId('unit-flag-findings').textContent()).toBe('定期检验一次合格率 69.97%（699/999）低于 70.0%');
+  });
 });

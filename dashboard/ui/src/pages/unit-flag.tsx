@@ -3,8 +3,8 @@
 // interview case; and the flag column of the interview-list page.
 import { useState } from 'preact/hooks';
 import { api, type ApiError } from '../api.js';
-import { t } from '../i18n.js';
-import { dateOnly, pct } from '../format.js';
+import { reasonText, t } from '../i18n.js';
+import { dateOnly } from '../format.js';
 import { navigate } from '../router.js';
 import { actor, canWrite } from '../session.js';
 import { ErrorBox } from '../ui.js';
@@ -22,11 +22,12 @@ interface FlagEvidence {
 /** The last day of a window whose end is exclusive (YYYY-MM-DD arithmetic, whatever the browser's time zone). */
 const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
-/** One failed criterion for people: the rate rounded for display (the decision was on the exact rate). */
+/**
+ * One failed criterion for people, worded as the interview list's reasons (the decision was on the exact
+ * rate; the figure is rounded for display, with more decimals where it would otherwise read as its threshold).
+ */
 function findingText(f: NonNullable<FlagEvidence['findings']>[number], g: NonNullable<FlagEvidence['figures']>): string {
-  return f.criterion === 'pass_rate'
-    ? t('flPassRate', { rate: pct(f.value), passed: g.passed, first: g.first, threshold: pct(f.threshold) })
-    : t('flComplaintRate', { rate: f.value.toFixed(2), n: g.complaints, elevators: g.elevators, threshold: f.threshold });
+  return reasonText({ ...f, text: '' }, f.criterion === 'pass_rate' ? { count: g.passed, of: g.first } : { count: g.complaints, of: g.elevators });
 }
 
 export function UnitFlagDetail(props: { a: Alert }) {
