@@ -69,6 +69,13 @@ describe('roles before bodies', () => {
     expect((await sendHeadOnly('/api/v1/units/import', { 'content-type': 'text/csv' }, SIXTY_MIB)).status).toBe(401);
   });
 
+  it('refuses the routes the other issue-10 branches added before reading their body: bulk acknowledge, a case from a flag, a rule run', async () => {
+    const json = { 'content-type': 'application/json' };
+    expect((await sendHeadOnly('/api/v1/alerts/ack', { authorization: `Bearer ${tokens.view}`, ...json }, SIXTY_MIB)).status).toBe(403);
+    expect((await sendHeadOnly('/api/v1/alerts/1/interview-case', { authorization: `Bearer ${tokens.view}`, ...json }, SIXTY_MIB)).status).toBe(403);
+    expect((await sendHeadOnly('/api/v1/rules/unit-rates/run', { authorization: `Bearer ${tokens.insp}`, ...json }, SIXTY_MIB)).status).toBe(403);
+  });
+
   it('refuses partner ingest with wrong credentials or a topic not theirs before reading the body', async () => {
     const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
     const json = { 'content-type': 'application/json' };
