@@ -55,8 +55,15 @@ export function parseRfc3339(s: string): number | string {
   if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return 'is not a calendar date';
   if (h > 23 || mi > 59 || sec > 60 || Number(m[10] ?? 0) > 23 || Number(m[11] ?? 0) > 59) return 'is not a valid time of day or offset';
   const ms = Number(((m[7] ?? '') + '000').slice(0, 3));
-  const minuteUtc = Date.UTC(y, mo - 1, d, h, mi) - offMin * MINUTE_MS;
+  const minuteUtc = utcMinute(y, mo - 1, d, h, mi) - offMin * MINUTE_MS;
   if (sec < 60) return minuteUtc + sec * 1000 + ms;
   if ((minuteUtc + MINUTE_MS) % DAY_MS !== 0) return 'has second 60, which only the last minute of a UTC day (23:59:60Z) can have';
   return minuteUtc + MINUTE_MS - 1;
+}
+
+/** Date.UTC, but a year below 100 is that year (Date.UTC reads 75 as 1975). */
+function utcMinute(y: number, mo: number, d: number, h: number, mi: number): number {
+  if (y >= 100) return Date.UTC(y, mo, d, h, mi);
+  const t = new Date(Date.UTC(2000, mo, d, h, mi)); // a leap year: any valid day of the month exists
+  return t.setUTCFullYear(y);
 }

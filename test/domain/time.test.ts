@@ -30,4 +30,10 @@ describe('RFC 3339 event time', () => {
     expect(status('2026-11-01T08:00:00+0800').success).toBe(false);
     expect(parseRfc3339('2026-11-01T08:00:00.123456789-05:30')).toBe(Date.UTC(2026, 10, 1, 13, 30, 0, 123));
   });
+
+  it('reads a year below 100 as that year, not as 19xx (so it is refused as before 1970, as Date.parse had it)', () => {
+    expect(parseRfc3339('0075-01-01T00:00:00Z')).toBe(Date.parse('0075-01-01T00:00:00Z'));
+    expect(status('0075-01-01T00:00:00Z').success).toBe(false);
+    expect(parseRfc3339('1969-12-31T23:30:00-01:00')).toBe(Date.UTC(1970, 0, 1, 0, 30)); // a 1969 date that is 1970 in UTC
+  });
 });
