@@ -353,8 +353,8 @@ export class Spool {
     const entries: SpoolEntry[] = [];
     let bytes = 0;
     let cursor = { ...from };
-    while (bytes < maxBytes) {
-      if (stopAt && comparePositions(cursor, stopAt) >= 0) break;
+    // A re-read goes on to its end even past maxBytes: a batch that ended at a segment's end ended at the next one's start.
+    while (stopAt ? comparePositions(cursor, stopAt) < 0 : bytes < maxBytes) {
       const { seg, off } = cursor;
       const segEnd = seg === this.seg ? this.readable : this.sealed.get(seg);
       if (segEnd === undefined) break;

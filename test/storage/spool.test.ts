@@ -87,4 +87,22 @@ describe('spool', () => {
     expect(all.map((e) => e.receivedAt)).toEqual(Array.from({ length: depth.count }, (_, k) => 1000 + first.entries.length + k));
     await c.close();
   });
+
+  it('re-reads a batch that ended at the end of a segment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    dirs.push(dir);
+    const a = open(dir, { segmentBytes: 1 }); // a segment per append
+    for (let i = 0; i < 3; i++) await a.appendAsync(msg(i));
+    // The next append opens a new segment, not readable until synced: a read now ends at its start.
+    const pending = a.appendAsync(msg(3));
+    await new Promise((r) => setImmediate(r));
+    const batch = a.read(1 << 20);
+    expect(batch.entries).toHaveLength(3);
+    expect(batch.end).toEqual({ seg: batch.entries[2]!.seg + 1, off: 0 });
+    const again = a.reread(batch);
+    expect(again.entries.map((e) => e.receivedAt)).toEqual([1000, 1001, 1002]);
+    expect(again.end).toEqual(batch.end);
+    await pending;
+    await a.close();
+  });
 });
