@@ -232,6 +232,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (queuedBytes + bytes <= queueBytesMax) {
       queue.push({ range, text, meta: metaOf(p), bytes });
       queuedBytes += bytes;
+      metrics.queueBytes.set(queuedBytes);
     } else {
       queue.push({ range, text: null, meta: null, bytes: 0 });
     }
@@ -338,6 +339,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (refused.size) deadLetters.add(refusedLetters(w.range, new Set([...refused].map((i) => w.points[i]!))));
     spool.commit({ ...w.range, entries: [] });
     for (const q of queue.splice(0, w.items)) if (q.text !== null) queuedBytes -= q.bytes;
+    metrics.queueBytes.set(queuedBytes);
     metrics.spoolDepth.set(spool.depthCount);
     metrics.spoolBytes.set(spool.depthBytes);
     const now = Date.now();
