@@ -16,7 +16,7 @@ import { connect, count, quietLog, registerSmallCity, startTestService, status, 
 const MESSAGES = 120_000;
 const CLIENTS = 4;
 const WINDOW = 100;
-const QUEUE_BYTES = 4 * 1024 * 1024;
+const QUEUE_BYTES = 16 * 1024 * 1024;
 const MB = 1024 * 1024;
 
 // A full collection on demand, so the test sees what is retained rather than garbage V8 has not collected yet.
@@ -88,11 +88,12 @@ describe('InfluxDB outage under sustained load', () => {
     expect(acked).toBe(MESSAGES);
     expect(s.spool.depthCount).toBe(MESSAGES);
     expect(queuePeak).toBeLessThanOrEqual(QUEUE_BYTES);
-    // Without a bound in bytes each queued message held 5-6 KB: 600+ MB retained here.
+    // Without a bound in bytes each queued message held 2.5 KB (300 MB retained here); now the queue's bytes
+    // are what the heap holds (a few MB more: the write being retried, code compiled meanwhile).
     const heapGrowthMb = (liveHeap() - heapBefore) / MB;
     const rssGrowthMb = (rssPeak - rssBefore) / MB;
     const figures = `live heap +${heapGrowthMb.toFixed(0)} MB; RSS ${(rssBefore / MB).toFixed(0)} MB before, ${(rssPeak / MB).toFixed(0)} MB at the peak`;
-    expect(heapGrowthMb, figures).toBeLessThan(QUEUE_BYTES / MB + 32);
+    expect(heapGrowthMb, figures).toBeLessThan(QUEUE_BYTES / MB + 12);
     // RSS also carries garbage V8 has not collected yet (a young generation sized for throughput).
     expect(rssGrowthMb, figures).toBeLessThan(300);
 
