@@ -43,7 +43,7 @@ async function main() {
     const perClient = Math.ceil((RATE / GATEWAYS) * OUTAGE_S);
     console.log(`outage: ${OUTAGE_S} s at ${RATE} msg/s (${GATEWAYS} gateways × ${perClient} QoS 1 status messages), ${ELEVATORS} elevators; service RSS ${rssIdle.toFixed(0)} MB idle`);
 
-    const peak = { rss: rssIdle, queue: 0, spool: 0, heap: 0, heapUsed: 0 };
+    const peak = { rss: rssIdle, queue: 0, spool: 0, heap: 0, heapUsed: 0, external: 0 };
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
@@ -53,6 +53,7 @@ async function main() {
         peak.spool = Math.max(peak.spool, metricSum(m, 'se_spool_depth_bytes'));
         peak.heap = Math.max(peak.heap, metricSum(m, 'se_nodejs_heap_size_total_bytes'));
         peak.heapUsed = Math.max(peak.heapUsed, metricSum(m, 'se_nodejs_heap_size_used_bytes'));
+        peak.external = Math.max(peak.external, metricSum(m, 'se_nodejs_external_memory_bytes'));
         await sleep(1000);
       }
     })();
@@ -61,7 +62,7 @@ async function main() {
     const gen = node(['bench/load-generator.js', svc.mqttUrl, file, String(perClient), String(WINDOW), String(RATE)]);
     const res = JSON.parse(await firstLine(gen)) as LoadResult;
     const outage = { ...peak };
-    console.log(`during:   ${res.acked} acked in ${res.seconds.toFixed(0)} s (${Math.round(res.acked / res.seconds)} msg/s), ${res.failed} failed; RSS peak ${outage.rss.toFixed(0)} MB (V8 heap ${(outage.heap / MB).toFixed(0)} MB, used ${(outage.heapUsed / MB).toFixed(0)} MB), queue peak ${(outage.queue / MB).toFixed(1)} MB, spool ${(outage.spool / MB).toFixed(0)} MB`);
+    console.log(`during:   ${res.acked} acked in ${res.seconds.toFixed(0)} s (${Math.round(res.acked / res.seconds)} msg/s), ${res.failed} failed; RSS peak ${outage.rss.toFixed(0)} MB (V8 heap ${(outage.heap / MB).toFixed(0)} MB, used ${(outage.heapUsed / MB).toFixed(0)} MB; external ${(outage.external / MB).toFixed(0)} MB), queue peak ${(outage.queue / MB).toFixed(1)} MB, spool ${(outage.spool / MB).toFixed(0)} MB`);
 
     influx = await startLocalInflux({ dataDir: influxDir, port: influxPort, log });
     const t0 = Date.now();

@@ -134,7 +134,7 @@ const before = (e: SpoolPosition, pos: SpoolPosition) => comparePositions(e, pos
 export function createIngest(deps: IngestDeps): Ingest {
   const { spool, store, registry, db, deadLetters, dedup, metrics, log } = deps;
   const batchBytes = deps.batchBytes ?? 512 * 1024;
-  const queueBytesMax = deps.queueBytesMax ?? 64 * 1024 * 1024;
+  const queueBytesMax = deps.queueBytesMax ?? 16 * 1024 * 1024;
   const listeners = new Set<(items: IngestedItem[]) => void>();
   let stopping = false;
   let influxUp = true;
