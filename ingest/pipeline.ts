@@ -62,6 +62,8 @@ export interface Ingest {
   start(): void;
   /** Bytes of decoded points waiting in memory for InfluxDB (bounded by `queueBytesMax`). */
   readonly queuedBytes: number;
+  /** Entries waiting for the store stage: kept batches and dropped spool ranges (adjacent ones merged). */
+  readonly queueEntries: number;
   /** Resolves when everything spooled so far is accepted and stored (tests, shutdown). */
   drained(timeoutMs?: number): Promise<boolean>;
   readonly influxUp: boolean;
@@ -111,6 +113,10 @@ const REREAD_BYTES = 4 * 1024 * 1024;
 /** Time one slice of work may hold the event loop: PUBACKs and the API wait at most about this long behind a backlog. */
 const SLICE_MS = 25;
 const SLICE_MIN_BYTES = 16 * 1024;
+/** A dropped range grows up to this (decoding it again is one slice of the store stage). */
+const DROPPED_RANGE_BYTES = 128 * 1024;
+/** What a kept entry costs beside its lines (objects, typed arrays), counted against queueBytesMax. */
+const ENTRY_BYTES = 400;
 const CHANNEL_INDEX = new Map<Channel, number>(CHANNELS.map((c, i) => [c, i]));
 const metaOf = (p: Prepared): PointMeta => ({
   channels: Uint8Array.from(p.origin, (o) => CHANNEL_INDEX.get(o.item.channel)!),
@@ -145,6 +151,8 @@ export function createIngest(deps: IngestDeps): Ingest {
   let acceptedUpTo: SpoolPosition = (db.prepare(`SELECT seg, off FROM ingest_position WHERE name = 'accepted'`).get() as SpoolPosition | undefined) ?? { seg: 0, off: 0 };
 
   const queue: Queued[] = [];
+  /** entries at the queue's head taken by the write under way: never extended meanwhile */
+  let inWrite = 0;
   /** bytes of the queue's kept points */
   let queuedBytes = 0;
   let wakeAccept: (() => void) | null = null;
@@ -228,13 +236,20 @@ export function createIngest(deps: IngestDeps): Ingest {
     // Joining flattens the lines into one string: what is held is its length, twice that once a character is
     // beyond Latin-1 (V8 then stores two bytes per character; a Chinese district name does it), plus 9 bytes of metadata per point.
     const text = p.points.join('\n');
-    const bytes = text.length * (/[^\x00-\xff]/.test(text) ? 2 : 1) + p.points.length * 9;
-    // A dropped batch keeps only its spool range, not its points: memory stays bounded however long InfluxDB is away.
+    const bytes = text.length * (/[^\x00-\xff]/.test(text) ? 2 : 1) + p.points.length * 9 + ENTRY_BYTES;
+    const tail = queue[queue.length - 1];
     if (queuedBytes + bytes <= queueBytesMax) {
       queue.push({ range, text, meta: metaOf(p), bytes });
       queuedBytes += bytes;
       metrics.queueBytes.set(queuedBytes);
+    } else if (tail && tail.text === null && queue.length > inWrite && tail.range.bytes + range.bytes <= DROPPED_RANGE_BYTES) {
+      // Live traffic is accepted a few messages at a time: one entry per batch would grow the queue by
+      // ~200 bytes a batch for as long as the outage lasts. Adjacent dropped ranges are one range.
+      tail.range.end = range.end;
+      tail.range.bytes += range.bytes;
+      tail.range.count += range.count;
     } else {
+      // A dropped batch keeps only its spool range, not its points: memory stays bounded however long InfluxDB is away.
       queue.push({ range, text: null, meta: null, bytes: 0 });
     }
     wakeStore?.();
@@ -287,12 +302,13 @@ export function createIngest(deps: IngestDeps): Ingest {
     const head = queue[0];
     if (!head) return null;
     let n = 1;
+    inWrite = 1;
     const range: Range = { ...head.range };
     const extend = (q: Queued) => {
       range.end = q.range.end;
       range.bytes += q.range.bytes;
       range.count += q.range.count;
-      n++;
+      inWrite = ++n;
     };
     if (head.text === null) {
       // Dropped batches are contiguous in the spool: decode them again, a batch per slice, up to one write's worth.
@@ -340,6 +356,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (refused.size) deadLetters.add(refusedLetters(w.range, new Set([...refused].map((i) => w.points[i]!))));
     spool.commit({ ...w.range, entries: [] });
     for (const q of queue.splice(0, w.items)) if (q.text !== null) queuedBytes -= q.bytes;
+    inWrite = 0;
     metrics.queueBytes.set(queuedBytes);
     metrics.spoolDepth.set(spool.depthCount);
     metrics.spoolBytes.set(spool.depthBytes);
@@ -424,6 +441,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     },
     get queuedBytes() {
       return queuedBytes;
+    },
+    get queueEntries() {
+      return queue.length;
     },
     async drained(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
