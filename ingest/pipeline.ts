@@ -10,11 +10,16 @@
 // message is accepted exactly once: the accept position is committed with the
 // rules' effects, and messages before it that are read again after a crash are
 // stored without running the rules again. Decoded batches wait in memory for
-// the store stage up to INGEST_QUEUE_POINTS; beyond that only their spool range
-// is kept and they are decoded again when their turn comes.
+// the store stage, as line protocol, up to INGEST_QUEUE_BYTES; beyond that
+// only their spool range is kept and they are decoded again when their turn
+// comes, so memory stays bounded however long InfluxDB is away.
+//
+// Both stages work in slices and yield to the event loop between them, so a
+// large backlog (a long outage, a restart with a full spool) never holds up
+// the broker's PUBACKs or the HTTP API.
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Channel } from '../domain/channels.js';
+import { CHANNELS, type Channel } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../service/metrics.js';
 import { InfluxError, type InfluxStore } from '../storage/influx.js';
@@ -40,10 +45,10 @@ export interface IngestDeps {
   dedup: Dedup;
   metrics: Metrics;
   log: Logger;
-  /** bytes read from the spool per write */
+  /** most bytes read from the spool per accept slice (slices shrink to keep within SLICE_MS) */
   batchBytes?: number;
-  /** decoded objects held in memory for the store stage; beyond, batches are decoded again from the spool */
-  queuePointsMax?: number;
+  /** bytes of decoded points held in memory for the store stage; beyond, batches are decoded again from the spool */
+  queueBytesMax?: number;
   /** sub-millisecond offsets of the points (default: kept in `db`) */
   slots?: PointSlots;
 }
@@ -56,6 +61,12 @@ export interface Ingest {
    * database, so their writes commit together with the accept position.
    */
   onAccepted(fn: (items: IngestedItem[]) => void): () => void;
+  /** Starts accepting and storing; call once every listener is attached (else they miss what is replayed). */
+  start(): void;
+  /** Bytes of decoded points waiting in memory for InfluxDB (bounded by `queueBytesMax`). */
+  readonly queuedBytes: number;
+  /** Entries waiting for the store stage: kept batches and dropped spool ranges (adjacent ones merged). */
+  readonly queueEntries: number;
   /** Resolves when everything spooled so far is accepted and stored (tests, shutdown). */
   drained(timeoutMs?: number): Promise<boolean>;
   readonly influxUp: boolean;
@@ -70,24 +81,71 @@ interface Prepared {
   seenKeys: [string, string][];
   /** points moved off their hash offset: kept with the accept position */
   reassigned: Reassigned[];
-  /** per point: the spool entry it came from and whether it is new */
-  origin: { entry: SpoolEntry; item: IngestedItem }[];
+  /** per point: the spool entry and object (index in its message) it came from */
+  origin: { entry: SpoolEntry; index: number; item: IngestedItem }[];
 }
 
+/** Per point, what the stored counters and the store-lag histogram need. */
+interface PointMeta {
+  /** index in CHANNELS */
+  channels: Uint8Array;
+  /** event time (ms) */
+  ts: Float64Array;
+}
+
+/** A spool range waiting for the store stage. */
+type Range = Pick<SpoolBatch, 'start' | 'end' | 'bytes'> & { count: number };
+
+/**
+ * An accepted batch waiting to be stored. Only what storing needs stays in
+ * memory: the points as one flat string (a built line is a rope of dozens of
+ * pieces, several times its length) and two numbers per point; the messages,
+ * decoded objects and spool buffers are let go after the accept.
+ */
 interface Queued {
-  batch: SpoolBatch;
-  /** null: dropped to bound memory; decode again from the spool */
-  prepared: Prepared | null;
+  range: Range;
+  /** the points, one line each; null: dropped to bound memory, decoded again from the spool */
+  text: string | null;
+  meta: PointMeta | null;
+  /** what this entry holds in memory (counted against queueBytesMax when text is kept) */
+  bytes: number;
 }
 
 /** points per InfluxDB write when batches are merged */
-const WRITE_POINTS_MAX = 20_000;
+const WRITE_POINTS_MAX = 10_000;
+/** spool bytes decoded again for one write when the queue's head was dropped */
+const REREAD_BYTES = 4 * 1024 * 1024;
+/** Time one slice of work may hold the event loop: PUBACKs and the API wait at most about this long behind a backlog. */
+const SLICE_MS = 25;
+const SLICE_MIN_BYTES = 16 * 1024;
+/** A dropped range grows up to this (decoding it again is one slice of the store stage). */
+const DROPPED_RANGE_BYTES = 128 * 1024;
+/** What a kept entry costs beside its lines (objects, typed arrays), counted against queueBytesMax. */
+const ENTRY_BYTES = 400;
+const CHANNEL_INDEX = new Map<Channel, number>(CHANNELS.map((c, i) => [c, i]));
+const metaOf = (p: Prepared): PointMeta => ({
+  channels: Uint8Array.from(p.origin, (o) => CHANNEL_INDEX.get(o.item.channel)!),
+  ts: Float64Array.from(p.origin, (o) => o.item.record.ts),
+});
+function joinMeta(metas: PointMeta[], points: number): PointMeta {
+  const meta: PointMeta = { channels: new Uint8Array(points), ts: new Float64Array(points) };
+  let at = 0;
+  for (const m of metas) {
+    meta.channels.set(m.channels, at);
+    meta.ts.set(m.ts, at);
+    at += m.ts.length;
+  }
+  return meta;
+}
+
+/** Lets pending I/O (PUBLISH packets, spool syncs, HTTP) run between slices of work. */
+const yieldToIo = () => new Promise<void>((r) => setImmediate(r));
 const before = (e: SpoolPosition, pos: SpoolPosition) => comparePositions(e, pos) < 0;
 
-export function startIngest(deps: IngestDeps): Ingest {
+export function createIngest(deps: IngestDeps): Ingest {
   const { spool, store, registry, db, deadLetters, dedup, metrics, log } = deps;
-  const batchBytes = deps.batchBytes ?? 2 * 1024 * 1024;
-  const queuePointsMax = deps.queuePointsMax ?? 200_000;
+  const batchBytes = deps.batchBytes ?? 512 * 1024;
+  const queueBytesMax = deps.queueBytesMax ?? 16 * 1024 * 1024;
   const slots = deps.slots ?? new PointSlots(db);
   const listeners = new Set<(items: IngestedItem[]) => void>();
   let stopping = false;
@@ -99,7 +157,10 @@ export function startIngest(deps: IngestDeps): Ingest {
   let acceptedUpTo: SpoolPosition = (db.prepare(`SELECT seg, off FROM ingest_position WHERE name = 'accepted'`).get() as SpoolPosition | undefined) ?? { seg: 0, off: 0 };
 
   const queue: Queued[] = [];
-  let queuedPoints = 0;
+  /** entries at the queue's head taken by the write under way: never extended meanwhile */
+  let inWrite = 0;
+  /** bytes of the queue's kept points */
+  let queuedBytes = 0;
   let wakeAccept: (() => void) | null = null;
   let wakeStore: (() => void) | null = null;
   const unsubscribe = spool.onAppend(() => wakeAccept?.());
@@ -140,7 +201,7 @@ export function startIngest(deps: IngestDeps): Ingest {
           const point = toPoint(channel, item.record, item.code, item.ctx, e.sender);
           const { ts, id } = item.record;
           out.points.push(lineAt(point, ts, again ? slots.recall(point.key, ts, id) : slots.assign(point.key, ts, id, out.reassigned)));
-          out.origin.push({ entry: e, item: ingested });
+          out.origin.push({ entry: e, index: i, item: ingested });
           if (!again) out.accepted.push(ingested);
         });
       } catch (err) {
@@ -173,18 +234,34 @@ export function startIngest(deps: IngestDeps): Ingest {
 
   /** A batch read but not accepted because the transaction failed: accepted again before anything newer. */
   let unaccepted: SpoolBatch | null = null;
-  function accept(): boolean {
-    const batch = unaccepted ?? spool.read(batchBytes);
+  function accept(maxBytes: number): boolean {
+    const batch = unaccepted ?? spool.read(maxBytes);
     if (batch.entries.length === 0) return false;
     unaccepted = batch;
     const p = prepare(batch);
     acceptTx(p, batch.end);
     unaccepted = null;
     if (comparePositions(batch.end, acceptedUpTo) > 0) acceptedUpTo = batch.end;
-    const keep = queuedPoints + p.points.length <= queuePointsMax;
-    // A dropped batch keeps only its spool range, not its messages: memory stays bounded however long InfluxDB is away.
-    queue.push(keep ? { batch, prepared: p } : { batch: { start: batch.start, end: batch.end, bytes: batch.bytes, entries: [], count: batch.entries.length }, prepared: null });
-    if (keep) queuedPoints += p.points.length;
+    const range: Range = { start: batch.start, end: batch.end, bytes: batch.bytes, count: batch.entries.length };
+    // Joining flattens the lines into one string: what is held is its length, twice that once a character is
+    // beyond Latin-1 (V8 then stores two bytes per character; a Chinese district name does it), plus 9 bytes of metadata per point.
+    const text = p.points.join('\n');
+    const bytes = text.length * (/[^\x00-\xff]/.test(text) ? 2 : 1) + p.points.length * 9 + ENTRY_BYTES;
+    const tail = queue[queue.length - 1];
+    if (queuedBytes + bytes <= queueBytesMax) {
+      queue.push({ range, text, meta: metaOf(p), bytes });
+      queuedBytes += bytes;
+      metrics.queueBytes.set(queuedBytes);
+    } else if (tail && tail.text === null && queue.length > inWrite && tail.range.bytes + range.bytes <= DROPPED_RANGE_BYTES) {
+      // Live traffic is accepted a few messages at a time: one entry per batch would grow the queue by
+      // ~200 bytes a batch for as long as the outage lasts. Adjacent dropped ranges are one range.
+      tail.range.end = range.end;
+      tail.range.bytes += range.bytes;
+      tail.range.count += range.count;
+    } else {
+      // A dropped batch keeps only its spool range, not its points: memory stays bounded however long InfluxDB is away.
+      queue.push({ range, text: null, meta: null, bytes: 0 });
+    }
     wakeStore?.();
     return true;
   }
@@ -228,53 +305,80 @@ export function startIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  /** The next write: the head of the queue, merged with the decoded batches behind it (fewer, larger writes). */
-  function nextWrite(): { items: number; range: SpoolBatch; points: string[]; origin: Prepared['origin'] } | null {
+  interface Write { items: number; range: Range; points: string[]; meta: PointMeta }
+
+  /** The next write: the head of the queue, merged with the batches of the same kind behind it (fewer, larger writes). */
+  async function nextWrite(): Promise<Write | null> {
     const head = queue[0];
     if (!head) return null;
-    if (!head.prepared) {
-      const p = prepare(spool.reread(head.batch));
-      return { items: 1, range: head.batch, points: p.points, origin: p.origin };
-    }
-    let points = head.prepared.points;
-    let origin = head.prepared.origin;
     let n = 1;
-    let bytes = head.batch.bytes;
-    let count = head.batch.count ?? head.batch.entries.length;
-    for (; n < queue.length; n++) {
-      const q = queue[n]!;
-      if (!q.prepared || points.length + q.prepared.points.length > WRITE_POINTS_MAX) break;
-      points = points.concat(q.prepared.points);
-      origin = origin.concat(q.prepared.origin);
-      bytes += q.batch.bytes;
-      count += q.batch.count ?? q.batch.entries.length;
+    inWrite = 1;
+    const range: Range = { ...head.range };
+    const extend = (q: Queued) => {
+      range.end = q.range.end;
+      range.bytes += q.range.bytes;
+      range.count += q.range.count;
+      inWrite = ++n;
+    };
+    if (head.text === null) {
+      // Dropped batches are contiguous in the spool: decode them again, a batch per slice, up to one write's worth.
+      // (Only this loop takes batches off the queue's head, so the ones read stay where they are meanwhile.)
+      const points: string[] = [];
+      const metas: PointMeta[] = [];
+      for (let q = head; ; ) {
+        const p = prepare(spool.reread(q.range));
+        for (const line of p.points) points.push(line);
+        metas.push(metaOf(p));
+        const next = queue[n];
+        if (!next || next.text !== null || range.bytes + next.range.bytes > REREAD_BYTES || points.length >= WRITE_POINTS_MAX) break;
+        extend(next);
+        q = next;
+        await yieldToIo();
+      }
+      return { items: n, range, points, meta: joinMeta(metas, points.length) };
     }
-    const range = { start: head.batch.start, end: queue[n - 1]!.batch.end, bytes, count, entries: [] };
-    return { items: n, range, points, origin };
+    const texts = [head.text];
+    const metas = [head.meta!];
+    let points = head.meta!.ts.length;
+    for (let q = queue[n]; q && q.text !== null && points + q.meta!.ts.length <= WRITE_POINTS_MAX; q = queue[n]) {
+      texts.push(q.text);
+      metas.push(q.meta!);
+      points += q.meta!.ts.length;
+      extend(q);
+    }
+    return { items: n, range, points: texts.flatMap((t) => (t ? t.split('\n') : [])), meta: joinMeta(metas, points) };
+  }
+
+  /** Dead letters for the points InfluxDB refused, found again (by their line) among the range's messages. */
+  function refusedLetters(range: Range, lines: Set<string>): DeadLetter[] {
+    const p = prepare(spool.reread(range));
+    return p.points.flatMap((line, i) => {
+      if (!lines.has(line)) return [];
+      const { entry, index, item } = p.origin[i]!;
+      return [letter(entry, `w${index}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(item.record) })];
+    });
   }
 
   async function storeNext(): Promise<boolean> {
-    const w = nextWrite();
+    const w = await nextWrite();
     if (!w) return false;
-    const p = w;
-    const refused = new Set(await write(p.points));
-    if (refused.size) {
-      const letters = [...refused].map((i) => letter(p.origin[i]!.entry, `w${i}`, { reason: 'storage_rejected', message: 'InfluxDB refused this object', excerpt: excerpt(p.origin[i]!.item.record) }));
-      deadLetters.add(letters);
-    }
-    spool.commit(w.range);
-    for (const q of queue.splice(0, w.items)) if (q.prepared) queuedPoints -= q.prepared.points.length;
+    const refused = new Set(await write(w.points));
+    if (refused.size) deadLetters.add(refusedLetters(w.range, new Set([...refused].map((i) => w.points[i]!))));
+    spool.commit({ ...w.range, entries: [] });
+    for (const q of queue.splice(0, w.items)) if (q.text !== null) queuedBytes -= q.bytes;
+    inWrite = 0;
+    metrics.queueBytes.set(queuedBytes);
     metrics.spoolDepth.set(spool.depthCount);
     metrics.spoolBytes.set(spool.depthBytes);
     const now = Date.now();
-    const perChannel = new Map<Channel, number>();
-    p.origin.forEach(({ item }, i) => {
-      if (refused.has(i)) return;
-      perChannel.set(item.channel, (perChannel.get(item.channel) ?? 0) + 1);
-      const lag = now - item.record.ts;
+    const perChannel = new Array<number>(CHANNELS.length).fill(0);
+    for (let i = 0; i < w.meta.ts.length; i++) {
+      if (refused.has(i)) continue;
+      perChannel[w.meta.channels[i]!]! += 1;
+      const lag = now - w.meta.ts[i]!;
       if (lag < 600_000) metrics.storeLag.observe(Math.max(0, lag) / 1000);
-    });
-    for (const [channel, n] of perChannel) metrics.objectsStored.inc({ channel }, n);
+    }
+    perChannel.forEach((n, c) => n && metrics.objectsStored.inc({ channel: CHANNELS[c]! }, n));
     return true;
   }
 
@@ -284,10 +388,23 @@ export function startIngest(deps: IngestDeps): Ingest {
       setTimeout(r, 1000);
     }).then(() => set(null));
 
-  const acceptLoop = (async () => {
+  let acceptLoop: Promise<void> = Promise.resolve();
+  let storeLoop: Promise<void> = Promise.resolve();
+  let started = false;
+
+  async function runAccept(): Promise<void> {
+    let sliceBytes = batchBytes;
     while (!stopping) {
       try {
-        if (accept()) continue;
+        const t0 = performance.now();
+        if (accept(sliceBytes)) {
+          // Keep a slice near SLICE_MS whatever a message costs (zod, rules, GC).
+          const ms = performance.now() - t0;
+          if (ms > SLICE_MS) sliceBytes = Math.max(SLICE_MIN_BYTES, sliceBytes >> 1);
+          else if (ms < SLICE_MS / 2) sliceBytes = Math.min(batchBytes, sliceBytes * 2);
+          await yieldToIo();
+          continue;
+        }
       } catch (e) {
         // A SQLite error (disk full): nothing of the batch was accepted; it is accepted again first.
         log.error({ err: e }, 'accepting from the spool failed; retrying');
@@ -296,12 +413,15 @@ export function startIngest(deps: IngestDeps): Ingest {
       }
       await idle((w) => (wakeAccept = w));
     }
-  })();
+  }
 
-  const storeLoop = (async () => {
+  async function runStore(): Promise<void> {
     while (!stopping || queue.length) {
       try {
-        if (await storeNext()) continue;
+        if (await storeNext()) {
+          await yieldToIo();
+          continue;
+        }
         if (stopping) break;
       } catch (e) {
         // Storage refused while stopping, a full disk, a SQLite error: keep the
@@ -313,15 +433,27 @@ export function startIngest(deps: IngestDeps): Ingest {
       }
       await idle((w) => (wakeStore = w));
     }
-  })();
+  }
 
   return {
     onAccepted(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    start() {
+      if (started || stopping) return;
+      started = true;
+      acceptLoop = runAccept();
+      storeLoop = runStore();
+    },
     get influxUp() {
       return influxUp;
+    },
+    get queuedBytes() {
+      return queuedBytes;
+    },
+    get queueEntries() {
+      return queue.length;
     },
     async drained(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

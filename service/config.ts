@@ -45,7 +45,7 @@ export const ENV = {
   SPOOL_MAX_BYTES: z.coerce.number().int().min(1_048_576).default(1_073_741_824).describe('Bytes of accepted-but-unstored messages before new publishes are refused'),
   SPOOL_FSYNC: z.enum(['always', 'interval', 'none']).default('always').describe('always: PUBACK after fdatasync (survives power loss); interval: sync every SPOOL_FSYNC_MS; none: kernel decides'),
   SPOOL_FSYNC_MS: z.coerce.number().int().min(1).default(100).describe('Sync period for SPOOL_FSYNC=interval'),
-  INGEST_QUEUE_POINTS: z.coerce.number().int().min(0).default(200_000).describe('Decoded objects held in memory while waiting for InfluxDB; beyond, batches are read again from the spool when their turn comes'),
+  INGEST_QUEUE_BYTES: z.coerce.number().int().min(0).default(16 * 1024 * 1024).describe('Bytes of decoded points held in memory while waiting for InfluxDB; beyond, batches stay in the spool and are decoded again when their turn comes'),
   DEAD_LETTER_MAX: z.coerce.number().int().min(100).default(10_000).describe('Dead letters kept (newest first)'),
   DEDUP_RETENTION_DAYS: z.coerce.number().int().min(1).default(400).describe('How long record ids are remembered for duplicate detection'),
   GAS_LEVEL1_LEL: z.coerce.number().min(0).max(100).default(25).describe('First-level gas alarm at or above this %LEL (GB/T 50493-2019)'),
@@ -99,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = r.error.issues.map((i) => `  ${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  // Replaced by a bound in bytes (a count of points bounded nothing: a point's size varies): say so rather than ignore it.
+  if (env.INGEST_QUEUE_POINTS) throw new ConfigError('invalid configuration:\n  INGEST_QUEUE_POINTS is no longer read: the in-memory queue is bounded in bytes by INGEST_QUEUE_BYTES (default 16 MiB); remove it');
   if (r.data.GAS_LEVEL2_LEL <= r.data.GAS_LEVEL1_LEL) throw new ConfigError(`invalid configuration:\n  GAS_LEVEL2_LEL=${r.data.GAS_LEVEL2_LEL} must be above GAS_LEVEL1_LEL=${r.data.GAS_LEVEL1_LEL}`);
   if (Boolean(r.data.MQTT_TLS_CERT) !== Boolean(r.data.MQTT_TLS_KEY)) throw new ConfigError('invalid configuration:\n  MQTT_TLS_CERT and MQTT_TLS_KEY must be set together');
   return { ...r.data, dataDir: resolve(r.data.DATA_DIR) };

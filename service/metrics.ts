@@ -13,6 +13,7 @@ export function createMetrics() {
     deadLetters: new Counter({ name: 'se_dead_letters_total', help: 'Objects rejected into dead letters, by reason', labelNames: ['reason'], registers: [registry] }),
     spoolDepth: new Gauge({ name: 'se_spool_depth_messages', help: 'Messages accepted but not yet stored in InfluxDB', registers: [registry] }),
     spoolBytes: new Gauge({ name: 'se_spool_depth_bytes', help: 'Bytes accepted but not yet stored in InfluxDB', registers: [registry] }),
+    queueBytes: new Gauge({ name: 'se_ingest_queue_bytes', help: 'Bytes of decoded points waiting in memory for InfluxDB (at most INGEST_QUEUE_BYTES; the rest waits in the spool)', registers: [registry] }),
     writeLatency: new Histogram({
       name: 'se_influx_write_seconds', help: 'InfluxDB write (flush) latency', registers: [registry],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],

@@ -21,7 +21,7 @@ import { AuditLog } from '../dashboard/audit.js';
 import { DeadLetters } from '../ingest/dead-letters.js';
 import { Dedup } from '../ingest/dedup.js';
 import { PointSlots } from '../ingest/point-slots.js';
-import { startIngest, type Ingest } from '../ingest/pipeline.js';
+import { createIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
 import { InfluxStore } from '../storage/influx.js';
 import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
@@ -122,8 +122,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   purgeTimer.unref();
 
   const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
-  if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
-  const ingest = startIngest({ spool, store, registry, db, deadLetters, dedup, slots, metrics, queuePointsMax: config.INGEST_QUEUE_POINTS, log: log.child({ part: 'ingest' }) });
+  const ingest = createIngest({ spool, store, registry, db, deadLetters, dedup, slots, metrics, queueBytesMax: config.INGEST_QUEUE_BYTES, log: log.child({ part: 'ingest' }) });
 
   // The record ledger (scorecards, interview lists) is written in the same transaction that accepts the records.
   const ledger = new RecordLedger(db);
@@ -199,6 +198,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log: log.child({ part: 'broker' }),
   });
   log.info({ http: httpUrl, mqtt: broker.port, elevators: registry.elevators.items.size, influx: store.connected ? 'connected' : 'not yet connected: messages wait in the spool' }, 'service started');
+  // Listening first: a backlog in the spool is replayed in slices while new messages are acknowledged.
+  if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
+  ingest.start();
 
   let stopped = false;
   return {

@@ -12,7 +12,7 @@
 // to the kernel.
 import {
   closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync,
-  renameSync, unlinkSync, writeFileSync, writeSync, fsyncSync,
+  renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, fsyncSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -109,6 +109,35 @@ function decode(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | 
   return { msg: { qos, receivedAt, topic, sender, payload: body.subarray(o) }, size: HEADER + len };
 }
 
+/**
+ * Walks the frames of `buf` from `at` (up to `stopAt`): how many there are and
+ * where the last complete one ends. With `verify`, each frame's CRC is checked
+ * (a torn tail); without, only the lengths are followed (a synced segment).
+ */
+function countFrames(buf: Buffer, at: number, verify: boolean, stopAt = buf.length): { frames: number; end: number } {
+  let frames = 0;
+  while (stopAt - at >= HEADER) {
+    const len = buf.readUInt32LE(at);
+    if (len < 13 || stopAt - at - HEADER < len) break;
+    if (verify && crc32(buf.subarray(at + HEADER, at + HEADER + len)) !== buf.readUInt32LE(at + 4)) break;
+    at += HEADER + len;
+    frames += 1;
+  }
+  return { frames, end: at };
+}
+
+// A sealed segment's frame count, so that opening needs no pass over it.
+const countName = (n: number) => `${String(n).padStart(10, '0')}.count`;
+
+function readFrameCount(dir: string, seg: number, size: number): number | null {
+  try {
+    const c = JSON.parse(readFileSync(join(dir, countName(seg)), 'utf8')) as { bytes?: unknown; frames?: unknown };
+    return c.bytes === size && Number.isInteger(c.frames) ? (c.frames as number) : null;
+  } catch {
+    return null; // missing (sealed by an older version, or a crash right after sealing): count the frames
+  }
+}
+
 interface Pending { frame: Buffer; cb: (err?: Error) => void }
 
 function readCheckpoint(path: string, log: Logger): { seg: number; off: number } | null {
@@ -140,6 +169,8 @@ export class Spool {
   private timer: NodeJS.Timeout | undefined;
   private listeners = new Set<() => void>();
   private readonly segmentBytes: number;
+  /** frames in the current segment, recorded in its count file when it is sealed */
+  private segFrames = 0;
   /** bytes and messages appended but not yet stored */
   depthBytes = 0;
   depthCount = 0;
@@ -155,36 +186,43 @@ export class Spool {
     if (segs.length && !segs.includes(this.checkpoint.seg) && this.checkpoint.seg > segs[segs.length - 1]!) this.checkpoint = { seg: segs[0]!, off: 0 };
     if (segs.length && this.checkpoint.seg < segs[0]!) this.checkpoint = { seg: segs[0]!, off: 0 };
     if (segs.length === 0) segs.push(this.checkpoint.seg);
-    // Validate every frame after the checkpoint; cut a torn tail left by a crash.
+    // Opening must stay fast whatever the spool holds (the broker listens only after it):
+    // only the last segment can hold a torn tail (a segment is synced before the next
+    // one starts), so only it is checked frame by frame; sealed segments are counted
+    // from the count file written when they were sealed.
+    const last = segs[segs.length - 1]!;
     for (const s of segs) {
-      if (s < this.checkpoint.seg) continue;
+      if (s < this.checkpoint.seg || s === last) continue;
       const path = join(opts.dir, segName(s));
-      const data = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
-      if (s === this.checkpoint.seg && this.checkpoint.off > data.length) this.checkpoint.off = data.length;
-      let at = s === this.checkpoint.seg ? this.checkpoint.off : 0;
-      while (at < data.length) {
-        const f = decode(data, at);
-        if (!f) break;
-        this.depthBytes += f.size;
-        this.depthCount += 1;
-        at += f.size;
-      }
-      if (at < data.length) {
-        opts.log.warn({ segment: path, kept: at, dropped: data.length - at }, 'spool: cutting a torn tail (an append that never completed, so never acknowledged)');
-        const fd = openSync(path, 'r+');
-        ftruncateSync(fd, at);
-        fsyncSync(fd);
-        closeSync(fd);
-      }
-      this.sealed.set(s, at);
+      const size = statSync(path).size;
+      const from = s === this.checkpoint.seg ? Math.min(this.checkpoint.off, size) : 0;
+      const frames = from === 0 ? readFrameCount(opts.dir, s, size) : null;
+      this.depthCount += frames ?? countFrames(readFileSync(path), from, false).frames;
+      this.depthBytes += size - from;
+      this.sealed.set(s, size);
     }
-    this.seg = segs[segs.length - 1]!;
-    this.sealed.delete(this.seg);
-    this.fd = openSync(join(opts.dir, segName(this.seg)), 'a');
+    const path = join(opts.dir, segName(last));
+    const data = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+    const from = last === this.checkpoint.seg ? Math.min(this.checkpoint.off, data.length) : 0;
+    if (last === this.checkpoint.seg) this.checkpoint.off = from;
+    const head = countFrames(data, 0, false, from);
+    const tail = countFrames(data, from, true);
+    if (tail.end < data.length) {
+      opts.log.warn({ segment: path, kept: tail.end, dropped: data.length - tail.end }, 'spool: cutting a torn tail (an append that never completed, so never acknowledged)');
+      const fd = openSync(path, 'r+');
+      ftruncateSync(fd, tail.end);
+      fsyncSync(fd);
+      closeSync(fd);
+    }
+    this.depthCount += tail.frames;
+    this.depthBytes += tail.end - from;
+    this.segFrames = head.frames + tail.frames;
+    this.seg = last;
+    this.fd = openSync(path, 'a');
     this.size = fstatSync(this.fd).size;
     this.readable = this.size;
     this.cursor = { ...this.checkpoint };
-    for (const s of segs) if (s < this.checkpoint.seg) unlinkSync(join(opts.dir, segName(s)));
+    for (const s of segs) if (s < this.checkpoint.seg) this.unlinkSegment(s);
     if (opts.fsync === 'interval') {
       this.timer = setInterval(() => this.syncNow(), opts.fsyncIntervalMs ?? 100);
       this.timer.unref();
@@ -238,6 +276,7 @@ export class Spool {
         throw e;
       }
       this.size += buf.length;
+      this.segFrames += batch.length;
       this.depthBytes += buf.length;
       this.depthCount += batch.length;
     } catch (e) {
@@ -280,9 +319,11 @@ export class Spool {
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.sealed.set(this.seg, this.size);
+    writeFileSync(join(this.opts.dir, countName(this.seg)), JSON.stringify({ bytes: this.size, frames: this.segFrames }));
     this.seg += 1;
     this.fd = next;
     this.size = 0;
+    this.segFrames = 0;
     this.readable = 0;
   }
 
@@ -312,8 +353,8 @@ export class Spool {
     const entries: SpoolEntry[] = [];
     let bytes = 0;
     let cursor = { ...from };
-    while (bytes < maxBytes) {
-      if (stopAt && comparePositions(cursor, stopAt) >= 0) break;
+    // A re-read goes on to its end even past maxBytes: a batch that ended at a segment's end ended at the next one's start.
+    while (stopAt ? comparePositions(cursor, stopAt) < 0 : bytes < maxBytes) {
       const { seg, off } = cursor;
       const segEnd = seg === this.seg ? this.readable : this.sealed.get(seg);
       if (segEnd === undefined) break;
@@ -377,9 +418,14 @@ export class Spool {
     for (const s of [...this.sealed.keys()]) {
       if (s < this.checkpoint.seg) {
         this.sealed.delete(s);
-        unlinkSync(join(this.opts.dir, segName(s)));
+        this.unlinkSegment(s);
       }
     }
+  }
+
+  private unlinkSegment(s: number): void {
+    unlinkSync(join(this.opts.dir, segName(s)));
+    rmSync(join(this.opts.dir, countName(s)), { force: true });
   }
 
   /** Waits for pending appends, syncs and closes. */

@@ -23,4 +23,9 @@ describe('configuration', () => {
     const msg = (err as Error).message;
     for (const k of ['ALERT_RENOTIFY_S="0"', 'NOTIFY_MAX_ATTEMPTS="lots"', 'DASHBOARD_URL="not a url"']) expect(msg).toContain(k);
   });
+
+  it('refuses INGEST_QUEUE_POINTS, naming the bound in bytes that replaced it', () => {
+    expect(() => loadConfig({ INGEST_QUEUE_POINTS: '200000' })).toThrow(/INGEST_QUEUE_POINTS.*INGEST_QUEUE_BYTES/);
+    expect(loadConfig({ INGEST_QUEUE_BYTES: '1048576' }).INGEST_QUEUE_BYTES).toBe(1_048_576);
+  });
 });

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 
-// INGEST_QUEUE_POINTS=100: most batches waiting for InfluxDB are dropped from memory and decoded again from the spool.
+// INGEST_QUEUE_BYTES=1000: most batches waiting for InfluxDB are dropped from memory and decoded again from the spool.
 describe('InfluxDB stopped mid-stream', () => {
   it('keeps accepting into the spool, refuses visibly when the spool is full, and stores everything acknowledged once InfluxDB is back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'se-influx-stop-'));
@@ -26,7 +26,7 @@ describe('InfluxDB stopped mid-stream', () => {
       await influx.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_POINTS: '100' }));
+    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_BYTES: '1000' }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);

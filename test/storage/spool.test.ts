@@ -63,4 +63,46 @@ describe('spool', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.seg')).length).toBeLessThanOrEqual(2);
     await a.close();
   });
+
+  it('knows its depth on reopening from the count files of sealed segments, and without them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    dirs.push(dir);
+    const a = open(dir, { segmentBytes: 300, fsync: 'none' });
+    for (let i = 0; i < 40; i++) await a.appendAsync(msg(i));
+    const first = a.read(100); // a few frames of the first segment
+    a.commit(first);
+    const depth = { count: a.depthCount, bytes: a.depthBytes };
+    expect(depth.count).toBe(40 - first.entries.length);
+    await a.close();
+    const counts = readdirSync(dir).filter((f) => f.endsWith('.count'));
+    expect(counts.length).toBeGreaterThan(3);
+    const b = open(dir);
+    expect({ count: b.depthCount, bytes: b.depthBytes }).toEqual(depth);
+    await b.close();
+    for (const f of counts) rmSync(join(dir, f), { force: true });
+    const c = open(dir);
+    expect({ count: c.depthCount, bytes: c.depthBytes }).toEqual(depth);
+    const all = [];
+    for (let batch = c.read(1 << 20); batch.entries.length; batch = c.read(1 << 20)) all.push(...batch.entries);
+    expect(all.map((e) => e.receivedAt)).toEqual(Array.from({ length: depth.count }, (_, k) => 1000 + first.entries.length + k));
+    await c.close();
+  });
+
+  it('re-reads a batch that ended at the end of a segment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    dirs.push(dir);
+    const a = open(dir, { segmentBytes: 1 }); // a segment per append
+    for (let i = 0; i < 3; i++) await a.appendAsync(msg(i));
+    // The next append opens a new segment, not readable until synced: a read now ends at its start.
+    const pending = a.appendAsync(msg(3));
+    await new Promise((r) => setImmediate(r));
+    const batch = a.read(1 << 20);
+    expect(batch.entries).toHaveLength(3);
+    expect(batch.end).toEqual({ seg: batch.entries[2]!.seg + 1, off: 0 });
+    const again = a.reread(batch);
+    expect(again.entries.map((e) => e.receivedAt)).toEqual([1000, 1001, 1002]);
+    expect(again.end).toEqual(batch.end);
+    await pending;
+    await a.close();
+  });
 });
