@@ -41,8 +41,11 @@ async function ownInflux() {
     await influx.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  await influx.ready();
   return {
     url: influx.url,
+    /** the credentials of its admin (authentication is on), the same across restarts */
+    auth: { INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password },
     stop: () => influx.stop(),
     start: async () => void (influx = await startLocalInflux({ dataDir: dir, port, log: quietLog })),
   };
@@ -72,7 +75,7 @@ function load(clients: MqttClient[], n: number, t0: number): Promise<number> {
 describe('InfluxDB outage under sustained load', () => {
   it('keeps the in-memory queue within INGEST_QUEUE_BYTES and RSS flat, and stores every message after recovery', async () => {
     const influx = await ownInflux();
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, INGEST_QUEUE_BYTES: String(QUEUE_BYTES) }));
+    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, ...influx.auth, INGEST_QUEUE_BYTES: String(QUEUE_BYTES) }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => connect(s.mqttPort, 'GW1', city.secrets.GW1, { clientId: `gw1-${k}` })));
@@ -114,7 +117,7 @@ describe('InfluxDB outage under sustained load', () => {
 
   it('keeps one entry per run of dropped messages, however many small batches an outage brings', async () => {
     const influx = await ownInflux();
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, INGEST_QUEUE_BYTES: '0' }));
+    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, ...influx.auth, INGEST_QUEUE_BYTES: '0' }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     const gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
