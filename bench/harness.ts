@@ -71,7 +71,7 @@ export interface BenchService {
 
 /**
  * Starts dist/service/main.js with its data in `dataDir` and waits until it is
- * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=32) are its Node flags;
+ * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50) are its Node flags;
  * BENCH_PROF=1 writes a CPU profile to /tmp/prof.
  */
 export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<BenchService> {
@@ -82,7 +82,7 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
     DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1',
     INFLUX_LOCAL_PORT: String(influxPort), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env,
   };
-  const flags = [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean)];
+  const flags = [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32 --heap-growing-percent=50').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...flags, join(root, 'service/main.js')], { env: { ...process.env, ...svcEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => proc.once('exit', r));
   const base = `http://127.0.0.1:${httpPort}`;

@@ -10,7 +10,7 @@
 //
 // Environment: BENCH_GATEWAYS (100), BENCH_MESSAGES per gateway (12000),
 // BENCH_ELEVATORS (100000), BENCH_WINDOW in-flight per gateway (20),
-// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32).
+// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -11,7 +11,7 @@
 //
 // Environment: BENCH_OUTAGE_S (600), BENCH_RATE msg/s (5000), BENCH_GATEWAYS
 // (100), BENCH_ELEVATORS (10000), BENCH_WINDOW in-flight per gateway (20),
-// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32).
+// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,10 @@ async function main() {
   const influxPort = await freePort();
   const influxDir = join(dir, 'influxdb');
   let influx = await startLocalInflux({ dataDir: influxDir, port: influxPort, log });
-  const svc = await startService(join(dir, 'service'), { INFLUX_URL: influx.url, SPOOL_FSYNC: process.env.BENCH_FSYNC ?? 'always' });
+  await influx.ready();
+  // Authentication is on: the service gets this influxd's admin, which stays the same across its restarts.
+  const auth = { INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password };
+  const svc = await startService(join(dir, 'service'), { INFLUX_URL: influx.url, ...auth, SPOOL_FSYNC: process.env.BENCH_FSYNC ?? 'always' });
   try {
     const per = Math.floor(ELEVATORS / GATEWAYS);
     const gateways = Array.from({ length: GATEWAYS }, (_, g) => ({ id: `BGW${g}`, elevators: Array.from({ length: per }, (_, i) => benchElevator(g * per + i)) }));
@@ -67,7 +70,7 @@ async function main() {
     influx = await startLocalInflux({ dataDir: influxDir, port: influxPort, log });
     const t0 = Date.now();
     for (;;) {
-      const h = (await (await fetch(`${svc.base}/healthz`)).json()) as { spool: { depthMessages: number } };
+      const h = (await (await fetch(`${svc.base}/healthz`, { signal: AbortSignal.timeout(10_000) })).json()) as { spool: { depthMessages: number } };
       if (h.spool.depthMessages === 0) break;
       if (svc.proc.exitCode !== null) throw new Error('the service exited during recovery');
       await sleep(500);
@@ -76,7 +79,7 @@ async function main() {
     sampling = false;
     await sampler;
     const q = encodeURIComponent('SELECT count("id") FROM elevator_status');
-    const body = (await (await fetch(`${influx.url}/query?db=se_monitor&q=${q}`)).json()) as { results: { series?: { values: number[][] }[] }[] };
+    const body = (await (await fetch(`${influx.url}/query?db=se_monitor&q=${q}`, { headers: { authorization: `Basic ${Buffer.from(`${auth.INFLUX_USERNAME}:${auth.INFLUX_PASSWORD}`).toString('base64')}` }, signal: AbortSignal.timeout(60_000) })).json()) as { results: { series?: { values: number[][] }[] }[] };
     const stored = body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;
     console.log(`recovery: spool empty ${recoveryS.toFixed(0)} s after InfluxDB came back; RSS peak ${peak.rss.toFixed(0)} MB`);
     console.log(`result:   RSS peak ${outage.rss.toFixed(0)} MB in the outage, ${peak.rss.toFixed(0)} MB overall (idle ${rssIdle.toFixed(0)} MB); messages ${res.acked} acked, ${stored} stored, lost ${res.acked - stored}`);

@@ -8,7 +8,7 @@
 // latency while the backlog replays (BENCH_PROBE_S), and the replay rate.
 //
 // Environment: BENCH_SPOOL_MB (1024), BENCH_PROBE_S (10),
-// BENCH_NODE_FLAGS (--max-semi-space-size=32).
+// BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,8 @@ async function main() {
   const log = pino({ level: 'warn' });
   const influx = await startLocalInflux({ dataDir: join(dir, 'influxdb'), port: await freePort(), log });
   const dataDir = join(dir, 'service');
-  const env = { INFLUX_URL: influx.url, SPOOL_MAX_BYTES: String(2 * SPOOL_MB * MB) };
+  await influx.ready();
+  const env = { INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, SPOOL_MAX_BYTES: String(2 * SPOOL_MB * MB) };
   try {
     let svc = await startService(dataDir, env);
     const [gw] = await registerCity(svc.base, 100, [{ id: 'BGW0', elevators: Array.from({ length: 100 }, (_, i) => benchElevator(i)) }]);
@@ -65,7 +66,7 @@ async function main() {
     await puback();
     console.log(`restart:  first PUBACK ${ms(performance.now() - t0)} after start (healthy after the spool was opened and the broker listened)`);
 
-    const depth = async () => ((await (await fetch(`${svc.base}/healthz`)).json()) as { spool: { depthMessages: number } }).spool.depthMessages;
+    const depth = async () => ((await (await fetch(`${svc.base}/healthz`, { signal: AbortSignal.timeout(10_000) })).json()) as { spool: { depthMessages: number } }).spool.depthMessages;
     const d0 = await depth();
     const lat: number[] = [];
     const probeStart = Date.now();
