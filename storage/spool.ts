@@ -171,6 +171,8 @@ export class Spool {
   private readonly segmentBytes: number;
   /** frames in the current segment, recorded in its count file when it is sealed */
   private segFrames = 0;
+  /** bytes skipped because they held no valid frame (a corrupt spool), since start */
+  corruptBytes = 0;
   /** bytes and messages appended but not yet stored */
   depthBytes = 0;
   depthCount = 0;
@@ -391,12 +393,41 @@ export class Spool {
           maxBytes = bytes + need;
           continue;
         }
-        throw new Error(`spool corrupt at segment ${seg} offset ${off}`);
+        // A corrupt frame (a bad block, a hand edit): skip to the next frame
+        // whose CRC holds. Stopping here would stall storage for good and,
+        // once the spool is full, refuse every publish.
+        const next = this.resync(seg, off + 1, end);
+        if (!stopAt) {
+          // counted and logged once: a re-read skips the same bytes again
+          this.corruptBytes += next - off;
+          this.opts.log.error({ seg, off, skippedBytes: next - off }, 'spool corrupt: skipped bytes that hold no valid frame; the messages in them are lost');
+        }
+        cursor = { seg, off: next };
+        bytes += next - off;
+        continue;
       }
       cursor = { seg, off: off + at };
       bytes += at;
     }
     return { entries, end: cursor, bytes };
+  }
+
+  /** The offset of the first frame in [from, end) of a segment whose length and CRC hold, or end. */
+  private resync(seg: number, from: number, end: number): number {
+    const buf = Buffer.allocUnsafe(end - from);
+    const fd = openSync(join(this.opts.dir, segName(seg)), 'r');
+    try {
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, from + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    for (let p = 0; p + HEADER <= buf.length; p++) if (decode(buf, p)) return from + p;
+    return end;
   }
 
   /** Rewinds the read cursor to the checkpoint (after a failed store, to read the same messages again). */
@@ -415,6 +446,8 @@ export class Spool {
     renameSync(tmp, join(this.opts.dir, 'checkpoint.json'));
     this.depthBytes -= batch.bytes;
     this.depthCount -= batch.count ?? batch.entries.length;
+    // Everything written is stored: nothing waits, whatever a skipped corrupt range held.
+    if (this.checkpoint.seg === this.seg && this.checkpoint.off === this.size) this.depthBytes = this.depthCount = 0;
     for (const s of [...this.sealed.keys()]) {
       if (s < this.checkpoint.seg) {
         this.sealed.delete(s);
