@@ -3,7 +3,7 @@
 // districts (an alert outside them is 404 for an inspector); who acts is the
 // signed-in user (only the admin token may name someone else in `by`).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { actorOf as actor, alertInScope } from '../dashboard/auth.js';
+import { actorOf as actor, alertInScope } from '../common/access.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RULES } from './scheduled.js';

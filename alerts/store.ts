@@ -5,12 +5,11 @@
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Database } from 'better-sqlite3';
-import { CITY_WIDE_SQL, SEVERITIES, type Severity } from '../domain/alerts.js';
+import { CITY_WIDE_SQL, SEVERITIES, type Alert, type AlertResult, type AlertState, type Severity, type SubjectKind, type Transition } from '../domain/alerts.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 
 export { SEVERITIES, type Severity };
-export type AlertState = 'open' | 'acknowledged' | 'resolved';
-export type SubjectKind = 'elevator' | 'gas_site' | 'cylinder' | 'maintenance_unit';
+export type { Alert, AlertResult, AlertState, SubjectKind, Transition };
 
 export interface RaiseInput {
   type: string;
@@ -25,53 +24,6 @@ export interface RaiseInput {
   evidence?: unknown;
   /** how long after its event time this occurrence was processed (late or backfilled data); 0 for timers */
   lagMs?: number;
-}
-
-export interface Alert {
-  id: number;
-  type: string;
-  severity: Severity;
-  subjectKind: SubjectKind;
-  subject: string;
-  district: string | null;
-  unit: string | null;
-  firstAt: number;
-  lastAt: number;
-  count: number;
-  state: AlertState;
-  ackBy: string | null;
-  ackAt: number | null;
-  resolvedBy: string | null;
-  resolvedAt: number | null;
-  resolution: string | null;
-  escalation: number;
-  /** wall-clock time the alert was opened (re-notification and escalation count from here) */
-  openedAt: number;
-  /** processing lag of the occurrence that opened it (see RaiseInput.lagMs) */
-  openedLagMs: number;
-  /** wall-clock time of the last reminder, if any */
-  remindedAt: number | null;
-  notes: { at: number; by: string; text: string }[];
-  evidence: unknown[];
-}
-
-/**
- * `severity_raised`: a repeat at a higher severity (a gas alarm going from first to
- * second level). It is paged at the new severity, as news; a plain `repeated` is not.
- * `escalated` is something else: the contact level rising while nobody acknowledges.
- */
-export type Transition = 'raised' | 'repeated' | 'severity_raised' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
-
-/** What a lifecycle call changed (after ThingsBoard's AlarmApiCallResult). */
-export interface AlertResult {
-  alert: Alert;
-  transition: Transition;
-  /** position in the transition log (alert_events.seq) */
-  seq: number;
-  /** event time of the transition */
-  at: number;
-  /** processing lag of the transition: how long after its event time it was processed */
-  lagMs: number;
 }
 
 export class AlertError extends Error {

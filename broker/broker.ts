@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { CHANNELS, MAX_PAYLOAD_BYTES, PARTNER_CHANNELS, parseTopic, type Route } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
-import type { Metrics } from '../service/metrics.js';
+import type { Metrics } from '../common/metrics.js';
 import { SpoolFullError, type Spool } from '../storage/spool.js';
 import { SessionSet } from './sessions.js';
 import { MqttWireGuard, type WireLimits, type WireRefusal } from './wire-guard.js';

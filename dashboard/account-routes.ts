@@ -12,7 +12,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AccountError, Accounts, ROLES, type User } from './accounts.js';
+import { AccountError, Accounts, type User } from './accounts.js';
+import { ROLES } from '../common/access.js';
 import { AUDIT_SORT, type AuditLog } from './audit.js';
 import { SESSION_COOKIE, cookieValue, principalOf, publicUser, type Authenticator } from './auth.js';
 

@@ -7,9 +7,7 @@
 // after SESSION_TTL_H hours without use (sliding).
 import type { Database, Statement } from 'better-sqlite3';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-
-export const ROLES = ['admin', 'inspector', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '../common/access.js';
 
 export interface User {
   username: string;

@@ -22,7 +22,7 @@ import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
 import { startLiveFeeds } from './live-feeds.js';
-import type { Metrics } from '../service/metrics.js';
+import type { Metrics } from '../common/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import { authenticator } from './auth.js';

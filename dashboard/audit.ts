@@ -7,7 +7,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ENTITIES, type EntityName } from '../registry/schemas.js';
 import { sorting, type SortOf } from '../storage/sort.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../common/access.js';
 
 export interface AuditEntry {
   id: number;

@@ -7,48 +7,19 @@
 //   - Authorization: Bearer <session token>,
 //   - Authorization: Bearer <ADMIN_TOKEN> (a machine principal with the admin role).
 // `req.principal` carries who it is, their role and districts; routes check
-// the role (requireRole) and scope their data with inScope.
+// the role (requireRole) and scope their data with inScope. The access rules
+// shared with other layers' routes (Principal, inScope, actorOf, …) live in
+// common/access.ts; this module keeps sign-in sessions and the guard.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../registry/registry.js';
-import type { Accounts, Role, User } from './accounts.js';
-import { isCityWide } from '../domain/alerts.js';
-
-export type { Role } from './accounts.js';
-
-export interface Principal {
-  kind: 'user' | 'token';
-  username: string;
-  displayName: string;
-  role: Role;
-  /** null = all districts */
-  districts: string[] | null;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by the authentication hook on every authenticated /api/v1 request. */
-    principal: Principal;
-  }
-}
+import type { Accounts, User } from './accounts.js';
+import { refuseBody, type Caller, type Principal, type Role } from '../common/access.js';
 
 export const SESSION_COOKIE = 'se_session';
 
 export const TOKEN_PRINCIPAL: Principal = Object.freeze({ kind: 'token', username: 'admin-token', displayName: 'Admin token', role: 'admin', districts: null }) as Principal;
-
-/** Whether a principal may see an alert: its district's, or every inspector for a city-wide one (domain/alerts.ts). */
-export const alertInScope = (p: Principal, a: { district: string | null; subjectKind: string }): boolean => isCityWide(a) || inScope(p, a.district);
-
-/** Whether a principal may see data of this district (admins, viewers and the admin token see all; an inspector only their districts). */
-export function inScope(p: Principal, district: string | null | undefined): boolean {
-  if (p.role !== 'inspector' || p.districts === null) return true;
-  return typeof district === 'string' && p.districts.includes(district);
-}
-
-/** Who acts: a signed-in user is always themselves; only the admin token may name someone in `by` (default "admin-token"). */
-export const actorOf = (req: FastifyRequest, by: unknown): string =>
-  req.principal?.kind === 'user' ? req.principal.username : typeof by === 'string' && by ? by : req.principal?.username ?? 'admin-token';
 
 export const principalOf = (u: User): Principal => ({
   kind: 'user', username: u.username, displayName: u.displayName, role: u.role, districts: u.role === 'inspector' ? [...u.districts] : null,
@@ -58,8 +29,6 @@ export const principalOf = (u: User): Principal => ({
 export const publicUser = (p: Principal) => ({ username: p.username, displayName: p.displayName, role: p.role, districts: p.districts ?? [] });
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
-
-export type Caller = { kind: 'admin' } | { kind: 'principal'; id: string };
 
 /** The value of one cookie in a Cookie header (no dependency on the cookie plugin, so WebSocket upgrades can use it too). */
 export function cookieValue(header: string | string[] | undefined, name: string): string | null {
@@ -76,17 +45,6 @@ export function cookieValue(header: string | string[] | undefined, name: string)
     }
   }
   return null;
-}
-
-/**
- * A refusal answered before the body is read (role checks run at onRequest)
- * closes the connection, so a refused upload is not read to its end just to
- * keep the connection alive.
- */
-export function refuseBody(reply: FastifyReply): FastifyReply {
-  const h = reply.request.headers;
-  if (h['transfer-encoding'] || Number(h['content-length'] ?? 0) > 0) reply.header('connection', 'close');
-  return reply;
 }
 
 /** Endpoints stricter than "reads for everyone": [method ('*' = any), route pattern, roles]. */

@@ -21,8 +21,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AlertResult, AlertStore } from '../alerts/store.js';
-import type { Metrics } from '../service/metrics.js';
-import { alertInScope, inScope, type Principal } from './auth.js';
+import type { Metrics } from '../common/metrics.js';
+import { alertInScope, inScope, type Principal } from '../common/access.js';
 
 export const LIVE_PATH = '/api/v1/live';
 const safeHost = (origin: string) => {

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { codeSchema } from '../domain/messages.js';
-import { inScope } from './auth.js';
+import { inScope } from '../common/access.js';
 import { DAY_MS } from '../domain/time.js';
 import { ELEVATOR_SORTS, GAS_SITE_SORTS, parseRange, RATE_HISTORY_MS, RATE_SAMPLE_MS, type Scope, type Views } from './views.js';
 

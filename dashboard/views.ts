@@ -19,7 +19,7 @@ import type { DeadLetters } from '../ingest/dead-letters.js';
 import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
 import type { Page, Registry } from '../registry/registry.js';
 import type { Elevator, GasSite } from '../registry/schemas.js';
-import type { Metrics } from '../service/metrics.js';
+import type { Metrics } from '../common/metrics.js';
 import type { InfluxStore, SeriesResult } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import type { Supervision } from '../supervision/supervision.js';

@@ -45,3 +45,55 @@ export const ALERT_TYPE_ZH: Record<string, string> = {
 };
 
 export const SEVERITY_ZH: Record<Severity, string> = { critical: '紧急', major: '严重', minor: '一般', warning: '提示' };
+
+// The alert and its transitions as every layer sees them (the store in
+// alerts/store.ts keeps them; storage/points.ts writes them to InfluxDB).
+export type AlertState = 'open' | 'acknowledged' | 'resolved';
+export type SubjectKind = 'elevator' | 'gas_site' | 'cylinder' | 'maintenance_unit';
+
+export interface Alert {
+  id: number;
+  type: string;
+  severity: Severity;
+  subjectKind: SubjectKind;
+  subject: string;
+  district: string | null;
+  unit: string | null;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+  state: AlertState;
+  ackBy: string | null;
+  ackAt: number | null;
+  resolvedBy: string | null;
+  resolvedAt: number | null;
+  resolution: string | null;
+  escalation: number;
+  /** wall-clock time the alert was opened (re-notification and escalation count from here) */
+  openedAt: number;
+  /** processing lag of the occurrence that opened it (see RaiseInput.lagMs in alerts/store.ts) */
+  openedLagMs: number;
+  /** wall-clock time of the last reminder, if any */
+  remindedAt: number | null;
+  notes: { at: number; by: string; text: string }[];
+  evidence: unknown[];
+}
+
+/**
+ * `severity_raised`: a repeat at a higher severity (a gas alarm going from first to
+ * second level). It is paged at the new severity, as news; a plain `repeated` is not.
+ * `escalated` is something else: the contact level rising while nobody acknowledges.
+ */
+export type Transition = 'raised' | 'repeated' | 'severity_raised' | 'acknowledged' | 'resolved' | 'escalated' | 'reminded' | 'noted';
+
+/** What a lifecycle call changed (after ThingsBoard's AlarmApiCallResult). */
+export interface AlertResult {
+  alert: Alert;
+  transition: Transition;
+  /** position in the transition log (alert_events.seq) */
+  seq: number;
+  /** event time of the transition */
+  at: number;
+  /** processing lag of the transition: how long after its event time it was processed */
+  lagMs: number;
+}

@@ -9,9 +9,9 @@ import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { publishDenied } from '../broker/broker.js';
 import type { Registry } from '../registry/registry.js';
-import type { Metrics } from '../service/metrics.js';
+import type { Metrics } from '../common/metrics.js';
 import { HTTP_TRANSPORT, SpoolFullError, type Spool } from '../storage/spool.js';
-import type { Authenticator, Caller } from '../dashboard/auth.js';
+import type { Caller, RouteAuth } from '../common/access.js';
 import { decode, REJECT_REASONS } from './decode.js';
 import { DEAD_LETTER_SORT, type DeadLetters } from './dead-letters.js';
 
@@ -20,7 +20,7 @@ export interface IngestHttpOptions {
   spool: Spool;
   deadLetters: DeadLetters;
   metrics: Metrics;
-  auth: Authenticator;
+  auth: RouteAuth;
 }
 
 export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions): Promise<void> {

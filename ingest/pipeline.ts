@@ -21,7 +21,7 @@ import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { CHANNELS, type Channel } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
-import type { Metrics } from '../service/metrics.js';
+import type { Metrics } from '../common/metrics.js';
 import { InfluxError, type InfluxStore } from '../storage/influx.js';
 import { lineAt, toPoint } from '../storage/points.js';
 import { comparePositions, HTTP_TRANSPORT, type Spool, type SpoolBatch, type SpoolEntry, type SpoolPosition } from '../storage/spool.js';

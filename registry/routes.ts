@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ENTITIES, type EntityName } from './schemas.js';
 import { RegistryError, type Registry } from './registry.js';
 import { parseRows, type ImportFormat } from './import.js';
-import { inScope } from '../dashboard/auth.js';
+import { inScope } from '../common/access.js';
 
 const listQuery = z.object({
   page: z.coerce.number().int().min(1).default(1),

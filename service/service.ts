@@ -29,7 +29,7 @@ import { RecordLedger } from '../storage/ledger.js';
 import { Spool } from '../storage/spool.js';
 import type { Config } from './config.js';
 import type { Inspection } from '../domain/messages.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, type Metrics } from '../common/metrics.js';
 
 export interface Service {
   config: Config;

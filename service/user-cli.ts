@@ -15,7 +15,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { AccountError, Accounts, ROLES, type Role } from '../dashboard/accounts.js';
+import { AccountError, Accounts } from '../dashboard/accounts.js';
+import { ROLES, type Role } from '../common/access.js';
 import { AuditLog } from '../dashboard/audit.js';
 import { ConfigError, loadConfig } from './config.js';
 

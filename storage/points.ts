@@ -11,7 +11,7 @@
 import type { Channel, ChannelRecord } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import { cstDate } from '../domain/time.js';
-import type { AlertResult } from '../alerts/store.js';
+import type { AlertResult } from '../domain/alerts.js';
 
 export const MEASUREMENTS: Record<Channel, string> = {
   status: 'elevator_status',

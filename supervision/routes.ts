@@ -1,6 +1,6 @@
 // Scorecards and interview lists over HTTP.
 import type { FastifyInstance } from 'fastify';
-import { actorOf as actor, alertInScope } from '../dashboard/auth.js';
+import { actorOf as actor, alertInScope } from '../common/access.js';
 import { complaintCategoryCode } from '../domain/complaint-categories.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { atLeast, CITY_WIDE_SQL, isCityWide } from '../../domain/alerts.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Contact } from '../../registry/schemas.js';
-import type { Metrics } from '../../service/metrics.js';
+import type { Metrics } from '../../common/metrics.js';
 import { follow, type Follower } from '../outbox.js';
 import type { AlertResult, AlertStore, Transition } from '../store.js';
 import { sorting, type SortOf } from '../../storage/sort.js';

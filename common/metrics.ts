@@ -1,4 +1,5 @@
-// Prometheus metrics of the whole service (served at /metrics).
+// Prometheus metrics of the whole service (served at /metrics). Low-level and
+// shared: every layer counts into it, and none imports upward to do so.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
