@@ -175,17 +175,7 @@ export class Scheduler {
       else if (ids && transition === 'resolved') ids.delete(alert.subject);
     }));
     this.cleanups.push(ingest.onAccepted((items) => this.onStored(items)));
-    // The registry's change hook is a single callback: chain ours after whatever is there.
-    const elevators = registry.elevators;
-    const previous = elevators.onChange;
-    const hook: typeof previous = (code, e) => {
-      previous(code, e);
-      this.onElevatorChange(code, e);
-    };
-    elevators.onChange = hook;
-    this.cleanups.push(() => {
-      if (elevators.onChange === hook) elevators.onChange = previous;
-    });
+    this.cleanups.push(registry.elevators.onChange((code, e) => this.onElevatorChange(code, e)));
 
     const logger = {
       info: (m: string) => this.log.info(m),

@@ -96,7 +96,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const db = new Database(join(config.dataDir, 'state.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  const registry = new Registry(db);
+  const registry = new Registry(db, log.child({ part: 'registry' }));
   const webhookTargets = new WebhookTargets(config.NOTIFY_ALLOW_HOSTS);
   registry.contacts.check = (c) => {
     const refused = webhookTargets.refusal(c.webhook);
