@@ -350,9 +350,9 @@ export class Scheduler {
     const routine: Maintenance[] = [];
     const passes: Inspection[] = [];
     for (const it of items) {
-      if (it.channel === 'maintenance' && ROUTINE_MAINTENANCE.has((it.record as Maintenance).kind)) routine.push(it.record as Maintenance);
+      if (it.channel === 'maintenance' && ROUTINE_MAINTENANCE.has(it.record.kind)) routine.push(it.record);
       else if (it.channel === 'inspection') {
-        const r = it.record as Inspection;
+        const r = it.record;
         if (r.kind === 'periodic' && r.result === 'pass') passes.push(r);
       }
     }

@@ -98,7 +98,7 @@ export class EquipmentState {
   private accept(items: IngestedItem[]): void {
     for (const it of items) {
       if (it.channel === 'status') {
-        const s = it.record as Status;
+        const s = it.record;
         const prev = this.status.get(it.code!);
         if (prev && prev.ts > s.ts) continue;
         this.status.set(it.code!, s);
@@ -106,7 +106,7 @@ export class EquipmentState {
         // first statuses would otherwise be one huge frame to every screen.
         if (prev ? prev.serviceMode !== s.serviceMode : s.serviceMode !== 'normal') this.emit({ kind: 'elevator', code: it.code! });
       } else if (it.channel === 'reading') {
-        const r = it.record as Reading;
+        const r = it.record;
         let site = this.readings.get(it.code!);
         if (!site) {
           site = new Map();

@@ -28,7 +28,6 @@ import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { RecordLedger } from '../storage/ledger.js';
 import { Spool } from '../storage/spool.js';
 import type { Config } from './config.js';
-import type { Inspection } from '../domain/messages.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
 export interface Service {
@@ -132,7 +131,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   ingest.onAccepted((items) => {
     for (const it of items) {
       if (it.channel !== 'inspection') continue;
-      const rec = it.record as Inspection;
+      const rec = it.record;
       const e = rec.nextDue && rec.kind === 'periodic' ? registry.elevators.get(rec.elevator) : undefined;
       if (e && (e.nextInspectionDue === null || rec.nextDue! > e.nextInspectionDue)) registry.elevators.patch(rec.elevator, { nextInspectionDue: rec.nextDue });
     }
