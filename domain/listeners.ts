@@ -22,6 +22,10 @@ export class Listeners<A extends unknown[]> {
     };
   }
 
+  clear(): void {
+    this.fns.clear();
+  }
+
   emit(...args: A): void {
     for (const fn of this.fns) {
       try {

@@ -137,7 +137,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     }
   });
 
-  const alerts = new AlertStore(db);
+  const alerts = new AlertStore(db, log.child({ part: 'alerts' }));
   const interviewCriteria = { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY };
   const stopAlerts = startAlertEngine({
     ingest, alerts, db, log: log.child({ part: 'alerts' }),
