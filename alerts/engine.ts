@@ -2,7 +2,6 @@
 // the pure rules and applies their actions to the alert store.
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { ElevatorEvent, Filling, Reading, Rescue } from '../domain/messages.js';
 import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
 import { RescueTimings } from './rescue-timings.js';
 import { onFaultEvent, onRescue, type FaultAction } from './rules/elevator-faults.js';
@@ -96,8 +95,8 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
   const gasCfg = deps.gas ?? DEFAULT_GAS;
   const gasStates = new Map<string, GasState>();
 
-  function onReading(item: IngestedItem): void {
-    const g = item.record as Reading;
+  function onReading(item: IngestedItem<'reading'>): void {
+    const g = item.record;
     const subject = `${item.code}:${g.detector}`;
     let state = gasStates.get(subject);
     if (!state) {
@@ -153,17 +152,17 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
       try {
         if (item.code !== null) signOfLife(item);
         if (item.channel === 'event') {
-          const e = item.record as ElevatorEvent;
+          const e = item.record;
           const code = item.code!;
           apply(item, code, onFaultEvent(e, alerts.active(e.type, 'elevator', code), alerts.lastResolved(e.type, 'elevator', code)));
         } else if (item.channel === 'filling') {
-          const f = item.record as Filling;
+          const f = item.record;
           const why = fillingViolation(f);
           if (why) alerts.raise({ type: 'illegal_filling', severity: 'major', subjectKind: 'gas_site', subject: item.code!, district: item.ctx.district, at: f.ts, lagMs: lag(f.ts), evidence: evidenceOf(item, { why }) });
         } else if (item.channel === 'reading') {
           onReading(item);
         } else if (item.channel === 'rescue') {
-          const r = item.record as Rescue;
+          const r = item.record;
           const active = alerts.active('entrapment', 'elevator', r.elevator);
           if (active && r.ts >= active.firstAt) timings.stage(active.id, r.stage, r.ts);
           apply(item, r.elevator, onRescue(r, active));

@@ -175,17 +175,7 @@ export class Scheduler {
       else if (ids && transition === 'resolved') ids.delete(alert.subject);
     }));
     this.cleanups.push(ingest.onAccepted((items) => this.onStored(items)));
-    // The registry's change hook is a single callback: chain ours after whatever is there.
-    const elevators = registry.elevators;
-    const previous = elevators.onChange;
-    const hook: typeof previous = (code, e) => {
-      previous(code, e);
-      this.onElevatorChange(code, e);
-    };
-    elevators.onChange = hook;
-    this.cleanups.push(() => {
-      if (elevators.onChange === hook) elevators.onChange = previous;
-    });
+    this.cleanups.push(registry.elevators.onChange((code, e) => this.onElevatorChange(code, e)));
 
     const logger = {
       info: (m: string) => this.log.info(m),
@@ -360,9 +350,9 @@ export class Scheduler {
     const routine: Maintenance[] = [];
     const passes: Inspection[] = [];
     for (const it of items) {
-      if (it.channel === 'maintenance' && ROUTINE_MAINTENANCE.has((it.record as Maintenance).kind)) routine.push(it.record as Maintenance);
+      if (it.channel === 'maintenance' && ROUTINE_MAINTENANCE.has(it.record.kind)) routine.push(it.record);
       else if (it.channel === 'inspection') {
-        const r = it.record as Inspection;
+        const r = it.record;
         if (r.kind === 'periodic' && r.result === 'pass') passes.push(r);
       }
     }

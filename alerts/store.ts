@@ -6,6 +6,7 @@
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Database } from 'better-sqlite3';
 import { CITY_WIDE_SQL, SEVERITIES, type Alert, type AlertResult, type AlertState, type Severity, type SubjectKind, type Transition } from '../domain/alerts.js';
+import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 
 export { SEVERITIES, type Severity };
@@ -98,9 +99,11 @@ function filterSql(q: AlertFilter): { w: string; args: Record<string, unknown> }
 }
 
 export class AlertStore {
-  private listeners = new Set<(r: AlertResult) => void>();
+  private readonly listeners: Listeners<[AlertResult]>;
 
-  constructor(private db: Database) {
+  /** `log` hears a transition listener's failure (default: a plain pino logger). */
+  constructor(private db: Database, log?: ErrorLog) {
+    this.listeners = new Listeners('alert transition', log);
     db.exec(`CREATE TABLE IF NOT EXISTS alerts (
       id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, severity TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL,
       district TEXT, unit TEXT, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
@@ -126,8 +129,7 @@ export class AlertStore {
 
   /** Listeners hear every transition, after it is committed. */
   onTransition(fn: (r: AlertResult) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.on(fn);
   }
 
   get(id: number): Alert | undefined {
@@ -284,13 +286,7 @@ export class AlertStore {
 
   private tx(fn: () => AlertResult): AlertResult {
     const result = this.db.transaction(fn)();
-    for (const l of this.listeners) {
-      try {
-        l(result);
-      } catch {
-        // a listener's failure must not undo or hide a committed transition
-      }
-    }
+    this.listeners.emit(result);
     return result;
   }
 }

@@ -44,17 +44,7 @@ export class UnitFlags {
 
   constructor(private readonly opts: UnitFlagsOptions) {
     this.clock = opts.clock ?? Date.now;
-    // The registry's change hook is a single callback: chain ours after whatever is there.
-    const elevators = opts.registry.elevators;
-    const previous = elevators.onChange;
-    const hook: typeof previous = (code, e) => {
-      previous(code, e);
-      this.moved(code, e?.maintenanceUnit);
-    };
-    elevators.onChange = hook;
-    this.cleanups.push(() => {
-      if (elevators.onChange === hook) elevators.onChange = previous;
-    });
+    this.cleanups.push(opts.registry.elevators.onChange((code, e) => this.moved(code, e?.maintenanceUnit)));
   }
 
   stop(): void {

@@ -12,6 +12,7 @@ import type { EquipmentLiveness } from '../alerts/engine.js';
 import type { Scheduler } from '../alerts/scheduled.js';
 import type { AlertStore } from '../alerts/store.js';
 import { SEVERITIES, type Severity } from '../domain/alerts.js';
+import { Listeners } from '../domain/listeners.js';
 import type { Reading, Status } from '../domain/messages.js';
 import { cstDate, cstMidnight, DAY_MS } from '../domain/time.js';
 import { maintenanceOverdue, inspectionOverdue } from '../alerts/rules/overdue.js';
@@ -72,33 +73,27 @@ export class EquipmentState {
   readonly status = new Map<string, Status>();
   /** site → detector → reading */
   readonly readings = new Map<string, Map<string, Reading>>();
-  private listeners = new Set<(c: EquipmentChange) => void>();
+  private readonly listeners: Listeners<[EquipmentChange]>;
   private off: () => void;
 
   constructor(private ingest: Ingest, private store: InfluxStore, private log: Logger) {
+    this.listeners = new Listeners('dashboard equipment change', log);
     this.off = ingest.onAccepted((items) => this.accept(items));
   }
 
   /** Hears elevators whose service mode changed (or whose first status is not normal service) and gas sites heard from for the first time. */
   onChange(fn: (c: EquipmentChange) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.on(fn);
   }
 
   private emit(c: EquipmentChange): void {
-    for (const l of this.listeners) {
-      try {
-        l(c);
-      } catch {
-        // never disturb ingest
-      }
-    }
+    this.listeners.emit(c); // a listener's failure is logged and never disturbs ingest
   }
 
   private accept(items: IngestedItem[]): void {
     for (const it of items) {
       if (it.channel === 'status') {
-        const s = it.record as Status;
+        const s = it.record;
         const prev = this.status.get(it.code!);
         if (prev && prev.ts > s.ts) continue;
         this.status.set(it.code!, s);
@@ -106,7 +101,7 @@ export class EquipmentState {
         // first statuses would otherwise be one huge frame to every screen.
         if (prev ? prev.serviceMode !== s.serviceMode : s.serviceMode !== 'normal') this.emit({ kind: 'elevator', code: it.code! });
       } else if (it.channel === 'reading') {
-        const r = it.record as Reading;
+        const r = it.record;
         let site = this.readings.get(it.code!);
         if (!site) {
           site = new Map();

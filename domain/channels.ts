@@ -23,6 +23,9 @@ export const SCHEMAS = {
 
 export type ChannelRecord = { [C in Channel]: z.output<(typeof SCHEMAS)[C]> };
 
+/** A record with its channel, as a union: testing `channel` narrows `record` to that channel's type. */
+export type ChannelItem<C extends Channel = Channel> = { [K in C]: { channel: K; record: ChannelRecord[K] } }[C];
+
 /** A parsed topic: the channel and, for equipment channels, the equipment it speaks for. */
 export type Route =
   | { channel: 'status' | 'event'; equipment: { kind: 'elevator'; code: string } }

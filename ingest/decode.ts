@@ -1,7 +1,7 @@
 // Decoding one message: topic → channel, payload → validated objects. Pure
 // apart from registry look-ups; every refusal carries a reason code and a
 // message an operator can act on. One bad object rejects that object only.
-import { MAX_BATCH, MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, SCHEMAS, parseTopic, type Channel, type ChannelRecord } from '../domain/channels.js';
+import { MAX_BATCH, MAX_FUTURE_MS, MAX_PAYLOAD_BYTES, SCHEMAS, parseTopic, type Channel, type ChannelItem, type ChannelRecord } from '../domain/channels.js';
 import type { PointContext } from '../storage/points.js';
 import { formatIssues, type Registry } from '../registry/registry.js';
 
@@ -21,13 +21,11 @@ export interface Reject {
   excerpt: string;
 }
 
-export interface Accepted<C extends Channel = Channel> {
-  channel: C;
-  record: ChannelRecord[C];
+export type Accepted<C extends Channel = Channel> = ChannelItem<C> & {
   /** equipment named by the topic (elevator or site), null for records */
   code: string | null;
   ctx: PointContext;
-}
+};
 
 export interface Decoded {
   channel: Channel | null;
@@ -125,7 +123,8 @@ export function decode(topic: string, payload: Buffer | unknown, receivedAt: num
       out.rejects.push({ reason: ctx, message: REASON_TEXT[ctx]!(code, record as unknown as Record<string, unknown>), index, excerpt: excerpt(obj) });
       return;
     }
-    out.items.push({ channel, record, code, ctx });
+    // `record` was parsed by SCHEMAS[channel], so it is that channel's record.
+    out.items.push({ channel, record, code, ctx } as Accepted);
   });
   return out;
 }

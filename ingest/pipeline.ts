@@ -31,10 +31,10 @@ import { DEDUP_CHANNELS, Dedup } from './dedup.js';
 import { PointSlots, type Reassigned } from './point-slots.js';
 
 /** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
-export interface IngestedItem extends Accepted {
+export type IngestedItem<C extends Channel = Channel> = Accepted<C> & {
   sender: string;
   receivedAt: number;
-}
+};
 
 export interface IngestDeps {
   spool: Spool;
@@ -198,7 +198,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           }
           const ingested: IngestedItem = { ...item, sender: e.sender, receivedAt: e.receivedAt };
           // A new point takes a free offset; one accepted before takes the offset it was given then.
-          const point = toPoint(channel, item.record, item.code, item.ctx, e.sender);
+          const point = toPoint(item, item.code, item.ctx, e.sender);
           const { ts, id } = item.record;
           out.points.push(lineAt(point, ts, again ? slots.recall(point.key, ts, id) : slots.assign(point.key, ts, id, out.reassigned)));
           out.origin.push({ entry: e, index: i, item: ingested });

@@ -8,6 +8,7 @@ import type { Database } from 'better-sqlite3';
 import { z } from 'zod';
 import { ENTITIES, type EntityName, type EntityTypes } from './schemas.js';
 import type { PartnerKind } from '../domain/channels.js';
+import { Listeners, type ErrorLog } from '../domain/listeners.js';
 
 export class RegistryError extends Error {
   constructor(message: string, readonly status: 400 | 404 | 409) {
@@ -43,9 +44,10 @@ class Collection<N extends EntityName> {
   private del;
   private readonly keyField: string;
   check: Checker<N> = () => null;
-  onChange: (key: string, item: EntityTypes[N] | undefined) => void = () => undefined;
+  private readonly changes: Listeners<[key: string, item: EntityTypes[N] | undefined]>;
 
-  constructor(private db: Database, readonly name: N) {
+  constructor(private db: Database, readonly name: N, log?: ErrorLog) {
+    this.changes = new Listeners(`registry ${name} change`, log);
     const table = name.replace('-', '_');
     db.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)`);
     this.insert = db.prepare(`INSERT INTO ${table} (key, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`);
@@ -54,6 +56,11 @@ class Collection<N extends EntityName> {
     for (const row of db.prepare(`SELECT key, data FROM ${table}`).iterate() as Iterable<{ key: string; data: string }>) {
       this.items.set(row.key, JSON.parse(row.data));
     }
+  }
+
+  /** Listeners hear every item stored (`item`) or removed (`undefined`), after it is written. */
+  onChange(fn: (key: string, item: EntityTypes[N] | undefined) => void): () => void {
+    return this.changes.on(fn);
   }
 
   get schema(): z.ZodType<EntityTypes[N]> {
@@ -94,7 +101,7 @@ class Collection<N extends EntityName> {
     if (problem) throw new RegistryError(problem, 400);
     this.insert.run(key, JSON.stringify(item), Date.now());
     this.items.set(key, item);
-    this.onChange(key, item);
+    this.changes.emit(key, item);
     return item;
   }
 
@@ -107,7 +114,7 @@ class Collection<N extends EntityName> {
   remove(key: string): void {
     if (!this.items.delete(key)) throw new RegistryError(`${this.name} ${key} not found`, 404);
     this.del.run(key);
-    this.onChange(key, undefined);
+    this.changes.emit(key, undefined);
   }
 
   /** Stores many items in one transaction; returns per-item errors without aborting the rest. */
@@ -143,18 +150,19 @@ export class Registry {
   private principals = new Map<string, Principal>();
   private putSecret;
 
-  constructor(private db: Database) {
+  /** `log` hears a change listener's failure (default: a plain pino logger). */
+  constructor(private db: Database, log?: ErrorLog) {
     db.exec(`CREATE TABLE IF NOT EXISTS credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL)`);
     this.putSecret = db.prepare(`INSERT INTO credentials (principal, digest, issued_at) VALUES (?, ?, ?) ON CONFLICT(principal) DO UPDATE SET digest = excluded.digest, issued_at = excluded.issued_at`);
     for (const r of db.prepare('SELECT principal, digest FROM credentials').iterate() as Iterable<{ principal: string; digest: Buffer }>) {
       this.secrets.set(r.principal, r.digest);
     }
-    this.units = new Collection(db, 'units');
-    this.elevators = new Collection(db, 'elevators');
-    this.gasSites = new Collection(db, 'gas-sites');
-    this.partners = new Collection(db, 'partners');
-    this.gateways = new Collection(db, 'gateways');
-    this.contacts = new Collection(db, 'contacts');
+    this.units = new Collection(db, 'units', log);
+    this.elevators = new Collection(db, 'elevators', log);
+    this.gasSites = new Collection(db, 'gas-sites', log);
+    this.partners = new Collection(db, 'partners', log);
+    this.gateways = new Collection(db, 'gateways', log);
+    this.contacts = new Collection(db, 'contacts', log);
 
     this.elevators.check = (e) => (this.units.get(e.maintenanceUnit) ? null : `maintenanceUnit: unknown maintenance unit ${e.maintenanceUnit}`);
     this.partners.check = (p) => {
@@ -178,8 +186,8 @@ export class Registry {
       if (p) this.principals.set(id, { kind: 'partner', id, partnerKind: p.kind, unit: p.unit });
       else this.principals.delete(id);
     };
-    this.gateways.onChange = refreshGateway;
-    this.partners.onChange = refreshPartner;
+    this.gateways.onChange(refreshGateway);
+    this.partners.onChange(refreshPartner);
     for (const [k, g] of this.gateways.items) refreshGateway(k, g);
     for (const [k, p] of this.partners.items) refreshPartner(k, p);
   }

@@ -28,7 +28,6 @@ import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { RecordLedger } from '../storage/ledger.js';
 import { Spool } from '../storage/spool.js';
 import type { Config } from './config.js';
-import type { Inspection } from '../domain/messages.js';
 import { createMetrics, type Metrics } from '../common/metrics.js';
 
 export interface Service {
@@ -96,7 +95,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const db = new Database(join(config.dataDir, 'state.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  const registry = new Registry(db);
+  const registry = new Registry(db, log.child({ part: 'registry' }));
   const webhookTargets = new WebhookTargets(config.NOTIFY_ALLOW_HOSTS);
   registry.contacts.check = (c) => {
     const refused = webhookTargets.refusal(c.webhook);
@@ -132,13 +131,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   ingest.onAccepted((items) => {
     for (const it of items) {
       if (it.channel !== 'inspection') continue;
-      const rec = it.record as Inspection;
+      const rec = it.record;
       const e = rec.nextDue && rec.kind === 'periodic' ? registry.elevators.get(rec.elevator) : undefined;
       if (e && (e.nextInspectionDue === null || rec.nextDue! > e.nextInspectionDue)) registry.elevators.patch(rec.elevator, { nextInspectionDue: rec.nextDue });
     }
   });
 
-  const alerts = new AlertStore(db);
+  const alerts = new AlertStore(db, log.child({ part: 'alerts' }));
   const interviewCriteria = { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY };
   const stopAlerts = startAlertEngine({
     ingest, alerts, db, log: log.child({ part: 'alerts' }),

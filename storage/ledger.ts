@@ -12,7 +12,7 @@
 // its row, as it overwrites its point in InfluxDB, so duplicates never count
 // twice.
 import type { Database, Statement } from 'better-sqlite3';
-import type { Channel, ChannelRecord } from '../domain/channels.js';
+import type { ChannelItem } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import type { PointContext } from './points.js';
 
@@ -20,13 +20,11 @@ import type { PointContext } from './points.js';
 export const LEDGER_CHANNELS = ['maintenance', 'inspection', 'complaint', 'event'] as const;
 export type LedgerChannel = (typeof LEDGER_CHANNELS)[number];
 
-export interface LedgerItem {
-  channel: Channel;
-  record: ChannelRecord[Channel];
+export type LedgerItem = ChannelItem & {
   /** elevator named by the topic (events), null for records */
   code: string | null;
   ctx: PointContext;
-}
+};
 
 const COLUMNS = ['channel', 'id', 'ts', 'elevator', 'unit', 'unit_source', 'kind', 'routine', 'attempt', 'result', 'next_due', 'party', 'category'] as const;
 type Row = [LedgerChannel, string, number, string | null, string | null, 'record' | 'registry', string | null, 0 | 1 | null, number | null, string | null, string | null, string | null, string | null];
@@ -53,7 +51,7 @@ export interface UnitRecords {
  */
 export function ledgerUnit(it: LedgerItem): string | null {
   if (it.channel !== 'inspection' && it.channel !== 'complaint') return null;
-  const own = (it.record as ChannelRecord['inspection'] | ChannelRecord['complaint']).unit;
+  const own = it.record.unit;
   return own ?? it.ctx.unit ?? null;
 }
 
@@ -62,19 +60,19 @@ function ledgerRow(it: LedgerItem): Row | null {
   const ctx = it.ctx;
   switch (it.channel) {
     case 'maintenance': {
-      const m = it.record as ChannelRecord['maintenance'];
+      const m = it.record;
       return ['maintenance', m.id, m.ts, m.elevator, m.unit, 'record', m.kind, ROUTINE_MAINTENANCE.has(m.kind) ? 1 : 0, null, null, null, null, null];
     }
     case 'inspection': {
-      const i = it.record as ChannelRecord['inspection'];
+      const i = it.record;
       return ['inspection', i.id, i.ts, i.elevator, ledgerUnit(it), src(i.unit), i.kind, null, i.attempt, i.result, i.nextDue ?? null, i.institution, null];
     }
     case 'complaint': {
-      const c = it.record as ChannelRecord['complaint'];
+      const c = it.record;
       return ['complaint', c.id, c.ts, c.elevator ?? null, ledgerUnit(it), src(c.unit), null, null, null, null, null, c.source, c.category];
     }
     case 'event': {
-      const e = it.record as ChannelRecord['event'];
+      const e = it.record;
       if (e.state !== 'raised') return null;
       return ['event', e.id, e.ts, it.code, ctx.unit ?? null, 'registry', e.type, null, null, null, null, null, null];
     }

@@ -8,7 +8,7 @@
 // accept stage moves the later one to a free offset (ingest/point-slots.ts).
 // Tags are only low-cardinality or per-equipment keys; ids, cylinder codes and
 // free text are fields.
-import type { Channel, ChannelRecord } from '../domain/channels.js';
+import type { Channel, ChannelItem } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import { cstDate } from '../domain/time.js';
 import type { AlertResult } from '../domain/alerts.js';
@@ -122,12 +122,12 @@ export function alertEventLine(e: AlertResult): string {
 }
 
 /** Builds the line-protocol point (without its timestamp) for one validated object. `code` is the equipment named by the topic, if any. */
-export function toPoint<C extends Channel>(channel: C, r: ChannelRecord[C], code: string | null, ctx: PointContext, sender: string): PointParts {
-  const p = new Line(MEASUREMENTS[channel]);
+export function toPoint(item: ChannelItem, code: string | null, ctx: PointContext, sender: string): PointParts {
+  const p = new Line(MEASUREMENTS[item.channel]);
   let key = code ?? '';
-  switch (channel) {
+  switch (item.channel) {
     case 'status': {
-      const s = r as ChannelRecord['status'];
+      const s = item.record;
       p.tag('district', ctx.district).tag('elevator', code!);
       p.str('service_mode', s.serviceMode).str('car_status', s.carStatus).str('direction', s.direction).int('floor', s.floor)
         .bool('door_zone', s.doorZone).str('door_status', s.doorStatus).bool('passengers', s.passengers)
@@ -135,19 +135,19 @@ export function toPoint<C extends Channel>(channel: C, r: ChannelRecord[C], code
       break;
     }
     case 'event': {
-      const e = r as ChannelRecord['event'];
+      const e = item.record;
       p.tag('district', ctx.district).tag('elevator', code!).tag('state', e.state).tag('type', e.type).tag('unit', ctx.unit);
       p.int('floor', e.floor).str('detail', e.detail);
       break;
     }
     case 'reading': {
-      const g = r as ChannelRecord['reading'];
+      const g = item.record;
       p.tag('detector', g.detector).tag('district', ctx.district).tag('site', code!);
       p.float('lel', g.lel).str('gas', g.gas).float('pressure_mpa', g.pressureMPa).float('temperature_c', g.temperatureC);
       break;
     }
     case 'filling': {
-      const f = r as ChannelRecord['filling'];
+      const f = item.record;
       const day = cstDate(f.ts);
       p.tag('district', ctx.district).tag('medium', f.medium).tag('site', code!);
       p.str('cylinder', f.cylinder).str('manufactured', f.manufactured).str('next_inspection_due', f.nextInspectionDue)
@@ -156,33 +156,33 @@ export function toPoint<C extends Channel>(channel: C, r: ChannelRecord[C], code
       break;
     }
     case 'maintenance': {
-      const m = r as ChannelRecord['maintenance'];
+      const m = item.record;
       key = m.elevator;
       p.tag('district', ctx.district).tag('elevator', m.elevator).tag('kind', m.kind).tag('routine', ROUTINE_MAINTENANCE.has(m.kind) ? 'true' : 'false').tag('unit', m.unit);
       p.str('technician', m.technician);
       break;
     }
     case 'inspection': {
-      const i = r as ChannelRecord['inspection'];
+      const i = item.record;
       key = i.elevator;
       p.tag('district', ctx.district).tag('elevator', i.elevator).tag('institution', i.institution).tag('kind', i.kind).tag('result', i.result).tag('unit', i.unit ?? ctx.unit);
       p.int('attempt', i.attempt).str('unit_source', i.unit ? 'record' : 'registry').str('next_due', i.nextDue);
       break;
     }
     case 'complaint': {
-      const c = r as ChannelRecord['complaint'];
+      const c = item.record;
       key = c.unit ?? ctx.unit ?? '';
       p.tag('district', ctx.district).tag('source', c.source).tag('unit', c.unit ?? ctx.unit);
       p.str('category', c.category).str('unit_source', c.unit ? 'record' : 'registry').str('elevator', c.elevator);
       break;
     }
     case 'rescue': {
-      const s = r as ChannelRecord['rescue'];
+      const s = item.record;
       key = s.elevator;
       p.tag('district', ctx.district).tag('elevator', s.elevator).tag('stage', s.stage).tag('unit', s.unit);
       break;
     }
   }
-  p.str('id', r.id).str('sender', sender);
+  p.str('id', item.record.id).str('sender', sender);
   return p.parts(key);
 }

@@ -17,6 +17,7 @@ import {
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
+import { Listeners } from '../domain/listeners.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'none';
 
@@ -167,7 +168,7 @@ export class Spool {
   private syncing = false;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
-  private listeners = new Set<() => void>();
+  private readonly listeners: Listeners<[]>;
   private readonly segmentBytes: number;
   /** frames in the current segment, recorded in its count file when it is sealed */
   private segFrames = 0;
@@ -180,6 +181,7 @@ export class Spool {
 
   private constructor(private opts: SpoolOptions) {
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
+    this.listeners = new Listeners('spool append', opts.log);
     mkdirSync(opts.dir, { recursive: true });
     const cpPath = join(opts.dir, 'checkpoint.json');
     const segs = readdirSync(opts.dir).filter((f) => f.endsWith('.seg')).map((f) => Number(f.slice(0, -4))).sort((a, b) => a - b);
@@ -303,7 +305,7 @@ export class Spool {
 
   private published(upTo: number): void {
     this.readable = upTo;
-    for (const l of this.listeners) l();
+    this.listeners.emit(); // a throwing listener is logged: it must not keep the appends waiting for their acknowledgement
   }
 
   private syncNow(): void {
@@ -331,8 +333,7 @@ export class Spool {
 
   /** Calls `fn` whenever new messages can be read (appended and, with fsync `always`, synced). */
   onAppend(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.on(fn);
   }
 
   /** Reads up to about maxBytes of messages after the read cursor (not yet committed). */

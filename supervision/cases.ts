@@ -11,6 +11,7 @@
 import type { Database } from 'better-sqlite3';
 import { z } from 'zod';
 import type { AlertStore } from '../alerts/store.js';
+import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import type { InterviewList } from './interview.js';
 
@@ -59,25 +60,20 @@ export class CaseError extends Error {
 }
 
 export class InterviewCases {
-  private listeners = new Set<(c: InterviewCase) => void>();
+  private readonly listeners: Listeners<[InterviewCase]>;
 
   /** Listeners hear every case created or moved on, after it is committed (the dashboard's live feed). */
   onChange(fn: (c: InterviewCase) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.on(fn);
   }
 
   private changed(cases: InterviewCase[]): void {
-    for (const c of cases) for (const l of this.listeners) {
-      try {
-        l(c);
-      } catch {
-        // a listener's failure must not undo or hide a committed change
-      }
-    }
+    for (const c of cases) this.listeners.emit(c);
   }
 
-  constructor(private db: Database, private alerts: AlertStore) {
+  /** `log` hears a change listener's failure (default: a plain pino logger). */
+  constructor(private db: Database, private alerts: AlertStore, log?: ErrorLog) {
+    this.listeners = new Listeners('interview case change', log);
     db.exec(`CREATE TABLE IF NOT EXISTS interview_cases (id INTEGER PRIMARY KEY AUTOINCREMENT, list_id INTEGER NOT NULL, unit TEXT NOT NULL, name TEXT,
       period_from TEXT NOT NULL, period_to TEXT NOT NULL, state TEXT NOT NULL, repeat_of INTEGER, alert_id INTEGER, details TEXT NOT NULL DEFAULT '{}',
       history TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL, UNIQUE (period_from, period_to, unit))`);

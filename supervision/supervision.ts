@@ -34,7 +34,7 @@ export class Supervision {
 
   constructor(private opts: SupervisionOptions) {
     this.lists = new InterviewLists(opts.db);
-    this.cases = new InterviewCases(opts.db, opts.alerts);
+    this.cases = new InterviewCases(opts.db, opts.alerts, opts.log);
     this.criteria = opts.criteria ?? DEFAULT_CRITERIA;
     this.ledger = new RecordLedger(opts.db);
   }

@@ -100,4 +100,20 @@ describe('alert store', () => {
     expect(b.store.raise(entrapment(2000)).transition).toBe('repeated');
     b.db.close();
   });
+
+  it('a transition listener that throws is logged; the other listeners still hear it and the transition stands', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alerts-'));
+    dirs.push(dir);
+    const logged: { obj: object; msg: string }[] = [];
+    const store = new AlertStore(new Database(join(dir, 'state.db')), { error: (obj, msg) => logged.push({ obj, msg }) });
+    store.onTransition(() => {
+      throw new Error('listener broke');
+    });
+    const heard: string[] = [];
+    store.onTransition((r) => heard.push(r.transition));
+    const raised = store.raise(entrapment(1000));
+    expect(heard).toEqual(['raised']);
+    expect(store.get(raised.alert.id)?.state).toBe('open');
+    expect(logged.map((l) => [l.msg, (l.obj as { err: Error }).err.message])).toEqual([['alert transition listener failed', 'listener broke']]);
+  });
 });

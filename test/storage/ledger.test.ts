@@ -33,9 +33,9 @@ describe('record ledger', () => {
   it('a re-sent record replaces its row instead of adding one; the same id on another channel is another record', () => {
     const db = new Database(':memory:');
     const ledger = new RecordLedger(db);
-    const first: LedgerItem = { channel: 'inspection', record: { id: 'x', ts: 3000, elevator: 'E1', institution: '特检院', unit: 'U1', kind: 'periodic', attempt: 1, result: 'fail' }, code: null, ctx };
+    const first = { channel: 'inspection', record: { id: 'x', ts: 3000, elevator: 'E1', institution: '特检院', unit: 'U1', kind: 'periodic', attempt: 1, result: 'fail' }, code: null, ctx } satisfies LedgerItem;
     ledger.add([first, first]);
-    ledger.add([{ ...first, record: { ...first.record, result: 'pass' } as LedgerItem['record'] }]);
+    ledger.add([{ ...first, record: { ...first.record, result: 'pass' } }]);
     ledger.add([{ channel: 'complaint', record: { id: 'x', ts: 4000, source: '96333', category: '异响' }, code: null, ctx }]);
     expect(ledger.count('inspection')).toBe(1);
     expect(ledger.count()).toBe(2);

@@ -136,4 +136,21 @@ describe('spool', () => {
     await pending;
     await a.close();
   });
+
+  it('an append listener that throws is logged; the append is still acknowledged and the other listeners still hear it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    dirs.push(dir);
+    const logged: string[] = [];
+    const log = Object.assign(quietLog.child({}), { error: (obj: { err: Error }, msg: string) => logged.push(`${msg}: ${obj.err.message}`) });
+    const a = open(dir, { log });
+    a.onAppend(() => {
+      throw new Error('listener broke');
+    });
+    let heard = 0;
+    a.onAppend(() => heard++);
+    await a.appendAsync(msg(1));
+    expect(heard).toBe(1);
+    expect(logged).toEqual(['spool append listener failed: listener broke']);
+    await a.close();
+  });
 });
