@@ -34,10 +34,6 @@ const BULK_ACK_MAX = 5000;
 export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertStore }): Promise<void> {
   const { alerts } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof AlertError) return reply.code(err.status).send({ error: err.message });
-    throw err;
-  });
   /** The alert if it exists and is in the caller's scope; otherwise 404 (no hint that it exists). */
   const visible = (req: FastifyRequest, id: number) => {
     const a = alerts.get(id);

@@ -8,6 +8,7 @@ import type { Database } from 'better-sqlite3';
 import { CITY_WIDE_SQL, SEVERITIES, type Alert, type AlertResult, type AlertState, type Severity, type SubjectKind, type Transition } from '../domain/alerts.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
+import { AppError } from '../common/errors.js';
 
 export { SEVERITIES, type Severity };
 export type { Alert, AlertResult, AlertState, SubjectKind, Transition };
@@ -27,9 +28,9 @@ export interface RaiseInput {
   lagMs?: number;
 }
 
-export class AlertError extends Error {
-  constructor(message: string, readonly status: 404 | 409) {
-    super(message);
+export class AlertError extends AppError {
+  constructor(message: string, statusCode: 404 | 409) {
+    super(message, statusCode);
   }
 }
 

@@ -12,7 +12,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AccountError, Accounts, type User } from './accounts.js';
+import { Accounts, type User } from './accounts.js';
 import { ROLES } from '../common/access.js';
 import { AUDIT_SORT, type AuditLog } from './audit.js';
 import { SESSION_COOKIE, cookieValue, principalOf, publicUser, type Authenticator } from './auth.js';
@@ -36,10 +36,6 @@ const isHttps = (req: FastifyRequest) => req.protocol === 'https' || req.headers
 export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOptions): Promise<void> {
   const { accounts, audit, auth } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof AccountError) return reply.code(err.status).send({ error: err.message });
-    throw err;
-  });
   await app.register(rateLimit, { global: false });
   const loginLimit = app.createRateLimit({
     max: opts.login.max,

@@ -8,6 +8,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ROLES, type Role } from '../common/access.js';
+import { AppError } from '../common/errors.js';
 
 export interface User {
   username: string;
@@ -20,9 +21,9 @@ export interface User {
   updatedAt: number;
 }
 
-export class AccountError extends Error {
-  constructor(message: string, readonly status: 400 | 404 | 409) {
-    super(message);
+export class AccountError extends AppError {
+  constructor(message: string, statusCode: 400 | 404 | 409) {
+    super(message, statusCode);
   }
 }
 

@@ -2,7 +2,7 @@
 // /metrics. Built by a factory and listened to elsewhere, so tests can use
 // app.inject.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Ingest } from '../ingest/pipeline.js';
 import { ingestRoutes } from '../ingest/http.js';
@@ -33,6 +33,7 @@ import { AuditLog, describeChange } from './audit.js';
 import { accountRoutes } from './account-routes.js';
 import { registerOpenApi } from './openapi.js';
 import { jsonBodies, securityHeaders } from './security.js';
+import { errorHandler } from './errors.js';
 
 export interface AppDeps {
   registry: Registry;
@@ -60,14 +61,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }, { level: deps.log.levelVal > 40 ? deps.log.level : 'warn' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: deps.trustProxy ?? false });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler((err, req, reply) => {
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      return reply.code(400).send({ error: 'invalid request', issues: err.validation.map((v) => `${v.instancePath} ${v.message}`.trim()) });
-    }
-    const status = (err as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) req.log.error({ err }, 'request failed');
-    return reply.code(status).send({ error: (err as Error).message });
-  });
+  app.setErrorHandler(errorHandler);
   const auth = authenticator(deps.adminToken, deps.registry, deps.accounts);
   // Accounts and access (dashboard/auth.ts): every /api/v1 request names a principal (req.principal), except
   // partner ingest (HTTP Basic) and signing in; every successful change is written to the audit log.

@@ -3,6 +3,7 @@
 // refusals say what is wrong.
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '../common/errors.js';
 
 /**
  * The policy the UI (Vite build: scripts and styles from /assets, echarts on
@@ -66,7 +67,7 @@ export function jsonBodies(app: FastifyInstance): void {
   });
 }
 
-function jsonBodyError(body: string): Error {
+function jsonBodyError(body: string): AppError {
   let message: string;
   try {
     JSON.parse(body);
@@ -74,5 +75,5 @@ function jsonBodyError(body: string): Error {
   } catch (e) {
     message = `the body is not valid JSON: ${(e as Error).message}`;
   }
-  return Object.assign(new Error(message), { statusCode: 400 });
+  return new AppError(message, 400);
 }

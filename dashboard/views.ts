@@ -25,6 +25,7 @@ import type { InfluxStore, SeriesResult } from '../storage/influx.js';
 import type { Spool } from '../storage/spool.js';
 import type { Supervision } from '../supervision/supervision.js';
 import { RateHistory } from './rate-history.js';
+import { AppError } from '../common/errors.js';
 
 /** Whether the caller may see a district (built from req.principal and inScope). */
 export type Scope = (district: string | null | undefined) => boolean;
@@ -55,9 +56,9 @@ export interface ViewsDeps {
 }
 
 /** A request the views cannot answer; `statusCode` is what the app's error handler sends, with the message as `error`. */
-export class ViewError extends Error {
-  constructor(message: string, readonly statusCode: 400 | 404 | 502) {
-    super(message);
+export class ViewError extends AppError {
+  constructor(message: string, statusCode: 400 | 404 | 502) {
+    super(message, statusCode);
   }
 }
 

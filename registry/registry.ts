@@ -9,10 +9,11 @@ import { z } from 'zod';
 import { ENTITIES, type EntityName, type EntityTypes } from './schemas.js';
 import type { PartnerKind } from '../domain/channels.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
+import { AppError } from '../common/errors.js';
 
-export class RegistryError extends Error {
-  constructor(message: string, readonly status: 400 | 404 | 409) {
-    super(message);
+export class RegistryError extends AppError {
+  constructor(message: string, statusCode: 400 | 404 | 409) {
+    super(message, statusCode);
   }
 }
 

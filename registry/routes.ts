@@ -25,10 +25,6 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
   const { registry } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'text/plain'], { parseAs: 'string', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof RegistryError) return reply.code(err.status).send({ error: err.message });
-    throw err;
-  });
 
   // Reads: elevators and gas sites are filtered to the caller's districts (an
   // inspector sees only theirs); writes need the admin role (checked by the caller's onRequest hook, before the body is read).

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { parseAllowHosts } from '../alerts/notify/target.js';
+import { AppError } from '../common/errors.js';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const port = z.coerce.number().int().min(0).max(65535);
@@ -90,7 +91,8 @@ export const ENV = {
 const schema = z.object(ENV);
 export type Config = z.infer<typeof schema> & { dataDir: string };
 
-export class ConfigError extends Error {}
+/** Bad settings at start-up: never an HTTP answer, so the default 500. */
+export class ConfigError extends AppError {}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = Object.fromEntries(Object.keys(ENV).map((k) => [k, env[k] === '' ? undefined : env[k]]));

@@ -3,6 +3,7 @@
 // InfluxQL reads over /query, which 1.x, 2.x (with DBRP) and 3.x all answer.
 import { InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
+import { AppError } from '../common/errors.js';
 
 export interface InfluxConfig {
   url: string;
@@ -22,9 +23,10 @@ export interface SeriesResult {
   values: unknown[][];
 }
 
-export class InfluxError extends Error {
+/** `status` is InfluxDB's own HTTP answer; to our clients an InfluxDB failure is 502 (the service upstream of them failed). */
+export class InfluxError extends AppError {
   constructor(message: string, readonly status?: number, readonly retriable = true) {
-    super(message);
+    super(message, 502);
   }
 }
 

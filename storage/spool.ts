@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Listeners } from '../domain/listeners.js';
+import { AppError } from '../common/errors.js';
 
 export type FsyncPolicy = 'always' | 'interval' | 'none';
 
@@ -66,9 +67,10 @@ export interface SpoolBatch {
 /** Orders spool positions: negative when a is before b. */
 export const comparePositions = (a: SpoolPosition, b: SpoolPosition): number => a.seg - b.seg || a.off - b.off;
 
-export class SpoolFullError extends Error {
+/** 503: the service is sound but cannot take more until InfluxDB catches up. */
+export class SpoolFullError extends AppError {
   constructor(limit: number) {
-    super(`spool full (${limit} bytes waiting for InfluxDB); refusing new messages until storage catches up`);
+    super(`spool full (${limit} bytes waiting for InfluxDB); refusing new messages until storage catches up`, 503);
   }
 }
 

@@ -14,6 +14,7 @@ import type { AlertStore } from '../alerts/store.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import type { InterviewList } from './interview.js';
+import { AppError } from '../common/errors.js';
 
 export const CASE_STATES = ['draft', 'published', 'scheduled', 'held', 'rectifying', 'closed'] as const;
 export type CaseState = (typeof CASE_STATES)[number];
@@ -53,9 +54,9 @@ export interface InterviewCase {
 export const CASE_SORT = sorting({ id: 'id', unit: 'unit', state: 'state', periodFrom: 'period_from', createdAt: 'created_at' }, 'id');
 export type CaseSort = SortOf<typeof CASE_SORT>;
 
-export class CaseError extends Error {
-  constructor(message: string, readonly status: 400 | 404 | 409) {
-    super(message);
+export class CaseError extends AppError {
+  constructor(message: string, statusCode: 400 | 404 | 409) {
+    super(message, statusCode);
   }
 }
 

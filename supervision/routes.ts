@@ -4,11 +4,10 @@ import { actorOf as actor, alertInScope } from '../common/access.js';
 import { complaintCategoryCode } from '../domain/complaint-categories.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CASE_SORT, CASE_STATES, CaseError, STEP_SCHEMAS, type Step } from './cases.js';
+import { CASE_SORT, CASE_STATES, STEP_SCHEMAS, type Step } from './cases.js';
 import { LIST_SORT, previousYear, type InterviewList, type ListedUnit } from './interview.js';
 import type { AlertStore } from '../alerts/store.js';
 import type { Supervision } from './supervision.js';
-import { UnknownUnitError } from './trend.js';
 
 /** A period query or body: both dates optional, defaulting to the previous calendar year. */
 export const period = z.object({ from: z.iso.date().optional(), to: z.iso.date().optional() }).refine((p) => !p.from || !p.to || p.from < p.to, { message: 'from must be before to' });
@@ -48,14 +47,7 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
         to: z.iso.date().optional(),
       }),
     },
-  }, async (req, reply) => {
-    try {
-      return supervision.trend(req.query);
-    } catch (e) {
-      if (e instanceof UnknownUnitError) return reply.code(404).send({ error: e.message });
-      throw e;
-    }
-  });
+  }, async (req) => supervision.trend(req.query)); // an unknown unit: UnknownUnitError, 404 through the app's error handler
   r.post('/api/v1/interview-lists', { schema: { body: period.optional() } }, async (req, reply) => reply.code(201).send(await supervision.generate(resolvePeriod(req.body ?? {}), 'api')));
   r.get('/api/v1/interview-lists', {
     schema: { querystring: z.object({
@@ -83,13 +75,8 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
     const a = alerts.get(req.params.id);
     // Units serve many districts: a unit's alert is city-wide, in every inspector's scope (the one rule, domain/alerts.ts isCityWide).
     if (!a || (req.principal && !alertInScope(req.principal, a))) return reply.code(404).send({ error: `alert ${req.params.id} not found` });
-    try {
-      const r = await supervision.caseFromFlag(a, actor(req, req.body?.by));
-      return reply.code(r.created ? 201 : 200).send(r);
-    } catch (e) {
-      if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
-      throw e;
-    }
+    const r = await supervision.caseFromFlag(a, actor(req, req.body?.by));
+    return reply.code(r.created ? 201 : 200).send(r);
   });
 
   r.post('/api/v1/interview-lists/:id/cases', { schema: { params: idParams, body: z.object({ by: z.string().min(1).max(64).optional() }).optional() } }, async (req, reply) => {
@@ -116,14 +103,9 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   for (const step of STEPS) {
     r.post(`/api/v1/interview-cases/:id/${step}`, {
       schema: { summary: `Move a case to ${step}`, params: idParams, documentedBody: (STEP_SCHEMAS[step] as z.ZodObject).partial({ by: true } as never) },
-    }, async (req, reply) => {
-      try {
-        const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
-        return supervision.cases.advance(req.params.id, step, { ...body, by: actor(req, body.by) });
-      } catch (e) {
-        if (e instanceof CaseError) return reply.code(e.status).send({ error: e.message });
-        throw e;
-      }
+    }, async (req) => {
+      const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+      return supervision.cases.advance(req.params.id, step, { ...body, by: actor(req, body.by) }); // CaseError: its status through the app's error handler
     });
   }
   // Any other step: say which there are.

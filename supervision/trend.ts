@@ -7,6 +7,7 @@
 // never the number of records.
 import type { Database } from 'better-sqlite3';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
+import { AppError } from '../common/errors.js';
 
 export interface TrendPoint {
   /** "2025Q1" */
@@ -49,7 +50,12 @@ const quarterName = (q: number) => `${Math.floor(q / 4)}Q${(q % 4) + 1}`;
 /** The same quarter index in SQL, from `ts` (epoch ms) shifted to CST (UTC+8) in whole seconds. */
 const SQL_QUARTER = `(CAST(strftime('%Y', ts / 1000 + 28800, 'unixepoch') AS INTEGER) * 4 + (CAST(strftime('%m', ts / 1000 + 28800, 'unixepoch') AS INTEGER) - 1) / 3)`;
 
-export class UnknownUnitError extends Error {}
+/** A trend asked for a unit the registry and the ledger do not know: 404. */
+export class UnknownUnitError extends AppError {
+  constructor(message: string) {
+    super(message, 404);
+  }
+}
 
 /** Per unit (or only `q.unit`), one point per quarter, zeros where the ledger has nothing. */
 export function computeTrend(db: Database, q: TrendQuery, minInspections: number, now = Date.now()): Trend {
