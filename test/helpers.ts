@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { inject } from 'vitest';
+import { freePort } from '../bench/free-port.js';
 import { loadConfig } from '../service/config.js';
+import { startLocalInflux } from '../storage/influxd.js';
 import { startService, type Service } from '../service/service.js';
 
 export const quietLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -130,3 +132,27 @@ export async function count(s: Parameters<typeof rows>[0], measurement: string, 
 export const status = (id: string, ts: number | string = Date.now(), extra: Record<string, unknown> = {}) => ({
   id, ts, serviceMode: 'normal', carStatus: 'running', direction: 'up', floor: 3, doorZone: false, doorStatus: 'closed', passengers: true, ...extra,
 });
+
+/**
+ * A project-local influxd of the test's own (temp dir, free port), for tests that stop and start
+ * InfluxDB; `env` points a service at it with its admin's credentials (authentication is on, the
+ * same admin across restarts). Stopped and removed by the caller's cleanups.
+ */
+export async function ownInflux(prefix: string, cleanups: (() => Promise<void>)[]) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const port = await freePort();
+  let influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
+  cleanups.push(async () => {
+    await influx.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await influx.ready();
+  return {
+    url: influx.url,
+    username: influx.username,
+    password: influx.password,
+    env: { INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password },
+    stop: () => influx.stop(),
+    start: async () => void (influx = await startLocalInflux({ dataDir: dir, port, log: quietLog })),
+  };
+}

@@ -2,16 +2,11 @@
 // what waits for InfluxDB in memory stays within INGEST_QUEUE_BYTES, the rest
 // stays in the spool on disk, RSS does not grow with the outage, and every
 // acknowledged message is stored once InfluxDB is back.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../bench/free-port.js';
-import { startLocalInflux } from '../../storage/influxd.js';
-import { api, connect, count, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
+import { api, connect, count, ownInflux, publish, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
 
 const MESSAGES = 120_000;
 const CLIENTS = 4;
@@ -31,25 +26,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
-
-/** An InfluxDB of the test's own, to stop and start again. */
-async function ownInflux() {
-  const dir = mkdtempSync(join(tmpdir(), 'se-outage-'));
-  const port = await freePort();
-  let influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
-  cleanups.push(async () => {
-    await influx.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await influx.ready();
-  return {
-    url: influx.url,
-    /** the credentials of its admin (authentication is on), the same across restarts */
-    auth: { INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password },
-    stop: () => influx.stop(),
-    start: async () => void (influx = await startLocalInflux({ dataDir: dir, port, log: quietLog })),
-  };
-}
 
 /** Publishes `n` QoS 1 status messages over `clients`, `WINDOW` in flight each; resolves with how many were acknowledged. */
 function load(clients: MqttClient[], n: number, t0: number): Promise<number> {
@@ -74,8 +50,8 @@ function load(clients: MqttClient[], n: number, t0: number): Promise<number> {
 
 describe('InfluxDB outage under sustained load', () => {
   it('keeps the in-memory queue within INGEST_QUEUE_BYTES and RSS flat, and stores every message after recovery', async () => {
-    const influx = await ownInflux();
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, ...influx.auth, INGEST_QUEUE_BYTES: String(QUEUE_BYTES) }));
+    const influx = await ownInflux('se-outage-', cleanups);
+    const s = await startTestService({}, testEnv({ ...influx.env, INGEST_QUEUE_BYTES: String(QUEUE_BYTES) }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     const clients = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => connect(s.mqttPort, 'GW1', city.secrets.GW1, { clientId: `gw1-${k}` })));
@@ -116,8 +92,8 @@ describe('InfluxDB outage under sustained load', () => {
   }, 300_000);
 
   it('keeps one entry per run of dropped messages, however many small batches an outage brings', async () => {
-    const influx = await ownInflux();
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, ...influx.auth, INGEST_QUEUE_BYTES: '0' }));
+    const influx = await ownInflux('se-outage-', cleanups);
+    const s = await startTestService({}, testEnv({ ...influx.env, INGEST_QUEUE_BYTES: '0' }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     const gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);

@@ -1,14 +1,11 @@
 // No acknowledged message is lost: InfluxDB stopped mid-stream, the spool
 // filling up, and the service killed with SIGKILL mid-stream.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
-import { startLocalInflux } from '../../storage/influxd.js';
 import { InfluxStore } from '../../storage/influx.js';
-import { api, connect, count, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
+import { api, connect, count, ownInflux, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -19,14 +16,8 @@ afterAll(async () => {
 // INGEST_QUEUE_BYTES=1000: most batches waiting for InfluxDB are dropped from memory and decoded again from the spool.
 describe('InfluxDB stopped mid-stream', () => {
   it('keeps accepting into the spool, refuses visibly when the spool is full, and stores everything acknowledged once InfluxDB is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'se-influx-stop-'));
-    const port = await freePort();
-    let influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
-    cleanups.push(async () => {
-      await influx.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const s = await startTestService({}, testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_BYTES: '1000' }));
+    const influx = await ownInflux('se-influx-stop-', cleanups);
+    const s = await startTestService({}, testEnv({ ...influx.env, SPOOL_MAX_BYTES: String(1024 * 1024), INGEST_QUEUE_BYTES: '1000' }));
     cleanups.push(() => s.cleanup());
     const city = await registerSmallCity(s);
     let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
@@ -65,7 +56,7 @@ describe('InfluxDB stopped mid-stream', () => {
     expect(metrics).toMatch(/se_refusals_total\{reason="spool_full"\} 1/);
     expect((await api(s, 'GET', '/healthz')).body.spool.full).toBe(true);
 
-    influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
+    await influx.start();
     await waitFor(async () => s.spool.depthCount, (n) => n === 0, 30_000);
     expect(await count(s, 'elevator_status', `WHERE elevator = 'E1'`)).toBe(acked.length);
     expect(await count(s, 'elevator_event')).toBe(1);
@@ -133,14 +124,8 @@ describe('service killed with SIGKILL mid-stream', () => {
 
 describe('service killed after alerting but before storing', () => {
   it('stores the message after the restart without running the rules on it again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'se-kill-accepted-'));
-    const influxPort = await freePort();
-    let influx = await startLocalInflux({ dataDir: dir, port: influxPort, log: quietLog });
-    cleanups.push(async () => {
-      await influx.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const env = { ...process.env, ...testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password, HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), LOG_LEVEL: 'error' }) };
+    const influx = await ownInflux('se-kill-accepted-', cleanups);
+    const env = { ...process.env, ...testEnv({ ...influx.env, HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), LOG_LEVEL: 'error' }) };
     cleanups.push(async () => rmSync(env.DATA_DIR!, { recursive: true, force: true }));
     const start = () => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -160,7 +145,7 @@ describe('service killed after alerting but before storing', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
 
-    influx = await startLocalInflux({ dataDir: dir, port: influxPort, log: quietLog });
+    await influx.start();
     child = start();
     await healthy();
     await waitFor(() => fetch(`${s.httpUrl}/healthz`).then((r) => r.json() as Promise<{ spool: { depthMessages: number } }>), (h) => h.spool.depthMessages === 0, 30_000);

@@ -1,14 +1,9 @@
 // Distinct status messages of one elevator with the same ts are both kept in
 // InfluxDB, even when their ids hash to the same sub-millisecond offset; a
 // re-send changes nothing, also after a restart that replays the spool.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../bench/free-port.js';
-import { startLocalInflux } from '../../storage/influxd.js';
 import { idOffsetNs } from '../../storage/points.js';
-import { api, connect, count, publish, quietLog, registerSmallCity, rows, startTestService, status, testEnv, waitFor } from '../helpers.js';
+import { api, connect, count, ownInflux, publish, registerSmallCity, rows, startTestService, status, testEnv, waitFor } from '../helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -36,15 +31,8 @@ describe('point identity in InfluxDB', () => {
   });
 
   it('a replay of the spool after a restart, and a re-send after it, land on the points the first acceptance chose', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'se-point-id-'));
-    const port = await freePort();
-    let influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
-    cleanups.push(async () => {
-      await influx.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    await influx.ready();
-    const env = testEnv({ INFLUX_URL: influx.url, INFLUX_USERNAME: influx.username, INFLUX_PASSWORD: influx.password });
+    const influx = await ownInflux('se-point-id-', cleanups);
+    const env = testEnv(influx.env);
     let s = await startTestService({}, env);
     const city = await registerSmallCity(s);
     let gw = await connect(s.mqttPort, 'GW1', city.secrets.GW1);
@@ -58,7 +46,7 @@ describe('point identity in InfluxDB', () => {
     await gw.endAsync();
     await s.stop();
 
-    influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });
+    await influx.start();
     s = await startTestService({}, env);
     cleanups.push(() => s.cleanup());
     await waitFor(async () => s.spool.depthCount, (n) => n === 0);
