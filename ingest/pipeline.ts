@@ -29,6 +29,7 @@ import { decode, excerpt, type Accepted, type Reject } from './decode.js';
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import { DEDUP_CHANNELS, Dedup } from './dedup.js';
 import { PointSlots, type Reassigned } from './point-slots.js';
+import { Listeners } from '../domain/listeners.js';
 
 /** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
 export type IngestedItem<C extends Channel = Channel> = Accepted<C> & {
@@ -147,7 +148,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const batchBytes = deps.batchBytes ?? 512 * 1024;
   const queueBytesMax = deps.queueBytesMax ?? 16 * 1024 * 1024;
   const slots = deps.slots ?? new PointSlots(db);
-  const listeners = new Set<(items: IngestedItem[]) => void>();
+  const listeners = new Listeners<[IngestedItem[]]>('accepted-items', log);
   let stopping = false;
   let influxUp = true;
 
@@ -220,15 +221,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     deadLetters.add(p.letters);
     dedup.remember(p.seenKeys, Date.now());
     slots.remember(p.reassigned, Date.now());
-    if (p.accepted.length) {
-      for (const l of listeners) {
-        try {
-          l(p.accepted);
-        } catch (e) {
-          log.error({ err: e }, 'accepted-items listener failed');
-        }
-      }
-    }
+    if (p.accepted.length) listeners.emit(p.accepted);
     if (comparePositions(end, acceptedUpTo) > 0) savePosition.run(end);
   });
 
@@ -436,10 +429,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   return {
-    onAccepted(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
+    onAccepted: (fn) => listeners.on(fn),
     start() {
       if (started || stopping) return;
       started = true;
