@@ -1,6 +1,6 @@
 // The real-time rule engine: a thin shell that feeds every stored object to
 // the pure rules and applies their actions to the alert store.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import type { Logger } from 'pino';
 import type { Ingest, IngestedItem } from '../ingest/pipeline.js';
 import { RescueTimings } from './rescue-timings.js';
@@ -18,7 +18,7 @@ export interface AlertEngineOptions {
   ingest: Ingest;
   alerts: AlertStore;
   log: Logger;
-  db: Database;
+  db: Db;
   gas?: GasConfig;
   offline?: { timeoutMs: number; checkMs: number };
   /** an entrapment escalates when no unit has arrived after this long (default 30 min, TSG T5002) */

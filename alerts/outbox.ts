@@ -2,7 +2,7 @@
 // the InfluxDB history. Each keeps its own cursor in SQLite and moves it only
 // after it has handled a page, so a crash or an outage replays from the
 // cursor and nothing is skipped; consumers make their work idempotent.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import type { Logger } from 'pino';
 import type { AlertResult, AlertStore } from './store.js';
 
@@ -19,7 +19,7 @@ export interface Follower {
  * a consumer that has never run starts: 'start' (all history) or 'now'.
  */
 export function follow(opts: {
-  db: Database; alerts: AlertStore; name: string; from: 'start' | 'now'; log: Logger; retryMs?: number; pageSize?: number;
+  db: Db; alerts: AlertStore; name: string; from: 'start' | 'now'; log: Logger; retryMs?: number; pageSize?: number;
   consume: (events: AlertResult[]) => Promise<void> | void;
 }): Follower {
   const { db, alerts, name, log } = opts;

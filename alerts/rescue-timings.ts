@@ -1,7 +1,7 @@
 // Rescue timings per entrapment: when the unit was dispatched, arrived and
 // released the passengers (event time), for escalation now and for the
 // per-unit response and rescue statistics.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 
 export interface RescueTiming {
   alertId: number;
@@ -16,7 +16,7 @@ export interface RescueTiming {
 const COLUMN = { dispatched: 'dispatched_at', arrived: 'arrived_at', released: 'released_at', false_alarm: 'released_at' } as const;
 
 export class RescueTimings {
-  constructor(private db: Database) {
+  constructor(private db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS rescue_timings (alert_id INTEGER PRIMARY KEY, elevator TEXT NOT NULL, unit TEXT,
       trapped_at INTEGER NOT NULL, dispatched_at INTEGER, arrived_at INTEGER, released_at INTEGER)`);
   }

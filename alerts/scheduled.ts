@@ -11,7 +11,7 @@
 // overdue period is left alone (raise() on an active alert would count a
 // repeat), so a second run in a row changes nothing. Every run is logged in
 // `rule_runs`.
-import type { Database, Statement } from 'better-sqlite3';
+import type { Db, Statement } from '../storage/db.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -97,7 +97,7 @@ export interface RuleInfo {
 }
 
 export interface SchedulerOptions {
-  db: Database;
+  db: Db;
   registry: Registry;
   alerts: AlertStore;
   ingest: Ingest;
@@ -152,7 +152,7 @@ export class Scheduler {
       pass: db.prepare(newest('last_pass_at')),
       facts: db.prepare('SELECT elevator, first_known_at, last_routine_at, last_pass_at FROM elevator_facts WHERE elevator = ?').raw(),
       insertRun: db.prepare(`INSERT INTO rule_runs (rule, trigger, started_at, duration_ms, checked, raised, resolved, still_active, error)
-        VALUES (@rule, @trigger, @startedAt, @durationMs, @checked, @raised, @resolved, @stillActive, @error)`),
+        VALUES (@rule, @trigger, @startedAt, @durationMs, @checked, @raised, @resolved, @stillActive, @error) RETURNING id`),
       lastSuccess: db.prepare('SELECT MAX(started_at) at FROM rule_runs WHERE rule = ? AND error IS NULL'),
       lastRun: db.prepare('SELECT * FROM rule_runs WHERE rule = ? ORDER BY id DESC LIMIT 1'),
     };
@@ -264,7 +264,7 @@ export class Scheduler {
       error = (err as Error).message;
     }
     const run = { rule, trigger, startedAt, durationMs: Math.round(performance.now() - t0), ...counts, error };
-    const id = Number(this.sql.insertRun.run(run).lastInsertRowid);
+    const id = (this.sql.insertRun.get(run) as { id: number }).id;
     if (error) this.log.error({ ...run, id }, 'scheduled rule failed');
     else this.log.info({ ...run, id }, 'scheduled rule ran');
     return { id, ...run };

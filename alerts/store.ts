@@ -4,7 +4,7 @@
 // active alert (count, last occurrence, evidence); a new alert opens only
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import { CITY_WIDE_SQL, SEVERITIES, type Alert, type AlertResult, type AlertState, type Severity, type SubjectKind, type Transition } from '../domain/alerts.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
@@ -37,7 +37,7 @@ export class AlertError extends AppError {
 const MAX_EVIDENCE = 20;
 
 /** Brings a table created by an older version up to date (SQLite has no ADD COLUMN IF NOT EXISTS). */
-function addMissingColumns(db: Database, table: string, columns: Record<string, string>): void {
+function addMissingColumns(db: Db, table: string, columns: Record<string, string>): void {
   const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
   for (const [name, def] of Object.entries(columns)) if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${def}`);
 }
@@ -103,7 +103,7 @@ export class AlertStore {
   private readonly listeners: Listeners<[AlertResult]>;
 
   /** `log` hears a transition listener's failure (default: a plain pino logger). */
-  constructor(private db: Database, log?: ErrorLog) {
+  constructor(private db: Db, log?: ErrorLog) {
     this.listeners = new Listeners('alert transition', log);
     db.exec(`CREATE TABLE IF NOT EXISTS alerts (
       id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, severity TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL,
@@ -118,7 +118,7 @@ export class AlertStore {
       seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL,
       lag_ms INTEGER NOT NULL DEFAULT 0)`);
     addMissingColumns(db, 'alert_events', { lag_ms: 'INTEGER NOT NULL DEFAULT 0' });
-    this.insertEvent = db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot, lag_ms) VALUES (?, ?, ?, ?, ?)');
+    this.insertEvent = db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot, lag_ms) VALUES (?, ?, ?, ?, ?) RETURNING seq');
   }
 
   private insertEvent;
@@ -207,9 +207,9 @@ export class AlertStore {
         return this.event(current.id, rises ? 'severity_raised' : 'repeated', input.at, input.lagMs);
       }
       const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence, opened_at, opened_lag_ms)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`).get(input.type, input.severity, input.subjectKind, input.subject, input.district ?? null, input.unit ?? null,
         input.at, input.at, JSON.stringify(input.evidence === undefined ? [] : [input.evidence]), Date.now(), Math.max(0, Math.round(input.lagMs ?? 0)));
-      return this.event(Number(info.lastInsertRowid), 'raised', input.at, input.lagMs);
+      return this.event((info as { id: number }).id, 'raised', input.at, input.lagMs);
     });
   }
 
@@ -281,8 +281,8 @@ export class AlertStore {
   private event(id: number, transition: Transition, at: number, lagMs = 0): AlertResult {
     const alert = this.get(id)!;
     const lag = Math.max(0, Math.round(lagMs));
-    const info = this.insertEvent.run(id, transition, at, JSON.stringify(alert), lag);
-    return { alert, transition, seq: Number(info.lastInsertRowid), at, lagMs: lag };
+    const { seq } = this.insertEvent.get(id, transition, at, JSON.stringify(alert), lag) as { seq: number };
+    return { alert, transition, seq, at, lagMs: lag };
   }
 
   private tx(fn: () => AlertResult): AlertResult {

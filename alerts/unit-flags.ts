@@ -6,7 +6,7 @@
 // day (alerts/scheduled.ts, rule `unit-rates`) every unit is evaluated again,
 // which resolves flags whose records aged out of the twelve months and
 // follows registry changes (elevators moving between units).
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import type { Logger } from 'pino';
 import type { IngestedItem } from '../ingest/pipeline.js';
 import type { Registry } from '../registry/registry.js';
@@ -15,7 +15,7 @@ import { rollingWindow, UNIT_RATES_ALERT, unitRates, unitRateStep, type Criterio
 import type { Alert, AlertStore } from './store.js';
 
 export interface UnitFlagsOptions {
-  db: Database;
+  db: Db;
   alerts: AlertStore;
   registry: Registry;
   ledger: RecordLedger;

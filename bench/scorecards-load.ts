@@ -21,7 +21,7 @@
 // outcomes, with the scorecard's own definitions) and writes that, with the
 // load figures, to load.json: the benchmark checks the computed scorecards
 // and the interview list against it.
-import Database from 'better-sqlite3';
+import { sqliteDb, type Db } from '../storage/db.js';
 import { statSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -145,9 +145,7 @@ export async function load(P: LoadParams): Promise<LoadResult> {
   const district = (i: number) => `区${i % 16}`;
 
   // 1. Registry: units and elevators, each collection in one transaction (putMany).
-  const db = new Database(P.dbPath);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  const db = sqliteDb(P.dbPath);
   const registry = new Registry(db);
   const t0 = performance.now();
   const uerr = registry.units.putMany(Array.from({ length: P.units }, (_, u) => ({ row: u, input: { id: unitId(u), name: `维保单位${u}` } })));
@@ -328,7 +326,7 @@ export async function load(P: LoadParams): Promise<LoadResult> {
   }
   flushRescues();
   flush();
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   const loadMs = performance.now() - tLoad;
   const records = ledger.count();
   db.close();

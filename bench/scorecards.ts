@@ -23,7 +23,7 @@
 // and reuse it on the next run), BENCH_RUNS (3), BENCH_SEED (1),
 // BENCH_BATCH (records per transaction, 50000), BENCH_INTERVAL30 (share of
 // elevators on a 30-day maintenance interval, 0.002).
-import Database from 'better-sqlite3';
+import { sqliteDb, type Db } from '../storage/db.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,7 +148,7 @@ async function benchScale(S: Scale, period: { from: string; to: string }): Promi
   const sameParams = (r: LoadResult) => (['elevators', 'units', 'seed', 'from', 'to', 'interval30'] as const).every((k) => r.params[k] === P[k]);
   let loaded: LoadResult | null = existsSync(loadedPath) ? (JSON.parse(readFileSync(loadedPath, 'utf8')) as LoadResult) : null;
   if (loaded && !sameParams(loaded)) loaded = null;
-  let db: Database.Database | null = null;
+  let db: Db | null = null;
   try {
     if (loaded) console.log(`reusing the data in ${dir} (BENCH_KEEP=1): ${int(loaded.records)} records, loaded earlier in ${sec(loaded.loadMs)}`);
     else {
@@ -159,8 +159,7 @@ async function benchScale(S: Scale, period: { from: string; to: string }): Promi
       const c = loaded.counts;
       console.log(`load: ${int(loaded.records)} ledger rows of ${int(c.maintenance! + c.inspection! + c.complaint! + c.elevator_event!)} records (maintenance ${int(c.maintenance!)}, inspection ${int(c.inspection!)}, complaint ${int(c.complaint!)}, elevator events ${int(c.elevator_event!)}, of which only the raised are kept) in ${sec(loaded.loadMs)} → ${int(loaded.records / (loaded.loadMs / 1000))} rows/s; database ${mb(loaded.dbBytes)}; ${int(loaded.rescueRows)} rescue timings`);
     }
-    db = new Database(P.dbPath);
-    db.pragma('journal_mode = WAL');
+    db = sqliteDb(P.dbPath);
     const lists = new InterviewLists(db);
     const opts = { ...DEFAULT_SCORECARD, minInspections: DEFAULT_CRITERIA.minInspections };
     const times: number[] = [];

@@ -5,7 +5,7 @@
 // hashes) and compared with timingSafeEqual. A session is a random 32-byte
 // token given to the client once; only its SHA-256 is stored. Sessions expire
 // after SESSION_TTL_H hours without use (sliding).
-import type { Database, Statement } from 'better-sqlite3';
+import type { Db, Statement } from '../storage/db.js';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ROLES, type Role } from '../common/access.js';
 import { AppError } from '../common/errors.js';
@@ -81,7 +81,7 @@ let dummyHash: Promise<string> | undefined;
 export class Accounts {
   readonly sessionTtlMs: number;
 
-  constructor(private readonly db: Database, opts: { sessionTtlMs: number }) {
+  constructor(private readonly db: Db, opts: { sessionTtlMs: number }) {
     this.sessionTtlMs = opts.sessionTtlMs;
     db.exec(`
       CREATE TABLE IF NOT EXISTS users (

@@ -3,7 +3,7 @@
 // alert acknowledgements, resolutions and notes, interview-case steps,
 // interview-list generation, registry writes and user management.
 // Details are JSON and never hold a password, token or secret.
-import type { Database, Statement } from 'better-sqlite3';
+import type { Db, Statement } from '../storage/db.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ENTITIES, type EntityName } from '../registry/schemas.js';
 import { sorting, type SortOf } from '../storage/sort.js';
@@ -52,7 +52,7 @@ interface Row { id: number; at: number; actor: string; actor_kind: string; actio
 export class AuditLog {
   private readonly insert: Statement;
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS audit_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, actor_kind TEXT NOT NULL,

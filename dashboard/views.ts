@@ -6,7 +6,7 @@
 // the latest status of each elevator and the latest reading of each gas
 // detector: `EquipmentState` keeps a reference to the newest accepted record
 // of each (no copy), warmed up from InfluxDB at start.
-import type { Database, Statement } from 'better-sqlite3';
+import type { Db, Statement } from '../storage/db.js';
 import type { Logger } from 'pino';
 import type { EquipmentLiveness } from '../alerts/engine.js';
 import type { Scheduler } from '../alerts/scheduled.js';
@@ -33,7 +33,7 @@ export type EquipmentKind = 'elevator' | 'gas_site';
 
 /** What service.ts passes for the views (AppDeps.views). */
 export interface ViewsOptions {
-  db: Database;
+  db: Db;
   liveness: EquipmentLiveness;
   gasLevel1Lel: number;
   gasLevel2Lel: number;
@@ -353,7 +353,7 @@ export const RATE_HISTORY_MS = 3600_000;
 
 export class Views {
   readonly state: EquipmentState;
-  private readonly db: Database;
+  private readonly db: Db;
   private readonly sql: Record<string, Statement>;
   private samples: RateSample[] = [];
   /** the minute rates at each sample, for the last hour */

@@ -1,6 +1,7 @@
 // Dead letters: every rejected object with topic, sender, reason and an
 // excerpt, kept in SQLite and bounded to the newest `max` rows.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
+import { migrate } from '../storage/migrations.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import type { Reject } from './decode.js';
 
@@ -24,13 +25,19 @@ export type DeadLetterSort = SortOf<typeof DEAD_LETTER_SORT>;
 export class DeadLetters {
   private ins;
   private trim;
-  constructor(private db: Database, private max: number) {
-    db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, topic TEXT NOT NULL,
-      sender TEXT NOT NULL, transport TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL, idx INTEGER, excerpt TEXT NOT NULL)`);
-    db.exec('CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, seq)');
-    this.ins = db.prepare(`INSERT OR IGNORE INTO dead_letters (key, at, topic, sender, transport, reason, message, idx, excerpt)
-      VALUES (@key, @at, @topic, @sender, @transport, @reason, @message, @index, @excerpt)`);
+  constructor(private db: Db, private max: number) {
+    migrate(db, 'ingest/dead-letters', [
+      {
+        version: 1,
+        name: 'dead letters',
+        up: `CREATE TABLE IF NOT EXISTS dead_letters (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, topic TEXT NOT NULL,
+          sender TEXT NOT NULL, transport TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL, idx INTEGER, excerpt TEXT NOT NULL);
+          CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, seq)`,
+      },
+    ]);
+    this.ins = db.prepare(`INSERT INTO dead_letters (key, at, topic, sender, transport, reason, message, idx, excerpt)
+      VALUES (@key, @at, @topic, @sender, @transport, @reason, @message, @index, @excerpt) ON CONFLICT (key) DO NOTHING`);
     this.trim = db.prepare('DELETE FROM dead_letters WHERE seq <= (SELECT MAX(seq) FROM dead_letters) - ?');
   }
 

@@ -7,21 +7,35 @@
 // message read again (a crash before it was stored, or a batch re-read after
 // its decoded form was dropped) is a duplicate only if its key was first seen
 // somewhere else, so the same message is never mistaken for its own copy.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import type { Channel } from '../domain/channels.js';
 
 export const DEDUP_CHANNELS: ReadonlySet<Channel> = new Set(['event', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue']);
+
+const MIGRATIONS: Migration[] = [
+  { version: 1, name: 'seen ids', up: 'CREATE TABLE IF NOT EXISTS seen_ids (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX IF NOT EXISTS seen_ids_at ON seen_ids (at)' },
+  {
+    version: 2,
+    name: 'position of the first occurrence',
+    // Databases from before versioned migrations may have the column already.
+    up: (db) => {
+      const has = db.dialect === 'sqlite'
+        ? (db.prepare('PRAGMA table_info(seen_ids)').all() as { name: string }[]).some((c) => c.name === 'pos')
+        : !!db.prepare(`SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'seen_ids' AND column_name = 'pos'`).get();
+      if (!has) db.exec('ALTER TABLE seen_ids ADD COLUMN pos TEXT');
+    },
+  },
+];
 
 export class Dedup {
   private first;
   private ins;
   private purgeStmt;
-  constructor(db: Database) {
-    db.exec('CREATE TABLE IF NOT EXISTS seen_ids (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID');
-    db.exec('CREATE INDEX IF NOT EXISTS seen_ids_at ON seen_ids (at)');
-    if (!(db.prepare('PRAGMA table_info(seen_ids)').all() as { name: string }[]).some((c) => c.name === 'pos')) db.exec('ALTER TABLE seen_ids ADD COLUMN pos TEXT');
+  constructor(db: Db) {
+    migrate(db, 'ingest/dedup', MIGRATIONS);
     this.first = db.prepare('SELECT pos FROM seen_ids WHERE key = ?');
-    this.ins = db.prepare('INSERT OR IGNORE INTO seen_ids (key, at, pos) VALUES (?, ?, ?)');
+    this.ins = db.prepare('INSERT INTO seen_ids (key, at, pos) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING');
     this.purgeStmt = db.prepare('DELETE FROM seen_ids WHERE at < ?');
   }
 

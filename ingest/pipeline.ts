@@ -17,7 +17,8 @@
 // Both stages work in slices and yield to the event loop between them, so a
 // large backlog (a long outage, a restart with a full spool) never holds up
 // the broker's PUBACKs or the HTTP API.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
+import { migrate } from '../storage/migrations.js';
 import type { Logger } from 'pino';
 import { CHANNELS, type Channel } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
@@ -41,7 +42,7 @@ export interface IngestDeps {
   spool: Spool;
   store: InfluxStore;
   registry: Registry;
-  db: Database;
+  db: Db;
   deadLetters: DeadLetters;
   dedup: Dedup;
   metrics: Metrics;
@@ -152,8 +153,10 @@ export function createIngest(deps: IngestDeps): Ingest {
   let stopping = false;
   let influxUp = true;
 
-  db.exec('CREATE TABLE IF NOT EXISTS ingest_position (name TEXT PRIMARY KEY, seg INTEGER NOT NULL, off INTEGER NOT NULL)');
-  const savePosition = db.prepare(`INSERT INTO ingest_position (name, seg, off) VALUES ('accepted', @seg, @off) ON CONFLICT(name) DO UPDATE SET seg = excluded.seg, off = excluded.off`);
+  migrate(db, 'ingest/pipeline', [
+    { version: 1, name: 'accept position', up: 'CREATE TABLE IF NOT EXISTS ingest_position (name TEXT PRIMARY KEY, seg INTEGER NOT NULL, off INTEGER NOT NULL)' },
+  ]);
+  const savePosition = db.prepare(`INSERT INTO ingest_position (name, seg, off) VALUES ('accepted', @seg, @off) ON CONFLICT (name) DO UPDATE SET seg = excluded.seg, off = excluded.off`);
   /** Everything before this spool position has been accepted (rules run, dead letters kept). */
   let acceptedUpTo: SpoolPosition = (db.prepare(`SELECT seg, off FROM ingest_position WHERE name = 'accepted'`).get() as SpoolPosition | undefined) ?? { seg: 0, off: 0 };
 

@@ -23,7 +23,8 @@
 // told apart in memory by two independent 32-bit hashes. A different id at the
 // same ms that arrives after its group was forgotten (or after a restart) is
 // not seen, and overwrites if its offset collides (one chance in a million per pair).
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
+import { migrate } from '../storage/migrations.js';
 import { fnv1a, OFFSETS_PER_MS } from '../storage/points.js';
 
 const TABLE_BITS = 18;
@@ -86,11 +87,17 @@ export class PointSlots {
   private purgeStmt;
   private loadTs;
 
-  constructor(db: Database, private readonly maxMultiPoints = MULTI_POINTS) {
-    db.exec('CREATE TABLE IF NOT EXISTS point_offsets (grp TEXT NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, off INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (grp, id)) WITHOUT ROWID');
-    db.exec('CREATE INDEX IF NOT EXISTS point_offsets_at ON point_offsets (at)');
+  constructor(db: Db, private readonly maxMultiPoints = MULTI_POINTS) {
+    migrate(db, 'ingest/point-slots', [
+      {
+        version: 1,
+        name: 'point offsets',
+        up: `CREATE TABLE IF NOT EXISTS point_offsets (grp TEXT NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, off INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (grp, id)) WITHOUT ROWID;
+          CREATE INDEX IF NOT EXISTS point_offsets_at ON point_offsets (at)`,
+      },
+    ]);
     this.find = db.prepare('SELECT off FROM point_offsets WHERE grp = ? AND id = ?').pluck();
-    this.ins = db.prepare('INSERT OR IGNORE INTO point_offsets (grp, id, ts, off, at) VALUES (?, ?, ?, ?, ?)');
+    this.ins = db.prepare('INSERT INTO point_offsets (grp, id, ts, off, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (grp, id) DO NOTHING');
     this.purgeStmt = db.prepare('DELETE FROM point_offsets WHERE at < ?');
     this.loadTs = db.prepare('SELECT DISTINCT ts FROM point_offsets').pluck();
     this.reload();

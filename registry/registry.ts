@@ -4,7 +4,7 @@
 // digests: they are 192-bit random tokens, so a slow password hash would add
 // CPU on every reconnect storm without adding any resistance to guessing.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import { z } from 'zod';
 import { ENTITIES, type EntityName, type EntityTypes } from './schemas.js';
 import type { PartnerKind } from '../domain/channels.js';
@@ -47,7 +47,7 @@ class Collection<N extends EntityName> {
   check: Checker<N> = () => null;
   private readonly changes: Listeners<[key: string, item: EntityTypes[N] | undefined]>;
 
-  constructor(private db: Database, readonly name: N, log?: ErrorLog) {
+  constructor(private db: Db, readonly name: N, log?: ErrorLog) {
     this.changes = new Listeners(`registry ${name} change`, log);
     const table = name.replace('-', '_');
     db.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)`);
@@ -152,7 +152,7 @@ export class Registry {
   private putSecret;
 
   /** `log` hears a change listener's failure (default: a plain pino logger). */
-  constructor(private db: Database, log?: ErrorLog) {
+  constructor(private db: Db, log?: ErrorLog) {
     db.exec(`CREATE TABLE IF NOT EXISTS credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL)`);
     this.putSecret = db.prepare(`INSERT INTO credentials (principal, digest, issued_at) VALUES (?, ?, ?) ON CONFLICT(principal) DO UPDATE SET digest = excluded.digest, issued_at = excluded.issued_at`);
     for (const r of db.prepare('SELECT principal, digest FROM credentials').iterate() as Iterable<{ principal: string; digest: Buffer }>) {

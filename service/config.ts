@@ -34,6 +34,8 @@ export const ENV = {
   MQTT_MAX_CONNECT_BYTES: z.coerce.number().int().min(512).max(268_435_455).default(4096)
     .describe('Largest CONNECT packet (client id, credentials, will) accepted before authentication'),
   ADMIN_TOKEN: opt.describe('Bearer token for the registry and admin API; generated into DATA_DIR/admin-token when unset'),
+  DATABASE_URL: opt.describe('PostgreSQL (13+) for the service state, as postgres://user:password@host:port/database. Unset: SQLite in DATA_DIR/state.db (or the project-local PostgreSQL with POSTGRES_LOCAL)'),
+  DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000).describe('Longest a PostgreSQL statement may run (statement_timeout) and a connection attempt may take'),
   INFLUX_URL: opt.describe('External InfluxDB (1.8+, 2.x, 3.x; or 1.x). Unset: start a project-local influxd'),
   INFLUX_DATABASE: z.string().default('se_monitor').describe('Database (1.x) or bucket (2.x/3.x)'),
   INFLUX_TOKEN: opt.describe('API token (2.x/3.x)'),

@@ -1,6 +1,5 @@
 // Composition root: storage → registry → broker → ingest → HTTP, started in
 // that order and stopped in reverse, draining on the way down.
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import { Dedup } from '../ingest/dedup.js';
 import { PointSlots } from '../ingest/point-slots.js';
 import { createIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
+import { openDb, type Db } from '../storage/db.js';
 import { InfluxStore } from '../storage/influx.js';
 import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { RecordLedger } from '../storage/ledger.js';
@@ -44,7 +44,7 @@ export interface Service {
   broker: RunningBroker;
   app: FastifyInstance;
   metrics: Metrics;
-  db: Database.Database;
+  db: Db;
   accounts: Accounts;
   audit: AuditLog;
   /** the supervised project-local influxd, when INFLUX_URL is unset */
@@ -92,9 +92,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   });
   else store.connectInBackground();
 
-  const db = new Database(join(config.dataDir, 'state.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  const db = openDb({ url: config.DATABASE_URL, dataDir: config.dataDir, timeoutMs: config.DATABASE_TIMEOUT_MS });
   const registry = new Registry(db, log.child({ part: 'registry' }));
   const webhookTargets = new WebhookTargets(config.NOTIFY_ALLOW_HOSTS);
   registry.contacts.check = (c) => {

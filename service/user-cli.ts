@@ -10,7 +10,7 @@
 //
 // The password is read from the USER_PASSWORD environment variable, or else
 // from standard input (first line; typed at a prompt when it is a terminal).
-import Database from 'better-sqlite3';
+import { openDb } from '../storage/db.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,9 +57,7 @@ async function main(): Promise<number> {
   }
   const config = loadConfig();
   mkdirSync(config.dataDir, { recursive: true });
-  const db = new Database(join(config.dataDir, 'state.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
+  const db = openDb({ url: config.DATABASE_URL, dataDir: config.dataDir, timeoutMs: config.DATABASE_TIMEOUT_MS });
   try {
     const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
     const audit = new AuditLog(db);

@@ -11,7 +11,7 @@
 // well under a second here. A re-sent record (same channel and id) replaces
 // its row, as it overwrites its point in InfluxDB, so duplicates never count
 // twice.
-import type { Database, Statement } from 'better-sqlite3';
+import type { Db, Statement } from './db.js';
 import type { ChannelItem } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import type { PointContext } from './points.js';
@@ -88,7 +88,7 @@ export class RecordLedger {
   private readonly failed: Statement;
   private readonly complaintRows: Statement;
 
-  constructor(readonly db: Database) {
+  constructor(readonly db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS records (
         channel TEXT NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, elevator TEXT, unit TEXT, unit_source TEXT NOT NULL,
         kind TEXT, routine INTEGER, attempt INTEGER, result TEXT, next_due TEXT, party TEXT, category TEXT,

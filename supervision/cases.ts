@@ -8,7 +8,7 @@
 // path as any alert (routing, webhooks, WebSocket, history); each later step
 // is a note on that alert, and closing the case resolves it. A unit that had a
 // case for the previous period is marked as a repeat.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import { z } from 'zod';
 import type { AlertStore } from '../alerts/store.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
@@ -73,7 +73,7 @@ export class InterviewCases {
   }
 
   /** `log` hears a change listener's failure (default: a plain pino logger). */
-  constructor(private db: Database, private alerts: AlertStore, log?: ErrorLog) {
+  constructor(private db: Db, private alerts: AlertStore, log?: ErrorLog) {
     this.listeners = new Listeners('interview case change', log);
     db.exec(`CREATE TABLE IF NOT EXISTS interview_cases (id INTEGER PRIMARY KEY AUTOINCREMENT, list_id INTEGER NOT NULL, unit TEXT NOT NULL, name TEXT,
       period_from TEXT NOT NULL, period_to TEXT NOT NULL, state TEXT NOT NULL, repeat_of INTEGER, alert_id INTEGER, details TEXT NOT NULL DEFAULT '{}',
@@ -91,9 +91,9 @@ export class InterviewCases {
       const prevTo = `${Number(list.periodTo.slice(0, 4)) - 1}${list.periodTo.slice(4)}`;
       for (const u of list.units) {
         const prev = this.db.prepare('SELECT id FROM interview_cases WHERE unit = ? AND period_from = ? AND period_to = ?').get(u.unit, prevFrom, prevTo) as { id: number } | undefined;
-        const ins = this.db.prepare(`INSERT OR IGNORE INTO interview_cases (list_id, unit, name, period_from, period_to, state, repeat_of, history, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?)`)
-          .run(list.id, u.unit, u.name, list.periodFrom, list.periodTo, prev?.id ?? null, JSON.stringify([{ state: 'draft', by, at, fields: { listId: list.id, version: list.version } }]), at);
-        if (ins.changes) created.add(Number(ins.lastInsertRowid));
+        const ins = this.db.prepare(`INSERT INTO interview_cases (list_id, unit, name, period_from, period_to, state, repeat_of, history, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`)
+          .get(list.id, u.unit, u.name, list.periodFrom, list.periodTo, prev?.id ?? null, JSON.stringify([{ state: 'draft', by, at, fields: { listId: list.id, version: list.version } }]), at);
+        if (ins) created.add((ins as { id: number }).id);
       }
       return this.list({ periodFrom: list.periodFrom, periodTo: list.periodTo, pageSize: 500 }).items;
     })();

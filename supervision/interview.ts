@@ -4,7 +4,7 @@
 // both, by policy — ranked, with the criteria it failed and its scorecard as
 // evidence. A generated list is a frozen snapshot in SQLite: new data never
 // changes it; generating again for the same period makes a new version.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import { shownBeside } from '../domain/figures.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
 import { sorting, type SortOf } from '../storage/sort.js';
@@ -102,7 +102,7 @@ export const LIST_SORT = sorting({ id: 'id', periodFrom: 'period_from', version:
 export type InterviewListSort = SortOf<typeof LIST_SORT>;
 
 export class InterviewLists {
-  constructor(private db: Database) {
+  constructor(private db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS interview_lists (id INTEGER PRIMARY KEY AUTOINCREMENT, period_from TEXT NOT NULL, period_to TEXT NOT NULL,
       version INTEGER NOT NULL, generated_at INTEGER NOT NULL, trigger TEXT NOT NULL, criteria TEXT NOT NULL, units TEXT NOT NULL, considered INTEGER NOT NULL,
       UNIQUE (period_from, period_to, version))`);
@@ -113,9 +113,9 @@ export class InterviewLists {
     return this.db.transaction(() => {
       const v = (this.db.prepare('SELECT COALESCE(MAX(version), 0) v FROM interview_lists WHERE period_from = ? AND period_to = ?').get(period.from, period.to) as { v: number }).v + 1;
       const units = rankUnits(cards, criteria);
-      const info = this.db.prepare(`INSERT INTO interview_lists (period_from, period_to, version, generated_at, trigger, criteria, units, considered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(period.from, period.to, v, at, trigger, JSON.stringify(criteria), JSON.stringify(units), cards.length);
-      return this.get(Number(info.lastInsertRowid))!;
+      const info = this.db.prepare(`INSERT INTO interview_lists (period_from, period_to, version, generated_at, trigger, criteria, units, considered) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+        .get(period.from, period.to, v, at, trigger, JSON.stringify(criteria), JSON.stringify(units), cards.length);
+      return this.get((info as { id: number }).id)!;
     })();
   }
 

@@ -3,7 +3,7 @@
 // acknowledging MQTT messages meanwhile. This module is both the runner (main
 // thread) and the worker, which opens the same database file read-only (WAL:
 // it reads the last committed state while ingest keeps writing).
-import Database from 'better-sqlite3';
+import { reopenDb, type Db } from '../storage/db.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { computeScorecards, type Period, type Scorecard, type ScorecardOptions } from './scorecard.js';
 
@@ -11,10 +11,10 @@ interface Job { file: string; period: Period; opts: ScorecardOptions }
 type Reply = { ok: Scorecard[] } | { error: string };
 
 /** Computes the scorecards in a worker thread; in this thread when the database has no file (in-memory). */
-export function scorecardsOffThread(db: Database.Database, period: Period, opts: ScorecardOptions): Promise<Scorecard[]> {
-  if (db.memory) return Promise.resolve(computeScorecards(db, period, opts));
+export function scorecardsOffThread(db: Db, period: Period, opts: ScorecardOptions): Promise<Scorecard[]> {
+  if (db.location === null) return Promise.resolve(computeScorecards(db, period, opts));
   const url = import.meta.url;
-  const workerData: Job = { file: db.name, period, opts };
+  const workerData: Job = { file: db.location, period, opts };
   return new Promise((resolve, reject) => {
     // Under tsx (tests, `npm run dev`) this file is TypeScript: the worker registers the same loader first.
     const w = url.endsWith('.ts')
@@ -29,9 +29,9 @@ export function scorecardsOffThread(db: Database.Database, period: Period, opts:
 if (!isMainThread && parentPort && (workerData as Job | undefined)?.file) {
   const job = workerData as Job;
   let reply: Reply;
-  let db: Database.Database | undefined;
+  let db: Db | undefined;
   try {
-    db = new Database(job.file, { readonly: true, fileMustExist: true });
+    db = reopenDb(job.file, { readonly: true });
     reply = { ok: computeScorecards(db, job.period, job.opts) };
   } catch (e) {
     reply = { error: (e as Error).message };

@@ -8,7 +8,7 @@
 // the number of elevators, not of records. Entrapment timings come from the
 // alert engine's rescue timings (one row per entrapment, however many times
 // the gateway repeated it).
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import { cstMidnight, DAY_MS, MINUTE_MS } from '../domain/time.js';
 import { FAULT_SEVERITY } from '../alerts/rules/elevator-faults.js';
 
@@ -66,7 +66,7 @@ const MAINTENANCE_LOOKBACK_MS = 366 * DAY_MS;
  * tail after the last record and elevators without any record, to the
  * registry's unit.
  */
-function overdueMaintenance(db: Database, registry: RegistryView, p: Period): { episodes: Counter; days: Counter; without: Counter } {
+function overdueMaintenance(db: Db, registry: RegistryView, p: Period): { episodes: Counter; days: Counter; without: Counter } {
   const episodes: Counter = {};
   const days: Counter = {};
   const without: Counter = {};
@@ -112,7 +112,7 @@ function overdueMaintenance(db: Database, registry: RegistryView, p: Period): { 
  * end). One row per passing inspection is read (about one per elevator per
  * year), in elevator and time order.
  */
-function overdueInspections(db: Database, registry: RegistryView, p: Period): { count: Counter; days: Counter } {
+function overdueInspections(db: Db, registry: RegistryView, p: Period): { count: Counter; days: Counter } {
   const count: Counter = {};
   const days: Counter = {};
   const rows = db.prepare(`SELECT elevator, ts, next_due FROM records INDEXED BY records_passes WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass'
@@ -157,7 +157,7 @@ export interface RegistryView {
   units: Map<string, string | null>;
 }
 
-export function registryView(db: Database): RegistryView {
+export function registryView(db: Db): RegistryView {
   const elevators = new Map<string, [string, number]>();
   const rows = db.prepare(`SELECT key, json_extract(data, '$.maintenanceUnit'), json_extract(data, '$.maintenanceIntervalDays') FROM elevators`).raw().iterate() as Iterable<[string, string, number | null]>;
   for (const [code, unit, days] of rows) elevators.set(code, [unit, (days ?? 15) * DAY_MS]);
@@ -166,7 +166,7 @@ export function registryView(db: Database): RegistryView {
 }
 
 /** Every unit's scorecard for the period, from the record ledger, the registry and the rescue timings in `db`. Synchronous: run it off the event loop for a big registry (supervision/scorecard-worker.ts). */
-export function computeScorecards(db: Database, p: Period, opts: ScorecardOptions = DEFAULT_SCORECARD): Scorecard[] {
+export function computeScorecards(db: Db, p: Period, opts: ScorecardOptions = DEFAULT_SCORECARD): Scorecard[] {
   const registry = registryView(db);
   const byUnit = <T>(sql: string, ...args: unknown[]) => db.prepare(sql).all(...args) as (T & { unit: string | null })[];
   const inspections = countAll(byUnit<{ first: number; passed: number; rein: number }>(`SELECT unit, SUM(attempt = 1) first, SUM(attempt = 1 AND result = 'pass') passed, SUM(attempt > 1) rein

@@ -2,7 +2,7 @@
 // list, generated on demand and on node-cron schedules (Asia/Shanghai):
 // yearly in early January for the previous calendar year, monthly for the
 // rolling twelve months as an early warning.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { AlertStore } from '../alerts/store.js';
@@ -17,7 +17,7 @@ import { computeTrend, type Trend, type TrendQuery } from './trend.js';
 
 export interface SupervisionOptions {
   /** the service's state database: registry, record ledger, rescue timings, lists and cases */
-  db: Database;
+  db: Db;
   alerts: AlertStore;
   log: Logger;
   criteria?: InterviewCriteria;

@@ -5,7 +5,7 @@
 // the scorecards). SQLite groups the record ledger by unit and quarter (the
 // quarter computed from `ts` in SQL), so memory follows units × quarters,
 // never the number of records.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../storage/db.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
 import { AppError } from '../common/errors.js';
 
@@ -58,7 +58,7 @@ export class UnknownUnitError extends AppError {
 }
 
 /** Per unit (or only `q.unit`), one point per quarter, zeros where the ledger has nothing. */
-export function computeTrend(db: Database, q: TrendQuery, minInspections: number, now = Date.now()): Trend {
+export function computeTrend(db: Db, q: TrendQuery, minInspections: number, now = Date.now()): Trend {
   const last = quarterOf(q.to ? addDays(q.to, -1) : cstDate(now));
   const firstQ = last - q.quarters + 1;
   const from = quarterStart(firstQ);

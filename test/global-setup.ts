@@ -11,6 +11,7 @@ import { freePort } from '../bench/free-port.js';
 import { startLocalInflux } from '../storage/influxd.js';
 
 export default async function setup(project: TestProject) {
+  if (process.env.TEST_DATABASE_URL) project.provide('pgUrl', process.env.TEST_DATABASE_URL);
   if (process.env.TEST_INFLUX_URL) {
     project.provide('influxUrl', process.env.TEST_INFLUX_URL);
     project.provide('influxUsername', process.env.TEST_INFLUX_USERNAME ?? '');
@@ -34,5 +35,7 @@ declare module 'vitest' {
     /** '' when the InfluxDB of TEST_INFLUX_URL has no authentication */
     influxUsername: string;
     influxPassword: string;
+    /** the suite's PostgreSQL; tests take a fresh schema of it (test/db.ts) */
+    pgUrl: string;
   }
 }

@@ -13,7 +13,7 @@
 // the alert is still active then; older than the historical limit it is
 // never paged. Acknowledgements and resolutions go only to contacts who were
 // told of the alert.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../../storage/db.js';
 import type { Logger } from 'pino';
 import { atLeast, CITY_WIDE_SQL, isCityWide } from '../../domain/alerts.js';
 import type { Registry } from '../../registry/registry.js';
@@ -86,7 +86,7 @@ export class Notifier {
 
   private readonly targets: WebhookTargets;
 
-  constructor(private deps: { db: Database; alerts: AlertStore; registry: Registry; log: Logger; metrics?: Metrics; config?: Partial<NotifyConfig>; clock?: () => number; targets?: WebhookTargets }) {
+  constructor(private deps: { db: Db; alerts: AlertStore; registry: Registry; log: Logger; metrics?: Metrics; config?: Partial<NotifyConfig>; clock?: () => number; targets?: WebhookTargets }) {
     this.cfg = { ...DEFAULT_NOTIFY, ...deps.config };
     this.targets = deps.targets ?? new WebhookTargets();
     this.now = deps.clock ?? Date.now;

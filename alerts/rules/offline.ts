@@ -3,7 +3,7 @@
 // (its event time, capped at arrival, so backfilled history does not count
 // as a sign of life), checked on a timer, not from MQTT sessions. Last-seen
 // times are kept in SQLite so a restart keeps the clocks running.
-import type { Database } from 'better-sqlite3';
+import type { Db } from '../../storage/db.js';
 
 export interface Seen {
   key: string; // e.g. elevator:E1, gas_site:G1
@@ -17,7 +17,7 @@ export class OfflineMonitor {
   private dirty = new Set<string>();
   private upsert;
 
-  constructor(private db: Database, private timeoutMs: number) {
+  constructor(private db: Db, private timeoutMs: number) {
     db.exec('CREATE TABLE IF NOT EXISTS last_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL, district TEXT, unit TEXT) WITHOUT ROWID');
     this.upsert = db.prepare('INSERT INTO last_seen (key, at, district, unit) VALUES (@key, @at, @district, @unit) ON CONFLICT(key) DO UPDATE SET at = MAX(at, excluded.at), district = excluded.district, unit = excluded.unit');
     for (const r of db.prepare('SELECT key, at, district, unit FROM last_seen').iterate() as Iterable<Seen>) this.last.set(r.key, r);

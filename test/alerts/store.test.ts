@@ -1,7 +1,7 @@
 // The alert lifecycle on its own (SQLite): one active alert per subject and
 // type, repeats update it, transitions are checked and kept, and everything
 // survives reopening the database.
-import Database from 'better-sqlite3';
+import { sqliteDb } from '../../storage/db.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 function open(dir = mkdtempSync(join(tmpdir(), 'alerts-'))) {
   dirs.push(dir);
-  const db = new Database(join(dir, 'state.db'));
+  const db = sqliteDb(join(dir, 'state.db'));
   return { db, store: new AlertStore(db), dir };
 }
 const entrapment = (at: number, evidence?: unknown): RaiseInput => ({ type: 'entrapment', severity: 'critical', subjectKind: 'elevator', subject: 'E1', district: '大祥区', unit: 'MU1', at, evidence });
@@ -105,7 +105,7 @@ describe('alert store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'alerts-'));
     dirs.push(dir);
     const logged: { obj: object; msg: string }[] = [];
-    const store = new AlertStore(new Database(join(dir, 'state.db')), { error: (obj, msg) => logged.push({ obj, msg }) });
+    const store = new AlertStore(sqliteDb(join(dir, 'state.db')), { error: (obj, msg) => logged.push({ obj, msg }) });
     store.onTransition(() => {
       throw new Error('listener broke');
     });

@@ -1,6 +1,6 @@
 // Sub-millisecond offsets: distinct ids never share a point, a re-send lands
 // on its own point, and re-assignments survive a restart (SQLite, no mocks).
-import Database from 'better-sqlite3';
+import { sqliteDb } from '../../storage/db.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ describe('point slots', () => {
   it('moves an id whose hash slot another id holds to the next free offset, and keeps only those moves', () => {
     expect([idOffsetNs('x-830227'), idOffsetNs('x-1288418'), idOffsetNs('x-1781732')]).toEqual([H, H, H + 1]);
     expect(idOffsetNs('m-3198')).toBe(idOffsetNs('m-5400')); // the pair from the audit
-    const slots = new PointSlots(new Database(tmpDb()));
+    const slots = new PointSlots(sqliteDb(tmpDb()));
     const out: Reassigned[] = [];
     const offs = ['x-0', 'x-830227', 'x-1781732', 'x-1288418'].map((id) => slots.assign(SERIES, TS, id, out));
     expect(offs).toEqual([H, H + 1, H + 2, H + 3]);
@@ -40,7 +40,7 @@ describe('point slots', () => {
   });
 
   it('a batch accepted again after its transaction failed re-assigns the same way and still hands the move over to be kept', () => {
-    const slots = new PointSlots(new Database(tmpDb()));
+    const slots = new PointSlots(sqliteDb(tmpDb()));
     slots.assign(SERIES, TS, 'x-0', []);
     const lost: Reassigned[] = [];
     expect(slots.assign(SERIES, TS, 'x-830227', lost)).toBe(H + 1); // the transaction holding `lost` rolls back
@@ -51,7 +51,7 @@ describe('point slots', () => {
 
   it('after a restart, a replay and a re-send land where the first acceptance put them', () => {
     const file = tmpDb();
-    const db = new Database(file);
+    const db = sqliteDb(file);
     const first = new PointSlots(db);
     const out: Reassigned[] = [];
     const ids = ['x-0', 'x-830227', 'x-1781732', 'x-1288418'];
@@ -59,7 +59,7 @@ describe('point slots', () => {
     db.transaction(() => first.remember(out, Date.now()))();
     db.close();
 
-    const db2 = new Database(file);
+    const db2 = sqliteDb(file);
     const replay = new PointSlots(db2);
     expect(ids.map((id) => replay.recall(SERIES, TS, id))).toEqual(offs); // the spool read again after a crash
     const resent = new PointSlots(db2);
@@ -69,7 +69,7 @@ describe('point slots', () => {
   });
 
   it('remembers a bounded number of points of several-id groups in memory, forgetting the oldest groups', () => {
-    const slots = new PointSlots(new Database(tmpDb()), 100);
+    const slots = new PointSlots(sqliteDb(tmpDb()), 100);
     for (let i = 0; i < 10_000; i++) for (const id of [`s-${i}`, `t-${i}`, `u-${i}`]) slots.assign(SERIES, TS + i, id, []);
     expect(slots.multiSize).toBeLessThanOrEqual(100);
     expect(slots.multiSize).toBeGreaterThan(90);

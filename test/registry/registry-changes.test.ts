@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sqliteDb } from '../../storage/db.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../registry/registry.js';
 
@@ -17,7 +17,7 @@ function openRegistry() {
   const dir = mkdtempSync(join(tmpdir(), 'se-registry-'));
   dirs.push(dir);
   const logged: { obj: object; msg: string }[] = [];
-  const registry = new Registry(new Database(join(dir, 'state.db')), { error: (obj, msg) => logged.push({ obj, msg }) });
+  const registry = new Registry(sqliteDb(join(dir, 'state.db')), { error: (obj, msg) => logged.push({ obj, msg }) });
   registry.units.put({ id: 'U1', name: '维保一' });
   return { registry, logged };
 }

@@ -1,15 +1,15 @@
 // The record ledger keeps one row per record id, with the unit the record
 // names or else the registry's, and only raised events.
-import Database from 'better-sqlite3';
+import { sqliteDb, type Db } from '../../storage/db.js';
 import { describe, expect, it } from 'vitest';
 import { RecordLedger, type LedgerItem } from '../../storage/ledger.js';
 
 const ctx = { district: '大祥区', unit: 'U_REG' };
-const rows = (db: Database.Database) => db.prepare('SELECT channel, id, ts, elevator, unit, unit_source, kind, routine, attempt, result, next_due, party, category FROM records ORDER BY channel, id').all();
+const rows = (db: Db) => db.prepare('SELECT channel, id, ts, elevator, unit, unit_source, kind, routine, attempt, result, next_due, party, category FROM records ORDER BY channel, id').all();
 
 describe('record ledger', () => {
   it('maps each kept channel to one row; events only when raised', () => {
-    const db = new Database(':memory:');
+    const db = sqliteDb(':memory:');
     const ledger = new RecordLedger(db);
     const items: LedgerItem[] = [
       { channel: 'maintenance', record: { id: 'm1', ts: 1000, elevator: 'E1', unit: 'U1', kind: 'half_monthly', technician: '张三' }, code: null, ctx },
@@ -31,7 +31,7 @@ describe('record ledger', () => {
   });
 
   it('a re-sent record replaces its row instead of adding one; the same id on another channel is another record', () => {
-    const db = new Database(':memory:');
+    const db = sqliteDb(':memory:');
     const ledger = new RecordLedger(db);
     const first = { channel: 'inspection', record: { id: 'x', ts: 3000, elevator: 'E1', institution: '特检院', unit: 'U1', kind: 'periodic', attempt: 1, result: 'fail' }, code: null, ctx } satisfies LedgerItem;
     ledger.add([first, first]);

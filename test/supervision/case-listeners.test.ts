@@ -1,6 +1,6 @@
 // Interview cases tell their listeners (the dashboard's live feed) about every
 // case opened; one listener that throws is logged and does not stop the others.
-import Database from 'better-sqlite3';
+import { sqliteDb } from '../../storage/db.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 it('a case listener that throws is logged; the others still hear every new case', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cases-'));
   dirs.push(dir);
-  const db = new Database(join(dir, 'state.db'));
+  const db = sqliteDb(join(dir, 'state.db'));
   const logged: { obj: object; msg: string }[] = [];
   const cases = new InterviewCases(db, new AlertStore(db), { error: (obj, msg) => logged.push({ obj, msg }) });
   cases.onChange(() => {

@@ -1,0 +1,205 @@
+// PostgreSQL behind the synchronous Db API (storage/db.ts). The connection
+// lives in a worker thread (storage/pg-worker.ts); each call blocks this
+// thread until the worker answers (synckit: a shared buffer and
+// Atomics.wait), which costs about 0.1 ms on loopback. That keeps one code
+// path for both backends and keeps a transaction a synchronous unit that
+// nothing can interleave with. Every statement has a deadline (PostgreSQL's
+// statement_timeout, and a wait limit here a little beyond it).
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { DbError, toPgParams, type Db, type Params, type RunResult, type Statement } from './db.js';
+import type { PgRequest, PgResponse, PgWorkerData } from './pg-worker.js';
+
+type Request = PgRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+type Call = (req: Request) => PgResponse;
+let shared: { call: Call; timeoutMs: number } | null = null;
+
+/**
+ * A function that sends a request to the worker and blocks until its answer
+ * (Atomics.wait on a shared flag, then the answer read off the port), or
+ * fails after the deadline. Answers carry the request's id, so a late answer
+ * to a request that timed out is never taken for the next one's.
+ */
+function worker(timeoutMs: number): Call {
+  if (shared && shared.timeoutMs >= timeoutMs) return shared.call;
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const data: PgWorkerData = { flag, port: port2 };
+  const url = new URL(import.meta.url.endsWith('.ts') ? './pg-worker.ts' : './pg-worker.js', import.meta.url).href;
+  // Under tsx (tests, `npm run dev`) the worker is TypeScript: it registers the same loader first.
+  const w = url.endsWith('.ts')
+    ? new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true, workerData: data, transferList: [port2] })
+    : new Worker(new URL(url), { workerData: data, transferList: [port2] });
+  // Neither keeps the process alive; the worker ends with it.
+  w.unref();
+  port1.unref();
+  let ids = 0;
+  const wait = timeoutMs + 5000;
+  const call: Call = (req) => {
+    const id = ++ids;
+    const deadline = performance.now() + wait;
+    Atomics.store(flag, 0, 0);
+    port1.postMessage({ ...req, id });
+    for (;;) {
+      Atomics.store(flag, 0, 0);
+      const m = receiveMessageOnPort(port1)?.message as PgResponse | undefined;
+      if (m?.id === id) return m;
+      if (m) continue;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new DbError(`PostgreSQL did not answer within ${wait} ms (DATABASE_TIMEOUT_MS)`);
+      Atomics.wait(flag, 0, 0, left);
+    }
+  };
+  shared = { call, timeoutMs };
+  return call;
+}
+
+type Mode = 'object' | 'raw' | 'pluck';
+let statementIds = 0;
+
+class PgStatement implements Statement {
+  private readonly text: string;
+  private readonly names: string[] | null;
+  private readonly name: string | undefined;
+
+  constructor(
+    private readonly db: PgDb,
+    private readonly sql: string,
+    private readonly mode: Mode = 'object',
+  ) {
+    const p = toPgParams(sql);
+    this.text = p.text;
+    this.names = p.names;
+    // A named statement is parsed and planned once per connection.
+    this.name = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) ? `s${++statementIds}` : undefined;
+  }
+
+  private bind(params: Params): unknown[] {
+    if (this.names) {
+      const o = (params[0] ?? {}) as Record<string, unknown>;
+      return this.names.map((n) => {
+        if (!(n in o)) throw new DbError(`missing parameter @${n} for: ${this.sql.slice(0, 80)}`);
+        return norm(o[n]);
+      });
+    }
+    return params.flat().map(norm);
+  }
+
+  private query(params: Params) {
+    const r = this.db.query(this.text, this.bind(params), this.name);
+    // bytea arrives from the worker as a Uint8Array (structured clone): a Buffer, as better-sqlite3 gives BLOBs.
+    for (const row of r.rows ?? []) {
+      for (let i = 0; i < row.length; i++) {
+        const v = row[i];
+        if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      }
+    }
+    return r;
+  }
+
+  private shape(fields: string[], rows: unknown[][]): any[] {
+    if (this.mode === 'raw') return rows;
+    if (this.mode === 'pluck') return rows.map((r) => r[0]);
+    return rows.map((r) => {
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < fields.length; i++) o[fields[i]!] = r[i];
+      return o;
+    });
+  }
+
+  run(...params: Params): RunResult {
+    return { changes: this.query(params).rowCount ?? 0 };
+  }
+  get(...params: Params) {
+    const r = this.query(params);
+    return this.shape(r.fields!, r.rows!.slice(0, 1))[0];
+  }
+  all(...params: Params) {
+    const r = this.query(params);
+    return this.shape(r.fields!, r.rows!);
+  }
+  iterate(...params: Params) {
+    return this.all(...params)[Symbol.iterator]();
+  }
+  raw(on = true): Statement<any[]> {
+    return new PgStatement(this.db, this.sql, on ? 'raw' : 'object');
+  }
+  pluck(on = true): Statement {
+    return new PgStatement(this.db, this.sql, on ? 'pluck' : 'object');
+  }
+}
+
+/** better-sqlite3 binds booleans as an error and undefined as NULL via objects; PostgreSQL gets what SQLite would store. */
+const norm = (v: unknown) => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v);
+
+export class PgDb implements Db {
+  readonly dialect = 'postgres' as const;
+  private depth = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly fn: Call,
+    private readonly conn: number,
+    readonly location: string,
+  ) {}
+
+  static connect(url: string, opts: { timeoutMs?: number; readonly?: boolean } = {}): PgDb {
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const fn = worker(timeoutMs);
+    const r = fn({ op: 'open', url, timeoutMs, readonly: !!opts.readonly });
+    if (!r.ok) throw new DbError(`cannot connect to PostgreSQL at ${redact(url)}: ${r.message}`, r.code);
+    return new PgDb(fn, r.conn!, url);
+  }
+
+  query(text: string, values: unknown[], name?: string) {
+    if (this.closed) throw new DbError('the database connection is closed');
+    const r = this.fn({ op: 'query', conn: this.conn, text, values, name });
+    if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${text.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
+    return r;
+  }
+
+  prepare(sql: string): Statement {
+    return new PgStatement(this, sql);
+  }
+
+  exec(sql: string): void {
+    const r = this.fn({ op: 'exec', conn: this.conn, sql });
+    if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${sql.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
+  }
+
+  get inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
+  transaction<F extends (...args: any[]) => any>(fn: F): F {
+    const db = this;
+    return function (this: unknown, ...args: unknown[]) {
+      const sp = db.depth > 0 ? `sp${db.depth}` : null;
+      db.exec(sp ? `SAVEPOINT ${sp}` : 'BEGIN');
+      db.depth++;
+      let out: unknown;
+      try {
+        out = fn.apply(this, args);
+      } catch (e) {
+        db.depth--;
+        try {
+          db.exec(sp ? `ROLLBACK TO SAVEPOINT ${sp}` : 'ROLLBACK');
+        } catch {
+          // the connection is gone: PostgreSQL rolled back already
+        }
+        throw e;
+      }
+      db.depth--;
+      // A failed COMMIT is a rollback (PostgreSQL ends the transaction either way).
+      db.exec(sp ? `RELEASE SAVEPOINT ${sp}` : 'COMMIT');
+      return out;
+    } as F;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fn({ op: 'close', conn: this.conn });
+  }
+}
+
+export const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
