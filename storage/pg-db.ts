@@ -59,6 +59,7 @@ let statementIds = 0;
 class PgStatement implements Statement {
   private readonly text: string;
   private readonly names: string[] | null;
+  private readonly count: number;
   private readonly name: string | undefined;
 
   constructor(
@@ -69,6 +70,7 @@ class PgStatement implements Statement {
     const p = toPgParams(sql);
     this.text = p.text;
     this.names = p.names;
+    this.count = p.count;
     // A named statement is parsed and planned once per connection.
     this.name = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) ? `s${++statementIds}` : undefined;
   }
@@ -81,6 +83,8 @@ class PgStatement implements Statement {
         return norm(o[n]);
       });
     }
+    // better-sqlite3 takes (and ignores) an empty parameter object for a statement without parameters.
+    if (this.count === 0) return [];
     return params.flat().map(norm);
   }
 
