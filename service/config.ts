@@ -34,7 +34,11 @@ export const ENV = {
   MQTT_MAX_CONNECT_BYTES: z.coerce.number().int().min(512).max(268_435_455).default(4096)
     .describe('Largest CONNECT packet (client id, credentials, will) accepted before authentication'),
   ADMIN_TOKEN: opt.describe('Bearer token for the registry and admin API; generated into DATA_DIR/admin-token when unset'),
-  DATABASE_URL: opt.describe('PostgreSQL (13+) for the service state, as postgres://user:password@host:port/database. Unset: SQLite in DATA_DIR/state.db (or the project-local PostgreSQL with POSTGRES_LOCAL)'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (unset: SQLite in DATA_DIR/state.db)').optional()
+    .describe('PostgreSQL (13+) for the service state, as postgres://user:password@host:port/database. Unset: SQLite in DATA_DIR/state.db (or the project-local PostgreSQL with POSTGRES_LOCAL)'),
+  POSTGRES_LOCAL: bool.default(false).describe('Start a project-local PostgreSQL (Debian\'s postgresql) with its data in DATA_DIR/postgres and keep the state there'),
+  POSTGRES_LOCAL_PORT: port.default(5433).describe('Port of the project-local PostgreSQL (127.0.0.1 only)'),
+  POSTGRES_AUTO_INSTALL: bool.default(true).describe('Install Debian\'s postgresql package when it is missing (root only)'),
   DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000).describe('Longest a PostgreSQL statement may run (statement_timeout) and a connection attempt may take'),
   INFLUX_URL: opt.describe('External InfluxDB (1.8+, 2.x, 3.x; or 1.x). Unset: start a project-local influxd'),
   INFLUX_DATABASE: z.string().default('se_monitor').describe('Database (1.x) or bucket (2.x/3.x)'),
@@ -106,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Replaced by a bound in bytes (a count of points bounded nothing: a point's size varies): say so rather than ignore it.
   if (env.INGEST_QUEUE_POINTS) throw new ConfigError('invalid configuration:\n  INGEST_QUEUE_POINTS is no longer read: the in-memory queue is bounded in bytes by INGEST_QUEUE_BYTES (default 16 MiB); remove it');
   if (r.data.GAS_LEVEL2_LEL <= r.data.GAS_LEVEL1_LEL) throw new ConfigError(`invalid configuration:\n  GAS_LEVEL2_LEL=${r.data.GAS_LEVEL2_LEL} must be above GAS_LEVEL1_LEL=${r.data.GAS_LEVEL1_LEL}`);
+  if (r.data.POSTGRES_LOCAL && r.data.DATABASE_URL) throw new ConfigError('invalid configuration:\n  DATABASE_URL and POSTGRES_LOCAL exclude each other: DATABASE_URL uses an existing PostgreSQL, POSTGRES_LOCAL starts one in DATA_DIR/postgres');
   if (Boolean(r.data.MQTT_TLS_CERT) !== Boolean(r.data.MQTT_TLS_KEY)) throw new ConfigError('invalid configuration:\n  MQTT_TLS_CERT and MQTT_TLS_KEY must be set together');
   return { ...r.data, dataDir: resolve(r.data.DATA_DIR) };
 }

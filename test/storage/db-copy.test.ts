@@ -8,7 +8,7 @@ import { copySqliteToPostgres } from '../../storage/db-copy.js';
 import { appliedMigrations, migrate } from '../../storage/migrations.js';
 import { openTestDb } from '../db.js';
 
-const letter = (i: number) => ({ key: `k${i}`, at: 1_764_000_000_000 + i, topic: 'se/v1/records/maintenance', sender: 'gw-1', transport: 'mqtt', reason: 'invalid_payload', message: `第 ${i} 条`, excerpt: '{}' });
+const letter = (i: number) => ({ key: `k${i}`, at: 1_764_000_000_000 + i, topic: 'se/v1/records/maintenance', sender: 'gw-1', transport: 'mqtt', reason: 'invalid_object' as const, message: `第 ${i} 条`, excerpt: '{}' });
 
 describe('copy SQLite state into PostgreSQL', () => {
   const cleanups: (() => unknown)[] = [];
