@@ -81,6 +81,8 @@ class PgStatement implements Statement {
         return norm(o[n]);
       });
     }
+    // better-sqlite3 takes a bag of named values for a statement that uses none (a list whose filters added no condition)
+    if (params.length === 1 && params[0] !== null && Object.getPrototypeOf(params[0]) === Object.prototype) return [];
     return params.flat().map(norm);
   }
 
