@@ -2,7 +2,6 @@
 // DATABASE_URL set it creates, lists, disables and re-passwords users in
 // PostgreSQL and writes nothing to DATA_DIR/state.db; without it, SQLite.
 // What it wrote is read back through the stores, as the service would.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,27 +10,9 @@ import { Accounts } from '../../dashboard/accounts.js';
 import { AuditLog } from '../../dashboard/audit.js';
 import { openDb } from '../../storage/db.js';
 import { BACKENDS, databaseUrl } from '../db.js';
+import { userCli as cli } from '../helpers.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 const PW = 'correct horse battery';
-
-/** The built user CLI (scripts/run-built.mjs rebuilds dist/ when a source is newer). */
-function cli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['scripts/run-built.mjs', 'service/user-cli.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, USER_PASSWORD: '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    p.stdin.end(stdin);
-  });
-}
 
 for (const backend of BACKENDS) {
   describe(`user CLI on ${backend}`, () => {
