@@ -123,3 +123,29 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('accounts and audit on a SQLite file from before versioned migrations', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it('adopts users, sessions and audit_log as they are and keeps counting audit ids on', async () => {
+    const db = await openTestDb('sqlite', cleanups);
+    // what the modules created before they had migrations
+    db.exec(`CREATE TABLE users (username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('admin', 'inspector', 'viewer')),
+        districts TEXT, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, actor_kind TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT, ip TEXT, details TEXT)`);
+    db.prepare(`INSERT INTO users (username, display_name, role, password_hash, created_at, updated_at) VALUES ('old', '老用户', 'viewer', 'x', 1, 1)`).run();
+    db.prepare(`INSERT INTO audit_log (at, actor, actor_kind, action) VALUES (1, 'old', 'user', 'session.login')`).run();
+    const accounts = new Accounts(db, { sessionTtlMs: HOUR });
+    const audit = new AuditLog(db);
+    expect(accounts.get('old')).toMatchObject({ displayName: '老用户', role: 'viewer' });
+    audit.record({ actor: 'cli', actorKind: 'cli', action: 'user.create', target: 'user:new' });
+    expect(audit.list({ sort: 'id' }).items.map((x) => [x.id, x.action])).toEqual([[1, 'session.login'], [2, 'user.create']]);
+    expect(appliedMigrations(db).map((m) => [m.owner, m.version])).toEqual([['dashboard/accounts', 1], ['dashboard/audit', 1]]);
+  });
+});

@@ -88,3 +88,25 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('registry store on a SQLite file from before versioned migrations', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it('adopts the tables as they are, with their rows, and records version 1', async () => {
+    const db = await openTestDb('sqlite', cleanups);
+    // what the registry created before it had migrations
+    db.exec(`CREATE TABLE credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL);
+      CREATE TABLE units (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE gateways (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)`);
+    db.prepare('INSERT INTO units VALUES (?, ?, ?)').run('U1', JSON.stringify({ id: 'U1', name: '维保一' }), 1);
+    db.prepare('INSERT INTO gateways VALUES (?, ?, ?)').run('GW1', JSON.stringify({ id: 'GW1', elevators: [], gasSites: [] }), 1);
+    const secret = new Registry(db).issueSecret('GW1');
+    const r = new Registry(db);
+    expect(r.units.get('U1')).toEqual({ id: 'U1', name: '维保一' });
+    expect(r.verifySecret('GW1', secret)).toBe(true);
+    expect(appliedMigrations(db).map((m) => [m.owner, m.version])).toEqual([['registry/registry', 1]]);
+  });
+});
