@@ -5,7 +5,8 @@
 // hashes) and compared with timingSafeEqual. A session is a random 32-byte
 // token given to the client once; only its SHA-256 is stored. Sessions expire
 // after SESSION_TTL_H hours without use (sliding).
-import type { Db, Statement } from '../storage/db.js';
+import { isUniqueViolation, type Db, type Statement } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ROLES, type Role } from '../common/access.js';
 import { AppError } from '../common/errors.js';
@@ -74,16 +75,11 @@ export interface UserPatch {
   disabled?: boolean | undefined;
 }
 
-// A hash to compare against when the user does not exist, so a login for an
-// unknown name costs the same time as a wrong password.
-let dummyHash: Promise<string> | undefined;
-
-export class Accounts {
-  readonly sessionTtlMs: number;
-
-  constructor(private readonly db: Db, opts: { sessionTtlMs: number }) {
-    this.sessionTtlMs = opts.sessionTtlMs;
-    db.exec(`
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'users and sessions',
+    up: `
       CREATE TABLE IF NOT EXISTS users (
         username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL CHECK (role IN ('admin', 'inspector', 'viewer')),
         districts TEXT, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0
@@ -94,7 +90,23 @@ export class Accounts {
       );
       CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username);
       CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
-    `);
+    `,
+  },
+];
+
+// A hash to compare against when the user does not exist, so a login for an
+// unknown name costs the same time as a wrong password.
+let dummyHash: Promise<string> | undefined;
+
+export class Accounts {
+  readonly sessionTtlMs: number;
+  private readonly now: () => number;
+
+  /** `now` is the clock (injected by tests of expiry). */
+  constructor(private readonly db: Db, opts: { sessionTtlMs: number; now?: () => number }) {
+    this.sessionTtlMs = opts.sessionTtlMs;
+    this.now = opts.now ?? Date.now;
+    migrate(db, 'dashboard/accounts', MIGRATIONS);
     // Prepared once: session() runs on every authenticated request.
     this.q = {
       user: db.prepare('SELECT * FROM users WHERE username = ?'),
@@ -142,12 +154,12 @@ export class Accounts {
     const districts = Accounts.districts(u.role, u.districts);
     if (this.row(u.username)) throw new AccountError(`user ${u.username} already exists`, 409);
     const hash = await hashPassword(u.password);
-    const now = Date.now();
+    const now = this.now();
     try {
       this.db.prepare('INSERT INTO users (username, display_name, role, districts, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(u.username, u.displayName?.trim() || u.username, u.role, districts, hash, now, now);
     } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new AccountError(`user ${u.username} already exists`, 409);
+      if (isUniqueViolation(e)) throw new AccountError(`user ${u.username} already exists`, 409);
       throw e;
     }
     return this.get(u.username)!;
@@ -162,7 +174,7 @@ export class Accounts {
       : cur.districts;
     const disabled = patch.disabled === undefined ? cur.disabled : patch.disabled ? 1 : 0;
     this.db.prepare('UPDATE users SET display_name = ?, role = ?, districts = ?, disabled = ?, updated_at = ? WHERE username = ?')
-      .run(patch.displayName?.trim() || cur.display_name, role, districts, disabled, Date.now(), username);
+      .run(patch.displayName?.trim() || cur.display_name, role, districts, disabled, this.now(), username);
     // A disabled user or changed role ends every session: the next request sees the new state.
     if (disabled || patch.role !== undefined || patch.districts !== undefined) this.endSessionsOf(username);
     return this.get(username)!;
@@ -172,7 +184,7 @@ export class Accounts {
     if (!this.row(username)) throw new AccountError(`user ${username} not found`, 404);
     Accounts.checkPassword(password);
     const hash = await hashPassword(password);
-    this.db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?').run(hash, Date.now(), username);
+    this.db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?').run(hash, this.now(), username);
     this.endSessionsOf(username);
   }
 
@@ -190,7 +202,7 @@ export class Accounts {
   /** Starts a session: returns the token (given to the client, never stored). */
   startSession(username: string): { token: string; expiresAt: number } {
     const token = randomBytes(32).toString('base64url');
-    const now = Date.now();
+    const now = this.now();
     const expiresAt = now + this.sessionTtlMs;
     this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
     this.db.prepare('INSERT INTO sessions (token_hash, username, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(tokenDigest(token), username, now, now, expiresAt);
@@ -201,7 +213,7 @@ export class Accounts {
   session(token: string, touch = true): User | null {
     const digest = tokenDigest(token);
     const s = this.q.session.get(digest) as { username: string; last_seen_at: number; expires_at: number } | undefined;
-    const now = Date.now();
+    const now = this.now();
     if (!s) return null;
     if (s.expires_at <= now) {
       this.q.endSession.run(digest);

@@ -4,6 +4,7 @@
 // interview-list generation, registry writes and user management.
 // Details are JSON and never hold a password, token or secret.
 import type { Db, Statement } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ENTITIES, type EntityName } from '../registry/schemas.js';
 import { sorting, type SortOf } from '../storage/sort.js';
@@ -47,13 +48,11 @@ function scrub(v: unknown, depth = 0): unknown {
 export const AUDIT_SORT = sorting({ id: 'id', at: 'at', actor: 'actor', action: 'action' }, 'id');
 export type AuditSort = SortOf<typeof AUDIT_SORT>;
 
-interface Row { id: number; at: number; actor: string; actor_kind: string; action: string; target: string | null; ip: string | null; details: string | null }
-
-export class AuditLog {
-  private readonly insert: Statement;
-
-  constructor(private readonly db: Db) {
-    db.exec(`
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'audit log',
+    up: `
       CREATE TABLE IF NOT EXISTS audit_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, actor_kind TEXT NOT NULL,
         action TEXT NOT NULL, target TEXT, ip TEXT, details TEXT
@@ -61,13 +60,24 @@ export class AuditLog {
       CREATE INDEX IF NOT EXISTS audit_actor ON audit_log (actor, id);
       CREATE INDEX IF NOT EXISTS audit_action ON audit_log (action, id);
       CREATE INDEX IF NOT EXISTS audit_target ON audit_log (target, id);
-    `);
+    `,
+  },
+];
+
+interface Row { id: number; at: number; actor: string; actor_kind: string; action: string; target: string | null; ip: string | null; details: string | null }
+
+export class AuditLog {
+  private readonly insert: Statement;
+
+  /** `now` is the clock (injected by tests of the time filters). */
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {
+    migrate(db, 'dashboard/audit', MIGRATIONS);
     this.insert = db.prepare('INSERT INTO audit_log (at, actor, actor_kind, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?)');
   }
 
   record(e: AuditInput): void {
     const details = e.details ? JSON.stringify(scrub(e.details)) : null;
-    this.insert.run(Date.now(), e.actor, e.actorKind, e.action, e.target ?? null, e.ip ?? null, details);
+    this.insert.run(this.now(), e.actor, e.actorKind, e.action, e.target ?? null, e.ip ?? null, details);
   }
 
   /** Records a change made by the request's principal. */

@@ -1,10 +1,11 @@
 // The registry: maintenance units, elevators, gas sites, partners and
-// gateways, persisted in SQLite and held in memory for the hot path
+// gateways, persisted in the state db (SQLite or PostgreSQL) and held in memory for the hot path
 // (authorising a publish, tagging a point). Secrets are stored as SHA-256
 // digests: they are 192-bit random tokens, so a slow password hash would add
 // CPU on every reconnect storm without adding any resistance to guessing.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import { z } from 'zod';
 import { ENTITIES, type EntityName, type EntityTypes } from './schemas.js';
 import type { PartnerKind } from '../domain/channels.js';
@@ -37,6 +38,22 @@ export type Principal =
   | { kind: 'gateway'; id: string; elevators: ReadonlySet<string>; gasSites: ReadonlySet<string> }
   | { kind: 'partner'; id: string; partnerKind: PartnerKind; unit?: string | undefined };
 
+/** A collection's table: its entity name with `-` as `_` (gas-sites → gas_sites). */
+const tableOf = (name: EntityName) => name.replace('-', '_');
+
+/** One table per collection, all of one shape: the item as JSON under its key. */
+const collectionDdl = (table: string) => `CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL);`;
+
+// A collection added later gets a step of its own (a new version), never an edit of v1.
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'collections and credentials',
+    up: (['units', 'elevators', 'gas-sites', 'partners', 'gateways', 'contacts'] as const).map((n) => collectionDdl(tableOf(n))).join(' ')
+      + ' CREATE TABLE IF NOT EXISTS credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL)',
+  },
+];
+
 type Checker<N extends EntityName> = (item: EntityTypes[N]) => string | null;
 
 class Collection<N extends EntityName> {
@@ -49,8 +66,7 @@ class Collection<N extends EntityName> {
 
   constructor(private db: Db, readonly name: N, log?: ErrorLog) {
     this.changes = new Listeners(`registry ${name} change`, log);
-    const table = name.replace('-', '_');
-    db.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)`);
+    const table = tableOf(name);
     this.insert = db.prepare(`INSERT INTO ${table} (key, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`);
     this.del = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
     this.keyField = ENTITIES[name].key;
@@ -153,7 +169,7 @@ export class Registry {
 
   /** `log` hears a change listener's failure (default: a plain pino logger). */
   constructor(private db: Db, log?: ErrorLog) {
-    db.exec(`CREATE TABLE IF NOT EXISTS credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL)`);
+    migrate(db, 'registry/registry', MIGRATIONS);
     this.putSecret = db.prepare(`INSERT INTO credentials (principal, digest, issued_at) VALUES (?, ?, ?) ON CONFLICT(principal) DO UPDATE SET digest = excluded.digest, issued_at = excluded.issued_at`);
     for (const r of db.prepare('SELECT principal, digest FROM credentials').iterate() as Iterable<{ principal: string; digest: Buffer }>) {
       this.secrets.set(r.principal, r.digest);

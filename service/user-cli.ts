@@ -1,6 +1,7 @@
 // Dashboard user accounts from the command line, on the service's state db
-// (DATA_DIR/state.db; safe while the service runs). The first administrator
-// is created this way — there is no default account or password.
+// (PostgreSQL when DATABASE_URL is set, else DATA_DIR/state.db; safe while
+// the service runs). The first administrator is created this way — there is
+// no default account or password.
 //
 //   npm run user -- create --username alice --role admin [--display-name 名字]
 //   npm run user -- create --username bob --role inspector --districts 北塔区,双清区
@@ -25,7 +26,7 @@ const USAGE = `usage:
   npm run user -- list
   npm run user -- disable --username NAME [--enable]
   npm run user -- set-password --username NAME
-The password comes from USER_PASSWORD or standard input (at least 10 characters). DATA_DIR selects the service's data.`;
+The password comes from USER_PASSWORD or standard input (at least 10 characters). DATABASE_URL (PostgreSQL) or else DATA_DIR (SQLite) selects the service's state.`;
 
 async function readPassword(): Promise<string> {
   if (process.env.USER_PASSWORD) return process.env.USER_PASSWORD;

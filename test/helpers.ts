@@ -1,5 +1,6 @@
 // Shared test fixtures: a real service (real InfluxDB, real TCP MQTT), a
 // small registered city, MQTT.js clients and InfluxQL checks.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,4 +156,22 @@ export async function ownInflux(prefix: string, cleanups: (() => Promise<void>)[
     stop: () => influx.stop(),
     start: async () => void (influx = await startLocalInflux({ dataDir: dir, port, log: quietLog })),
   };
+}
+
+/** `npm run user` as built (scripts/run-built.mjs rebuilds dist/ when a source is newer); USER_PASSWORD unset unless `env` gives it. */
+export function userCli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['scripts/run-built.mjs', 'service/user-cli.ts', ...args], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, USER_PASSWORD: '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    p.stdin.end(stdin);
+  });
 }

@@ -1,32 +1,17 @@
 // Accounts and access on the real service: the first admin from the CLI,
 // sign-in with cookie or bearer session, rate limiting, roles, district
 // scoping of alerts (API and live feed), the audit log, session expiry.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { api, startTestService, testEnv, waitFor, type TestService } from '../helpers.js';
+import { api, startTestService, testEnv, userCli, waitFor, type TestService } from '../helpers.js';
 
 let s: TestService;
 const env = testEnv({ LOGIN_RATE_MAX: '5', LOGIN_RATE_WINDOW_S: '60' });
 const PW = 'correct horse battery';
 
 /** The user CLI on the service's DATA_DIR (password from USER_PASSWORD, or stdin when given). */
-function cli(args: string[], opts: { password?: string; stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['scripts/run-built.mjs', 'service/user-cli.ts', ...args], {
-      cwd: new URL('../..', import.meta.url).pathname,
-      env: { ...process.env, DATA_DIR: env.DATA_DIR!, USER_PASSWORD: opts.password ?? '', ADMIN_TOKEN: 'test-admin-token' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    p.stdin.end(opts.stdin ?? '');
-  });
-}
+const cli = (args: string[], opts: { password?: string; stdin?: string } = {}) =>
+  userCli(args, { DATA_DIR: env.DATA_DIR!, USER_PASSWORD: opts.password ?? '', ADMIN_TOKEN: 'test-admin-token' }, opts.stdin);
 
 const json = { 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });

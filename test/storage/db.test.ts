@@ -49,6 +49,13 @@ for (const backend of BACKENDS) {
       expect(db.prepare('DELETE FROM kv WHERE at < ?').run(3).changes).toBe(1);
     });
 
+    it('takes an object of named values for a statement without parameters, as better-sqlite3 does', async () => {
+      const db = await openTestDb(backend, cleanups);
+      // a list query built from optional filters, none of them given, still passes its (empty) object
+      expect(db.prepare('SELECT COUNT(*) n FROM (SELECT 1 x) t').get({})).toEqual({ n: 1 });
+      expect(() => db.prepare('SELECT ? x').get({ a: 1 })).toThrow();
+    });
+
     it('commits a transaction as one, rolls it back on a throw, and nests as savepoints', async () => {
       const db = await openTestDb(backend, cleanups);
       migrate(db, 'test/t', [{ version: 1, name: 't', up: 'CREATE TABLE t (k TEXT PRIMARY KEY)' }]);
