@@ -85,7 +85,11 @@ class PgStatement implements Statement {
     }
     // better-sqlite3 takes (and ignores) an empty parameter object for a statement without parameters.
     if (this.count === 0) return [];
-    return params.flat().map(norm);
+    const values = params.flat();
+    if (values.some((v) => v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)) {
+      throw new DbError(`named values given for a statement with ? parameters: ${this.sql.slice(0, 80)}`);
+    }
+    return values.map(norm);
   }
 
   private query(params: Params) {
