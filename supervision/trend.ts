@@ -2,8 +2,8 @@
 // Standard Time), first periodic inspections, passes, the pass rate (null
 // below the minimum sample, as on the scorecards), complaints and the
 // complaint rate per 100 elevators (the registry's current assignment, as on
-// the scorecards). SQLite groups the record ledger by unit and quarter (the
-// quarter computed from `ts` in SQL), so memory follows units × quarters,
+// the scorecards). The database groups the record ledger by unit and quarter
+// (the quarter found from `ts` in SQL), so memory follows units × quarters,
 // never the number of records.
 import type { Db } from '../storage/db.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
@@ -47,8 +47,15 @@ const quarterOf = (date: string) => Number(date.slice(0, 4)) * 4 + Math.floor((N
 const quarterStart = (q: number) => cstMidnight(`${Math.floor(q / 4)}-${String((q % 4) * 3 + 1).padStart(2, '0')}-01`);
 const quarterName = (q: number) => `${Math.floor(q / 4)}Q${(q % 4) + 1}`;
 
-/** The same quarter index in SQL, from `ts` (epoch ms) shifted to CST (UTC+8) in whole seconds. */
-const SQL_QUARTER = `(CAST(strftime('%Y', ts / 1000 + 28800, 'unixepoch') AS INTEGER) * 4 + (CAST(strftime('%m', ts / 1000 + 28800, 'unixepoch') AS INTEGER) - 1) / 3)`;
+/**
+ * The quarter index of `ts` in SQL, for rows in [start of `first`, start of `last` + 1): the quarters'
+ * CST boundaries are computed here and compared in SQL (portable, unlike each engine's date functions).
+ */
+function sqlQuarter(first: number, last: number): string {
+  let sql = 'CASE';
+  for (let q = first; q <= last; q++) sql += ` WHEN ts < ${quarterStart(q + 1)} THEN ${q}`;
+  return `${sql} END`;
+}
 
 /** A trend asked for a unit the registry and the ledger do not know: 404. */
 export class UnknownUnitError extends AppError {
@@ -65,11 +72,12 @@ export function computeTrend(db: Db, q: TrendQuery, minInspections: number, now 
   const to = quarterStart(last + 1);
   const unitSql = q.unit !== undefined ? ' AND unit = ?' : '';
   const args = q.unit !== undefined ? [from, to, q.unit] : [from, to];
+  const quarterSql = sqlQuarter(firstQ, last);
 
-  const inspections = db.prepare(`SELECT unit, ${SQL_QUARTER} q, COUNT(*) first, SUM(result = 'pass') passed
+  const inspections = db.prepare(`SELECT unit, ${quarterSql} q, COUNT(*) first, SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END) passed
     FROM records WHERE channel = 'inspection' AND ts >= ? AND ts < ?${unitSql} AND kind = 'periodic' AND attempt = 1
     GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; first: number; passed: number }[];
-  const complaints = db.prepare(`SELECT unit, ${SQL_QUARTER} q, COUNT(*) n
+  const complaints = db.prepare(`SELECT unit, ${quarterSql} q, COUNT(*) n
     FROM records WHERE channel = 'complaint' AND ts >= ? AND ts < ?${unitSql}
     GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; n: number }[];
   const elevators = new Map(db.prepare(`SELECT json_extract(data, '$.maintenanceUnit') unit, COUNT(*) n FROM elevators GROUP BY 1`).raw().all() as [string | null, number][]);
