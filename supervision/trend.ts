@@ -48,13 +48,18 @@ const quarterStart = (q: number) => cstMidnight(`${Math.floor(q / 4)}-${String((
 const quarterName = (q: number) => `${Math.floor(q / 4)}Q${(q % 4) + 1}`;
 
 /**
- * The quarter index of `ts` in SQL, for rows in [start of `first`, start of `last` + 1): the quarters'
- * CST boundaries are computed here and compared in SQL (portable, unlike each engine's date functions).
+ * Which of the quarters first..last holds `ts`, in SQL, as 0, 1, 2…: the quarters' CST boundaries are
+ * computed here and compared in SQL (portable, unlike each engine's date functions). The boundaries are
+ * parameters, so the statement's text depends only on how many quarters.
  */
-function sqlQuarter(first: number, last: number): string {
+function sqlQuarter(first: number, last: number): { sql: string; args: number[] } {
   let sql = 'CASE';
-  for (let q = first; q <= last; q++) sql += ` WHEN ts < ${quarterStart(q + 1)} THEN ${q}`;
-  return `${sql} END`;
+  const args: number[] = [];
+  for (let q = first; q <= last; q++) {
+    sql += ` WHEN ts < ? THEN ${q - first}`;
+    args.push(quarterStart(q + 1));
+  }
+  return { sql: `${sql} END`, args };
 }
 
 /** A trend asked for a unit the registry and the ledger do not know: 404. */
@@ -71,13 +76,13 @@ export function computeTrend(db: Db, q: TrendQuery, minInspections: number, now 
   const from = quarterStart(firstQ);
   const to = quarterStart(last + 1);
   const unitSql = q.unit !== undefined ? ' AND unit = ?' : '';
-  const args = q.unit !== undefined ? [from, to, q.unit] : [from, to];
-  const quarterSql = sqlQuarter(firstQ, last);
+  const quarter = sqlQuarter(firstQ, last);
+  const args = [...quarter.args, from, to, ...(q.unit !== undefined ? [q.unit] : [])];
 
-  const inspections = db.prepare(`SELECT unit, ${quarterSql} q, COUNT(*) first, SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END) passed
+  const inspections = db.prepare(`SELECT unit, ${quarter.sql} q, COUNT(*) first, SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END) passed
     FROM records WHERE channel = 'inspection' AND ts >= ? AND ts < ?${unitSql} AND kind = 'periodic' AND attempt = 1
     GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; first: number; passed: number }[];
-  const complaints = db.prepare(`SELECT unit, ${quarterSql} q, COUNT(*) n
+  const complaints = db.prepare(`SELECT unit, ${quarter.sql} q, COUNT(*) n
     FROM records WHERE channel = 'complaint' AND ts >= ? AND ts < ?${unitSql}
     GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; n: number }[];
   const elevators = new Map(db.prepare(`SELECT json_extract(data, '$.maintenanceUnit') unit, COUNT(*) n FROM elevators GROUP BY 1`).raw().all() as [string | null, number][]);
@@ -90,8 +95,8 @@ export function computeTrend(db: Db, q: TrendQuery, minInspections: number, now 
     if (!c) cell.set(k, (c = { first: 0, passed: 0, complaints: 0 }));
     return c;
   };
-  for (const r of inspections) if (r.unit) Object.assign(at(r.unit, r.q), { first: r.first, passed: r.passed });
-  for (const r of complaints) if (r.unit) at(r.unit, r.q).complaints = r.n;
+  for (const r of inspections) if (r.unit) Object.assign(at(r.unit, firstQ + r.q), { first: r.first, passed: r.passed });
+  for (const r of complaints) if (r.unit) at(r.unit, firstQ + r.q).complaints = r.n;
 
   const seen = new Set([...inspections, ...complaints].map((r) => r.unit).filter((u): u is string => !!u));
   let units: string[];
