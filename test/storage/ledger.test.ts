@@ -70,6 +70,18 @@ for (const backend of BACKENDS) describe(`record ledger on ${backend}`, () => {
     expect(newest.complaints.map((c) => [c.id, c.time, c.source, c.category])).toEqual([['k2', 2500, '12345', '困人'], ['k1', 1500, '12345', '困人']]);
   });
 
+  it('commits and rolls back with the transaction it is written in (the accept stage)', async () => {
+    const db = await openTestDb(backend, cleanups);
+    const ledger = new RecordLedger(db);
+    const item = (id: string) => ({ channel: 'complaint', record: { id, ts: 4000, source: '96333', category: '异响' }, code: null, ctx }) satisfies LedgerItem;
+    expect(() => db.transaction(() => {
+      ledger.add([item('lost')]);
+      throw new Error('the accept stage failed after the ledger rows');
+    })()).toThrow(/accept stage failed/);
+    db.transaction(() => ledger.add([item('kept')]))();
+    expect(db.prepare('SELECT id FROM records').pluck().all()).toEqual(['kept']);
+  });
+
   it('creates its table by a versioned migration, once', async () => {
     const db = await openTestDb(backend, cleanups);
     new RecordLedger(db);
