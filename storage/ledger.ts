@@ -1,4 +1,4 @@
-// The record ledger: one SQLite row per partner record (maintenance,
+// The record ledger: one row per partner record (maintenance,
 // inspection, complaint) and per raised elevator event, keyed by channel and
 // record id, written in the ingest accept transaction (so it holds exactly
 // the acknowledged records, in event time, whatever order they came in).
@@ -12,6 +12,7 @@
 // its row, as it overwrites its point in InfluxDB, so duplicates never count
 // twice.
 import type { Db, Statement } from './db.js';
+import { migrate, type Migration } from './migrations.js';
 import type { ChannelItem } from '../domain/channels.js';
 import { ROUTINE_MAINTENANCE } from '../domain/messages.js';
 import type { PointContext } from './points.js';
@@ -81,15 +82,11 @@ function ledgerRow(it: LedgerItem): Row | null {
   }
 }
 
-export class RecordLedger {
-  private readonly upsert: Statement;
-  private readonly putMany: (rows: Row[]) => void;
-  private readonly figures: Statement;
-  private readonly failed: Statement;
-  private readonly complaintRows: Statement;
-
-  constructor(readonly db: Db) {
-    db.exec(`CREATE TABLE IF NOT EXISTS records (
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'records',
+    up: `CREATE TABLE IF NOT EXISTS records (
         channel TEXT NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, elevator TEXT, unit TEXT, unit_source TEXT NOT NULL,
         kind TEXT, routine INTEGER, attempt INTEGER, result TEXT, next_due TEXT, party TEXT, category TEXT,
         PRIMARY KEY (channel, id)) WITHOUT ROWID;
@@ -100,7 +97,19 @@ export class RecordLedger {
       -- passing periodic inspections per elevator in time order: the due dates they set
       CREATE INDEX IF NOT EXISTS records_passes ON records (elevator, ts, next_due) WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass';
       -- one elevator's history, newest first (the dashboard's elevator page)
-      CREATE INDEX IF NOT EXISTS records_by_elevator ON records (elevator, channel, ts) WHERE elevator IS NOT NULL;`);
+      CREATE INDEX IF NOT EXISTS records_by_elevator ON records (elevator, channel, ts) WHERE elevator IS NOT NULL;`,
+  },
+];
+
+export class RecordLedger {
+  private readonly upsert: Statement;
+  private readonly putMany: (rows: Row[]) => void;
+  private readonly figures: Statement;
+  private readonly failed: Statement;
+  private readonly complaintRows: Statement;
+
+  constructor(readonly db: Db) {
+    migrate(db, 'storage/ledger', MIGRATIONS);
     this.upsert = db.prepare(`INSERT INTO records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})
       ON CONFLICT (channel, id) DO UPDATE SET ${COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`);
     this.putMany = db.transaction((rows: Row[]) => {
@@ -112,9 +121,9 @@ export class RecordLedger {
         (SELECT COUNT(*) FROM records WHERE channel = 'inspection' AND unit = @unit AND ts >= @from AND ts < @to AND kind = 'periodic' AND attempt = 1 AND result = 'pass') passed,
         (SELECT COUNT(*) FROM records WHERE channel = 'complaint' AND unit = @unit AND ts >= @from AND ts < @to) complaints`);
     this.failed = db.prepare(`SELECT ts AS time, elevator, party AS institution, attempt, id, unit_source FROM records
-      WHERE channel = 'inspection' AND unit = @unit AND ts >= @from AND ts < @to AND kind = 'periodic' AND attempt = 1 AND result = 'fail' ORDER BY CASE WHEN @newest THEN -ts ELSE ts END LIMIT @limit`);
+      WHERE channel = 'inspection' AND unit = @unit AND ts >= @from AND ts < @to AND kind = 'periodic' AND attempt = 1 AND result = 'fail' ORDER BY CASE WHEN @newest = 1 THEN -ts ELSE ts END LIMIT @limit`);
     this.complaintRows = db.prepare(`SELECT ts AS time, id, party AS source, category, elevator, unit_source FROM records
-      WHERE channel = 'complaint' AND unit = @unit AND ts >= @from AND ts < @to ORDER BY CASE WHEN @newest THEN -ts ELSE ts END LIMIT @limit`);
+      WHERE channel = 'complaint' AND unit = @unit AND ts >= @from AND ts < @to ORDER BY CASE WHEN @newest = 1 THEN -ts ELSE ts END LIMIT @limit`);
   }
 
   /** One unit's scorecard figures over [from, to) (epoch ms, event time). */

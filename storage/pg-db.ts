@@ -54,7 +54,12 @@ function worker(timeoutMs: number): Call {
 }
 
 type Mode = 'object' | 'raw' | 'pluck';
-let statementIds = 0;
+/**
+ * One server-side statement name per SQL text: stores that prepare per call reuse the connection's
+ * parsed statement instead of adding one to it on every call (a leak in a long-lived connection).
+ * Grows with the distinct statements in the code, so SQL keeps values in parameters, not in its text.
+ */
+const statementNames = new Map<string, string>();
 
 class PgStatement implements Statement {
   private readonly text: string;
@@ -72,7 +77,10 @@ class PgStatement implements Statement {
     this.names = p.names;
     this.count = p.count;
     // A named statement is parsed and planned once per connection.
-    this.name = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) ? `s${++statementIds}` : undefined;
+    if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) {
+      this.name = statementNames.get(this.text);
+      if (!this.name) statementNames.set(this.text, (this.name = `s${statementNames.size + 1}`));
+    }
   }
 
   private bind(params: Params): unknown[] {

@@ -9,6 +9,7 @@
 // is a note on that alert, and closing the case resolves it. A unit that had a
 // case for the previous period is marked as a repeat.
 import type { Db } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import { z } from 'zod';
 import type { AlertStore } from '../alerts/store.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
@@ -60,6 +61,16 @@ export class CaseError extends AppError {
   }
 }
 
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'interview cases',
+    up: `CREATE TABLE IF NOT EXISTS interview_cases (id INTEGER PRIMARY KEY AUTOINCREMENT, list_id INTEGER NOT NULL, unit TEXT NOT NULL, name TEXT,
+      period_from TEXT NOT NULL, period_to TEXT NOT NULL, state TEXT NOT NULL, repeat_of INTEGER, alert_id INTEGER, details TEXT NOT NULL DEFAULT '{}',
+      history TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL, UNIQUE (period_from, period_to, unit))`,
+  },
+];
+
 export class InterviewCases {
   private readonly listeners: Listeners<[InterviewCase]>;
 
@@ -75,9 +86,7 @@ export class InterviewCases {
   /** `log` hears a change listener's failure (default: a plain pino logger). */
   constructor(private db: Db, private alerts: AlertStore, log?: ErrorLog) {
     this.listeners = new Listeners('interview case change', log);
-    db.exec(`CREATE TABLE IF NOT EXISTS interview_cases (id INTEGER PRIMARY KEY AUTOINCREMENT, list_id INTEGER NOT NULL, unit TEXT NOT NULL, name TEXT,
-      period_from TEXT NOT NULL, period_to TEXT NOT NULL, state TEXT NOT NULL, repeat_of INTEGER, alert_id INTEGER, details TEXT NOT NULL DEFAULT '{}',
-      history TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL, UNIQUE (period_from, period_to, unit))`);
+    migrate(db, 'supervision/cases', MIGRATIONS);
   }
 
   /**
@@ -89,9 +98,12 @@ export class InterviewCases {
     const cases = this.db.transaction(() => {
       const prevFrom = `${Number(list.periodFrom.slice(0, 4)) - 1}${list.periodFrom.slice(4)}`;
       const prevTo = `${Number(list.periodTo.slice(0, 4)) - 1}${list.periodTo.slice(4)}`;
+      // Prepared once, not per unit: on PostgreSQL every prepare is a server-side statement of the connection.
+      const previous = this.db.prepare('SELECT id FROM interview_cases WHERE unit = ? AND period_from = ? AND period_to = ?');
+      const insert = this.db.prepare(`INSERT INTO interview_cases (list_id, unit, name, period_from, period_to, state, repeat_of, history, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`);
       for (const u of list.units) {
-        const prev = this.db.prepare('SELECT id FROM interview_cases WHERE unit = ? AND period_from = ? AND period_to = ?').get(u.unit, prevFrom, prevTo) as { id: number } | undefined;
-        const ins = this.db.prepare(`INSERT INTO interview_cases (list_id, unit, name, period_from, period_to, state, repeat_of, history, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`)
+        const prev = previous.get(u.unit, prevFrom, prevTo) as { id: number } | undefined;
+        const ins = insert
           .get(list.id, u.unit, u.name, list.periodFrom, list.periodTo, prev?.id ?? null, JSON.stringify([{ state: 'draft', by, at, fields: { listId: list.id, version: list.version } }]), at);
         if (ins) created.add((ins as { id: number }).id);
       }
@@ -116,7 +128,8 @@ export class InterviewCases {
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
-    const total = (this.db.prepare(`SELECT COUNT(*) n FROM interview_cases ${w}`).get(args) as { n: number }).n;
+    // No bind values at all without a filter: PostgreSQL refuses values a statement has no parameter for.
+    const total = (this.db.prepare(`SELECT COUNT(*) n FROM interview_cases ${w}`).get(...(where.length ? [args] : [])) as { n: number }).n;
     const rows = this.db.prepare(`SELECT * FROM interview_cases ${w} ORDER BY ${CASE_SORT.order(q.sort ?? 'id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
     return { items: rows.map(toCase), total, page, pageSize };
   }

@@ -2,9 +2,10 @@
 // inspection pass rate is below the threshold (with at least the minimum
 // sample) or whose complaint rate is at or above its threshold — either or
 // both, by policy — ranked, with the criteria it failed and its scorecard as
-// evidence. A generated list is a frozen snapshot in SQLite: new data never
+// evidence. A generated list is a frozen snapshot in the database: new data never
 // changes it; generating again for the same period makes a new version.
-import type { Db } from '../storage/db.js';
+import { toPgDdl, type Db } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import { shownBeside } from '../domain/figures.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
 import { sorting, type SortOf } from '../storage/sort.js';
@@ -101,11 +102,30 @@ export function rankUnits(cards: Scorecard[], c: InterviewCriteria): ListedUnit[
 export const LIST_SORT = sorting({ id: 'id', periodFrom: 'period_from', version: 'version', generatedAt: 'generated_at' }, 'id');
 export type InterviewListSort = SortOf<typeof LIST_SORT>;
 
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'interview lists',
+    up: `CREATE TABLE IF NOT EXISTS interview_lists (id INTEGER PRIMARY KEY AUTOINCREMENT, period_from TEXT NOT NULL, period_to TEXT NOT NULL,
+      version INTEGER NOT NULL, generated_at INTEGER NOT NULL, trigger TEXT NOT NULL, criteria TEXT NOT NULL, units TEXT NOT NULL, considered INTEGER NOT NULL,
+      UNIQUE (period_from, period_to, version))`,
+  },
+  {
+    version: 2,
+    name: 'listed units counted when saved',
+    // The list page showed json_array_length(units), which PostgreSQL spells differently: the count is kept at save instead.
+    up: (db) => {
+      const ddl = 'ALTER TABLE interview_lists ADD COLUMN listed INTEGER';
+      db.exec(db.dialect === 'postgres' ? toPgDdl(ddl) : ddl);
+      const set = db.prepare('UPDATE interview_lists SET listed = ? WHERE id = ?');
+      for (const r of db.prepare('SELECT id, units FROM interview_lists').all() as { id: number; units: string }[]) set.run((JSON.parse(r.units) as unknown[]).length, r.id);
+    },
+  },
+];
+
 export class InterviewLists {
   constructor(private db: Db) {
-    db.exec(`CREATE TABLE IF NOT EXISTS interview_lists (id INTEGER PRIMARY KEY AUTOINCREMENT, period_from TEXT NOT NULL, period_to TEXT NOT NULL,
-      version INTEGER NOT NULL, generated_at INTEGER NOT NULL, trigger TEXT NOT NULL, criteria TEXT NOT NULL, units TEXT NOT NULL, considered INTEGER NOT NULL,
-      UNIQUE (period_from, period_to, version))`);
+    migrate(db, 'supervision/interview', MIGRATIONS);
   }
 
   /** Freezes a new version of the list for the period. */
@@ -113,8 +133,8 @@ export class InterviewLists {
     return this.db.transaction(() => {
       const v = (this.db.prepare('SELECT COALESCE(MAX(version), 0) v FROM interview_lists WHERE period_from = ? AND period_to = ?').get(period.from, period.to) as { v: number }).v + 1;
       const units = rankUnits(cards, criteria);
-      const info = this.db.prepare(`INSERT INTO interview_lists (period_from, period_to, version, generated_at, trigger, criteria, units, considered) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-        .get(period.from, period.to, v, at, trigger, JSON.stringify(criteria), JSON.stringify(units), cards.length);
+      const info = this.db.prepare(`INSERT INTO interview_lists (period_from, period_to, version, generated_at, trigger, criteria, units, considered, listed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+        .get(period.from, period.to, v, at, trigger, JSON.stringify(criteria), JSON.stringify(units), cards.length, units.length);
       return this.get((info as { id: number }).id)!;
     })();
   }
@@ -128,8 +148,9 @@ export class InterviewLists {
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(100, Math.max(1, q.pageSize ?? 20));
     const where = q.from ? 'WHERE period_from = @from' : '';
-    const total = (this.db.prepare(`SELECT COUNT(*) n FROM interview_lists ${where}`).get(q.from ? { from: q.from } : {}) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT id, period_from, period_to, version, generated_at, trigger, criteria, considered, json_array_length(units) listed FROM interview_lists ${where} ORDER BY ${LIST_SORT.order(q.sort ?? '-id')} LIMIT @limit OFFSET @offset`)
+    // No bind values at all without a filter: PostgreSQL refuses values a statement has no parameter for.
+    const total = (this.db.prepare(`SELECT COUNT(*) n FROM interview_lists ${where}`).get(...(q.from ? [{ from: q.from }] : [])) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT id, period_from, period_to, version, generated_at, trigger, criteria, considered, listed FROM interview_lists ${where} ORDER BY ${LIST_SORT.order(q.sort ?? '-id')} LIMIT @limit OFFSET @offset`)
       .all({ ...(q.from ? { from: q.from } : {}), limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
     return {
       items: rows.map((r) => ({ id: r.id, periodFrom: r.period_from, periodTo: r.period_to, version: r.version, generatedAt: r.generated_at, trigger: r.trigger, criteria: JSON.parse(String(r.criteria)), considered: r.considered, listed: r.listed })),

@@ -1,16 +1,17 @@
 // Scorecards off the event loop: computeScorecards() is synchronous SQLite
 // work that takes seconds for a province, and the service must keep
 // acknowledging MQTT messages meanwhile. This module is both the runner (main
-// thread) and the worker, which opens the same database file read-only (WAL:
-// it reads the last committed state while ingest keeps writing).
+// thread) and the worker, which opens the same database again, read-only: the
+// SQLite file (WAL: it reads the last committed state while ingest keeps
+// writing) or the postgres:// URL (a connection of its own).
 import { reopenDb, type Db } from '../storage/db.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { computeScorecards, type Period, type Scorecard, type ScorecardOptions } from './scorecard.js';
 
-interface Job { file: string; period: Period; opts: ScorecardOptions }
+interface Job { /** a file path or a postgres:// URL (Db.location) */ file: string; period: Period; opts: ScorecardOptions }
 type Reply = { ok: Scorecard[] } | { error: string };
 
-/** Computes the scorecards in a worker thread; in this thread when the database has no file (in-memory). */
+/** Computes the scorecards in a worker thread; in this thread when the database cannot be opened again (SQLite in memory). */
 export function scorecardsOffThread(db: Db, period: Period, opts: ScorecardOptions): Promise<Scorecard[]> {
   if (db.location === null) return Promise.resolve(computeScorecards(db, period, opts));
   const url = import.meta.url;

@@ -2,7 +2,7 @@
 // ledger (storage/ledger.ts: one row per accepted record id, in event time,
 // so backfilled history counts and duplicates never count twice). The unit
 // of a record is the record's own `unit`, which ingest fills from the
-// registry when the record has none. SQLite does the heavy lifting (counts
+// registry when the record has none. The database does the heavy lifting (counts
 // grouped by unit; routine maintenance and passing inspections streamed per
 // elevator in index order, each walked once), so memory stays bounded by
 // the number of elevators, not of records. Entrapment timings come from the
@@ -79,9 +79,10 @@ function overdueMaintenance(db: Db, registry: RegistryView, p: Period): { episod
   };
   const interval = (code: string) => registry.elevators.get(code)?.[1] ?? 15 * DAY_MS;
   // Routine maintenance per elevator in time order (the partial index records_routine, no sort), walked
-  // once: JavaScript does this about twice as fast as LAG() over the same rows in SQLite.
-  const rows = db.prepare(`SELECT elevator, ts, unit FROM records INDEXED BY records_routine
-    WHERE channel = 'maintenance' AND routine = 1 AND ts >= ? AND ts < ?`).raw()
+  // once: JavaScript does this about twice as fast as LAG() over the same rows in SQLite. The ORDER BY is
+  // the index's own order (free on SQLite); PostgreSQL gives no order unless asked.
+  const rows = db.prepare(`SELECT elevator, ts, unit FROM records ${indexedBy(db, 'records_routine')}
+    WHERE channel = 'maintenance' AND routine = 1 AND ts >= ? AND ts < ? ORDER BY elevator, ts, unit`).raw()
     .iterate(p.from - MAINTENANCE_LOOKBACK_MS, p.to) as Iterable<[string, number, string]>;
   const seen = new Set<string>();
   let code = '';
@@ -115,7 +116,7 @@ function overdueMaintenance(db: Db, registry: RegistryView, p: Period): { episod
 function overdueInspections(db: Db, registry: RegistryView, p: Period): { count: Counter; days: Counter } {
   const count: Counter = {};
   const days: Counter = {};
-  const rows = db.prepare(`SELECT elevator, ts, next_due FROM records INDEXED BY records_passes WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass'
+  const rows = db.prepare(`SELECT elevator, ts, next_due FROM records ${indexedBy(db, 'records_passes')} WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass'
     AND ts >= ? AND ts < ? ORDER BY elevator, ts`).raw().iterate(p.from - 400 * DAY_MS, p.to) as Iterable<[string, number, string | null]>;
   let code = '';
   let passes: { t: number; due: string | null }[] = [];
@@ -144,6 +145,9 @@ function overdueInspections(db: Db, registry: RegistryView, p: Period): { count:
   return { count, days };
 }
 
+/** SQLite is told the partial index to walk (its planner may pick a full scan); PostgreSQL plans it itself and has no INDEXED BY. */
+const indexedBy = (db: Db, index: string) => (db.dialect === 'sqlite' ? `INDEXED BY ${index}` : '');
+
 /** Rows grouped by unit → a map by unit ('' for records without one). */
 function countAll<T extends { unit: string | null }>(rows: T[]): Map<string, T> {
   return new Map(rows.map((r) => [r.unit ?? '', r]));
@@ -169,7 +173,8 @@ export function registryView(db: Db): RegistryView {
 export function computeScorecards(db: Db, p: Period, opts: ScorecardOptions = DEFAULT_SCORECARD): Scorecard[] {
   const registry = registryView(db);
   const byUnit = <T>(sql: string, ...args: unknown[]) => db.prepare(sql).all(...args) as (T & { unit: string | null })[];
-  const inspections = countAll(byUnit<{ first: number; passed: number; rein: number }>(`SELECT unit, SUM(attempt = 1) first, SUM(attempt = 1 AND result = 'pass') passed, SUM(attempt > 1) rein
+  const inspections = countAll(byUnit<{ first: number; passed: number; rein: number }>(`SELECT unit, SUM(CASE WHEN attempt = 1 THEN 1 ELSE 0 END) first,
+      SUM(CASE WHEN attempt = 1 AND result = 'pass' THEN 1 ELSE 0 END) passed, SUM(CASE WHEN attempt > 1 THEN 1 ELSE 0 END) rein
     FROM records WHERE channel = 'inspection' AND kind = 'periodic' AND ts >= ? AND ts < ? GROUP BY unit`, p.from, p.to));
   const complaints = countAll(byUnit<{ n: number }>(`SELECT unit, COUNT(*) n FROM records WHERE channel = 'complaint' AND ts >= ? AND ts < ? GROUP BY unit`, p.from, p.to));
   const maintenance = countAll(byUnit<{ n: number; routine: number }>(`SELECT unit, COUNT(*) n, SUM(routine) routine FROM records WHERE channel = 'maintenance' AND ts >= ? AND ts < ? GROUP BY unit`, p.from, p.to));

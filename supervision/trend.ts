@@ -2,8 +2,8 @@
 // Standard Time), first periodic inspections, passes, the pass rate (null
 // below the minimum sample, as on the scorecards), complaints and the
 // complaint rate per 100 elevators (the registry's current assignment, as on
-// the scorecards). SQLite groups the record ledger by unit and quarter (the
-// quarter computed from `ts` in SQL), so memory follows units × quarters,
+// the scorecards). The database groups the record ledger by unit and quarter
+// (the quarter found from `ts` in SQL), so memory follows units × quarters,
 // never the number of records.
 import type { Db } from '../storage/db.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
@@ -47,8 +47,20 @@ const quarterOf = (date: string) => Number(date.slice(0, 4)) * 4 + Math.floor((N
 const quarterStart = (q: number) => cstMidnight(`${Math.floor(q / 4)}-${String((q % 4) * 3 + 1).padStart(2, '0')}-01`);
 const quarterName = (q: number) => `${Math.floor(q / 4)}Q${(q % 4) + 1}`;
 
-/** The same quarter index in SQL, from `ts` (epoch ms) shifted to CST (UTC+8) in whole seconds. */
-const SQL_QUARTER = `(CAST(strftime('%Y', ts / 1000 + 28800, 'unixepoch') AS INTEGER) * 4 + (CAST(strftime('%m', ts / 1000 + 28800, 'unixepoch') AS INTEGER) - 1) / 3)`;
+/**
+ * Which of the quarters first..last holds `ts`, in SQL, as 0, 1, 2…: the quarters' CST boundaries are
+ * computed here and compared in SQL (portable, unlike each engine's date functions). The boundaries are
+ * parameters, so the statement's text depends only on how many quarters.
+ */
+function sqlQuarter(first: number, last: number): { sql: string; args: number[] } {
+  let sql = 'CASE';
+  const args: number[] = [];
+  for (let q = first; q <= last; q++) {
+    sql += ` WHEN ts < ? THEN ${q - first}`;
+    args.push(quarterStart(q + 1));
+  }
+  return { sql: `${sql} END`, args };
+}
 
 /** A trend asked for a unit the registry and the ledger do not know: 404. */
 export class UnknownUnitError extends AppError {
@@ -64,12 +76,13 @@ export function computeTrend(db: Db, q: TrendQuery, minInspections: number, now 
   const from = quarterStart(firstQ);
   const to = quarterStart(last + 1);
   const unitSql = q.unit !== undefined ? ' AND unit = ?' : '';
-  const args = q.unit !== undefined ? [from, to, q.unit] : [from, to];
+  const quarter = sqlQuarter(firstQ, last);
+  const args = [...quarter.args, from, to, ...(q.unit !== undefined ? [q.unit] : [])];
 
-  const inspections = db.prepare(`SELECT unit, ${SQL_QUARTER} q, COUNT(*) first, SUM(result = 'pass') passed
+  const inspections = db.prepare(`SELECT unit, ${quarter.sql} q, COUNT(*) first, SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END) passed
     FROM records WHERE channel = 'inspection' AND ts >= ? AND ts < ?${unitSql} AND kind = 'periodic' AND attempt = 1
     GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; first: number; passed: number }[];
-  const complaints = db.prepare(`SELECT unit, ${SQL_QUARTER} q, COUNT(*) n
+  const complaints = db.prepare(`SELECT unit, ${quarter.sql} q, COUNT(*) n
     FROM records WHERE channel = 'complaint' AND ts >= ? AND ts < ?${unitSql}
     GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; n: number }[];
   const elevators = new Map(db.prepare(`SELECT json_extract(data, '$.maintenanceUnit') unit, COUNT(*) n FROM elevators GROUP BY 1`).raw().all() as [string | null, number][]);
@@ -82,8 +95,8 @@ export function computeTrend(db: Db, q: TrendQuery, minInspections: number, now 
     if (!c) cell.set(k, (c = { first: 0, passed: 0, complaints: 0 }));
     return c;
   };
-  for (const r of inspections) if (r.unit) Object.assign(at(r.unit, r.q), { first: r.first, passed: r.passed });
-  for (const r of complaints) if (r.unit) at(r.unit, r.q).complaints = r.n;
+  for (const r of inspections) if (r.unit) Object.assign(at(r.unit, firstQ + r.q), { first: r.first, passed: r.passed });
+  for (const r of complaints) if (r.unit) at(r.unit, firstQ + r.q).complaints = r.n;
 
   const seen = new Set([...inspections, ...complaints].map((r) => r.unit).filter((u): u is string => !!u));
   let units: string[];

@@ -95,3 +95,19 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('Db on postgres: prepared statements', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it('preparing the same SQL again reuses its server-side statement instead of adding one per call', async () => {
+    const db = await openTestDb('postgres', cleanups);
+    const count = () => (db.prepare('SELECT COUNT(*) n FROM pg_prepared_statements').get() as { n: number }).n;
+    const before = count();
+    for (let i = 0; i < 50; i++) expect(db.prepare('SELECT CAST(? AS BIGINT) + 1 AS x').get(i)).toEqual({ x: i + 1 });
+    for (let i = 0; i < 50; i++) expect(db.prepare('SELECT CAST(? AS BIGINT) + 2 AS x').pluck().get(i)).toBe(i + 2);
+    expect(count() - before).toBe(2);
+  });
+});

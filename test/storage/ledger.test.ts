@@ -1,15 +1,22 @@
 // The record ledger keeps one row per record id, with the unit the record
 // names or else the registry's, and only raised events.
-import { sqliteDb, type Db } from '../../storage/db.js';
-import { describe, expect, it } from 'vitest';
+import type { Db } from '../../storage/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RecordLedger, type LedgerItem } from '../../storage/ledger.js';
+import { appliedMigrations } from '../../storage/migrations.js';
+import { BACKENDS, openTestDb } from '../db.js';
 
 const ctx = { district: '大祥区', unit: 'U_REG' };
 const rows = (db: Db) => db.prepare('SELECT channel, id, ts, elevator, unit, unit_source, kind, routine, attempt, result, next_due, party, category FROM records ORDER BY channel, id').all();
 
-describe('record ledger', () => {
-  it('maps each kept channel to one row; events only when raised', () => {
-    const db = sqliteDb(':memory:');
+for (const backend of BACKENDS) describe(`record ledger on ${backend}`, () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it('maps each kept channel to one row; events only when raised', async () => {
+    const db = await openTestDb(backend, cleanups);
     const ledger = new RecordLedger(db);
     const items: LedgerItem[] = [
       { channel: 'maintenance', record: { id: 'm1', ts: 1000, elevator: 'E1', unit: 'U1', kind: 'half_monthly', technician: '张三' }, code: null, ctx },
@@ -30,8 +37,8 @@ describe('record ledger', () => {
     ]);
   });
 
-  it('a re-sent record replaces its row instead of adding one; the same id on another channel is another record', () => {
-    const db = sqliteDb(':memory:');
+  it('a re-sent record replaces its row instead of adding one; the same id on another channel is another record', async () => {
+    const db = await openTestDb(backend, cleanups);
     const ledger = new RecordLedger(db);
     const first = { channel: 'inspection', record: { id: 'x', ts: 3000, elevator: 'E1', institution: '特检院', unit: 'U1', kind: 'periodic', attempt: 1, result: 'fail' }, code: null, ctx } satisfies LedgerItem;
     ledger.add([first, first]);
@@ -40,5 +47,45 @@ describe('record ledger', () => {
     expect(ledger.count('inspection')).toBe(1);
     expect(ledger.count()).toBe(2);
     expect(db.prepare(`SELECT result FROM records WHERE channel = 'inspection'`).get()).toEqual({ result: 'pass' });
+  });
+
+  it("counts a unit's figures over a window and lists its evidence oldest or newest first", async () => {
+    const db = await openTestDb(backend, cleanups);
+    const ledger = new RecordLedger(db);
+    const insp = (id: string, ts: number, result: 'pass' | 'fail', attempt = 1) =>
+      ({ channel: 'inspection', record: { id, ts, elevator: 'E1', institution: '特检院', unit: 'U1', kind: 'periodic', attempt, result }, code: null, ctx }) satisfies LedgerItem;
+    const compl = (id: string, ts: number) => ({ channel: 'complaint', record: { id, ts, source: '12345', category: '困人', unit: 'U1', elevator: 'E1' }, code: null, ctx }) satisfies LedgerItem;
+    // Written inside a caller's transaction, as the accept stage does: no nested transaction of its own.
+    db.transaction(() => ledger.add([insp('a', 1000, 'fail'), insp('b', 2000, 'pass'), insp('c', 3000, 'fail'), insp('d', 3500, 'pass', 2), insp('out', 9000, 'fail'), compl('k1', 1500), compl('k2', 2500)]))();
+    expect(ledger.unitFigures('U1', 1000, 5000)).toEqual({ first: 3, passed: 1, complaints: 2 });
+    expect(ledger.unitFigures('U2', 0, 10_000)).toEqual({ first: 0, passed: 0, complaints: 0 });
+    const oldest = ledger.unitRecords('U1', 0, 5000, 10);
+    expect(oldest.failedInspections).toEqual([
+      { time: 1000, elevator: 'E1', institution: '特检院', attempt: 1, id: 'a', unit_source: 'record' },
+      { time: 3000, elevator: 'E1', institution: '特检院', attempt: 1, id: 'c', unit_source: 'record' },
+    ]);
+    expect(oldest.complaints.map((c) => c.id)).toEqual(['k1', 'k2']);
+    const newest = ledger.unitRecords('U1', 0, 10_000, 2, 'newest');
+    expect(newest.failedInspections.map((r) => r.id)).toEqual(['out', 'c']);
+    expect(newest.complaints.map((c) => [c.id, c.time, c.source, c.category])).toEqual([['k2', 2500, '12345', '困人'], ['k1', 1500, '12345', '困人']]);
+  });
+
+  it('commits and rolls back with the transaction it is written in (the accept stage)', async () => {
+    const db = await openTestDb(backend, cleanups);
+    const ledger = new RecordLedger(db);
+    const item = (id: string) => ({ channel: 'complaint', record: { id, ts: 4000, source: '96333', category: '异响' }, code: null, ctx }) satisfies LedgerItem;
+    expect(() => db.transaction(() => {
+      ledger.add([item('lost')]);
+      throw new Error('the accept stage failed after the ledger rows');
+    })()).toThrow(/accept stage failed/);
+    db.transaction(() => ledger.add([item('kept')]))();
+    expect(db.prepare('SELECT id FROM records').pluck().all()).toEqual(['kept']);
+  });
+
+  it('creates its table by a versioned migration, once', async () => {
+    const db = await openTestDb(backend, cleanups);
+    new RecordLedger(db);
+    new RecordLedger(db);
+    expect(appliedMigrations(db).filter((m) => m.owner === 'storage/ledger').map((m) => [m.version, m.name])).toEqual([[1, 'records']]);
   });
 });
