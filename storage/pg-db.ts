@@ -61,6 +61,9 @@ type Mode = 'object' | 'raw' | 'pluck';
  */
 const statementNames = new Map<string, string>();
 
+/** distinct statements kept prepared on the server per connection */
+const MAX_NAMED = 2000;
+
 class PgStatement implements Statement {
   private readonly text: string;
   private readonly names: string[] | null;
@@ -79,7 +82,8 @@ class PgStatement implements Statement {
     // A named statement is parsed and planned once per connection.
     if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) {
       this.name = statementNames.get(this.text);
-      if (!this.name) statementNames.set(this.text, (this.name = `s${statementNames.size + 1}`));
+      // Bounded: SQL built from filters (IN lists of any length) runs unnamed once this many shapes are prepared.
+      if (!this.name && statementNames.size < MAX_NAMED) statementNames.set(this.text, (this.name = `s${statementNames.size + 1}`));
     }
   }
 
