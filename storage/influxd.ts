@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { ensureInstalled, superviseServer, which, type ServerEvent, type SupervisedServer } from './local-server.js';
+import { ensureInstalled, readyOrStopped, superviseServer, which, type ServerEvent, type SupervisedServer } from './local-server.js';
 
 export interface LocalInfluxOptions {
   dataDir: string;
@@ -147,12 +147,5 @@ export async function launchLocalInflux(opts: LocalInfluxOptions): Promise<Local
 
 /** Starts influxd and resolves once it answers with its admin user (tests, benchmarks); stops it on failure. */
 export async function startLocalInflux(opts: LocalInfluxOptions): Promise<LocalInflux> {
-  const influx = await launchLocalInflux(opts);
-  try {
-    await influx.ready(30_000);
-  } catch (e) {
-    await influx.stop();
-    throw e;
-  }
-  return influx;
+  return readyOrStopped(await launchLocalInflux(opts), 30_000);
 }

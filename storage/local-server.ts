@@ -295,3 +295,14 @@ export async function superviseServer(o: SuperviseOptions): Promise<SupervisedSe
       }),
   };
 }
+
+/** Resolves with the server once it is ready; stops it when it does not become ready within timeoutMs. */
+export async function readyOrStopped<T extends SupervisedServer>(server: T, timeoutMs: number): Promise<T> {
+  try {
+    await server.ready(timeoutMs);
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
