@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { ensureInstalled, readyOrStopped, superviseServer, type ServerEvent, type SupervisedServer } from './local-server.js';
+import { ensureInstalled, readyOrStopped, superviseServer, which, type ServerEvent, type SupervisedServer } from './local-server.js';
 
 export interface LocalPostgresOptions {
   /** DATA_DIR: the cluster lives in DATA_DIR/postgres/data */
@@ -23,8 +23,10 @@ export interface LocalPostgresOptions {
   /** Install Debian's postgresql package if no PostgreSQL 13+ is found (root on Debian only). */
   autoInstall?: boolean;
   /** Each supervision event (started, exited, restarted, stale_stopped, start_failed), for a metric. */
-  onEvent?: (event: ServerEvent) => void;
+  onEvent?: (event: PostgresEvent) => void;
 }
+
+export type PostgresEvent = ServerEvent;
 
 export interface LocalPostgres extends SupervisedServer {
   /** postgres://se_monitor:…@127.0.0.1:<port>/se_monitor */
@@ -78,6 +80,7 @@ interface RunAs {
 /** PostgreSQL refuses to run as root: as root, the `postgres` system user runs it; otherwise we do. */
 function runAs(): RunAs | null {
   if (process.getuid?.() !== 0) return null;
+  if (!which('setpriv')) throw new Error('PostgreSQL does not run as root, and setpriv (util-linux), which runs it as the postgres system user, is missing; install util-linux (apt-get install util-linux)');
   const id = (flag: string) => {
     const r = spawnSync('id', [flag, SUPERUSER], { encoding: 'utf8', timeout: 10_000 });
     return r.status === 0 ? Number(r.stdout.trim()) : NaN;
