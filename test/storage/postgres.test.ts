@@ -4,7 +4,7 @@
 // killed, never runs twice on one data directory, leaves no process behind,
 // and an orphan of a killed run is found by its pid file and stopped.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
@@ -38,7 +38,7 @@ async function start(dataDir: string, port: number, onEvent?: (e: ServerEvent) =
 }
 
 describe('a project-local PostgreSQL', () => {
-  it('starts, and only the se_monitor role connects, from 127.0.0.1, with the password of the 0600 credentials file', async () => {
+  it('starts, and only the se_monitor role connects, from 127.0.0.1, with the password of the 0600 credentials file (renewed when deleted)', async () => {
     const dir = tempDir();
     const port = await freePort();
     const server = await start(dir, port);
@@ -70,6 +70,14 @@ describe('a project-local PostgreSQL', () => {
     const again = await start(dir, await freePort());
     expect(again.url).toContain(encodeURIComponent(password));
     expect(await sql(again.url, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 0 }]);
+
+    // a deleted credentials file: a new password is made and given to the role; the old one no longer works
+    await again.stop();
+    rmSync(join(dir, 'postgres', 'credentials'));
+    const renewed = await start(dir, port);
+    expect(renewed.url).not.toBe(server.url);
+    expect(await sql(renewed.url, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 0 }]);
+    await expect(sql(server.url, 'SELECT 1')).rejects.toThrow(/password authentication failed/);
   });
 
   it('restarts a postgres killed with SIGKILL, and the role connects again', async () => {
