@@ -2,7 +2,7 @@
 // with a reason, add a note. Lists and reads are limited to the caller's
 // districts (an alert outside them is 404 for an inspector); who acts is the
 // signed-in user (only the admin token may name someone else in `by`).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { actorOf as actor, alertInScope } from '../common/access.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -31,7 +31,7 @@ const filterFields = {
 /** At most this many alerts are acknowledged by one request (the answer says how many match still). */
 const BULK_ACK_MAX = 5000;
 
-export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertStore }): Promise<void> {
+export const alertRoutes: FastifyPluginAsync<{ alerts: AlertStore }> = async (app, opts) => {
   const { alerts } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   /** The alert if it exists and is in the caller's scope; otherwise 404 (no hint that it exists). */
@@ -100,4 +100,4 @@ export async function alertRoutes(app: FastifyInstance, opts: { alerts: AlertSto
     visible(req, req.params.id);
     return alerts.note(req.params.id, actor(req, req.body.by), req.body.text).alert;
   });
-}
+};

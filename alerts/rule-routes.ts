@@ -1,11 +1,11 @@
 // Scheduled-rule API: the rules with their schedule and last run, the run
 // log, and running a rule now.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isRule, RULE_NAMES, type Scheduler } from './scheduled.js';
 
-export async function ruleRoutes(app: FastifyInstance, opts: { scheduler: Scheduler }): Promise<void> {
+export const ruleRoutes: FastifyPluginAsync<{ scheduler: Scheduler }> = async (app, opts) => {
   const { scheduler } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/rules', async () => ({ items: scheduler.rules() }));
@@ -25,4 +25,4 @@ export async function ruleRoutes(app: FastifyInstance, opts: { scheduler: Schedu
     if (run.error) return reply.code(500).send({ error: `${rule} failed: ${run.error}`, run });
     return run;
   });
-}
+};

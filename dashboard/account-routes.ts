@@ -9,7 +9,7 @@
 //   PUT    /api/v1/users/:username/password                             (admin)
 //   GET    /api/v1/audit?actor=&action=&target=&from=&to=&page=&pageSize=   (admin)
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Accounts, type User } from './accounts.js';
@@ -33,7 +33,7 @@ const userOut = (u: User) => ({ username: u.username, displayName: u.displayName
 
 const isHttps = (req: FastifyRequest) => req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https';
 
-export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOptions): Promise<void> {
+export const accountRoutes: FastifyPluginAsync<AccountRouteOptions> = async (app, opts) => {
   const { accounts, audit, auth } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   await app.register(rateLimit, { global: false });
@@ -173,4 +173,4 @@ export async function accountRoutes(app: FastifyInstance, opts: AccountRouteOpti
       },
     }, async (req) => audit.list(req.query));
   });
-}
+};

@@ -96,16 +96,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Roles are checked at onRequest, before a body is read: a viewer's 60 MiB upload is refused unread.
   await app.register(async (scope) => {
     scope.addHook('onRequest', auth.registryPolicy);
-    await registryRoutes(scope, { registry: deps.registry });
+    await scope.register(registryRoutes, { registry: deps.registry });
   });
   await app.register(async (scope) => {
     scope.addHook('onRequest', auth.writesNeed('admin', 'inspector'));
-    await alertRoutes(scope, { alerts: deps.alerts });
-    await ruleRoutes(scope, { scheduler: deps.scheduler });
-    await supervisionRoutes(scope, { supervision: deps.supervision, alerts: deps.alerts });
-    await exportRoutes(scope, { supervision: deps.supervision });
-    await notificationRoutes(scope, { notifier: deps.notifier });
-    await viewRoutes(scope, { views, liveClients: () => live.clients });
+    await scope.register(alertRoutes, { alerts: deps.alerts });
+    await scope.register(ruleRoutes, { scheduler: deps.scheduler });
+    await scope.register(supervisionRoutes, { supervision: deps.supervision, alerts: deps.alerts });
+    await scope.register(exportRoutes, { supervision: deps.supervision });
+    await scope.register(notificationRoutes, { notifier: deps.notifier });
+    await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });
   const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, auth });
   app.decorate('live', live);

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 
 /** dashboard/ui/dist, from the source tree (tsx) or from the compiled tree (dist/dashboard). */
 export function defaultUiDir(): string {
@@ -23,7 +23,7 @@ export function defaultUiDir(): string {
 const NOT_UI = /^\/(api(\/|$)|healthz$|metrics$)/;
 const NOT_BUILT = 'the UI is not built: run npm run build:ui';
 
-export async function staticRoutes(app: FastifyInstance, opts: { dir?: string } = {}): Promise<void> {
+export const staticRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, opts) => {
   const dir = opts.dir ?? defaultUiDir();
   // Files are looked up per request (not listed at start-up), so a rebuild while the service runs is served at once.
   await app.register(fastifyStatic, {
@@ -59,4 +59,4 @@ export async function staticRoutes(app: FastifyInstance, opts: { dir?: string } 
   };
   app.get('/', { schema: { hide: true } }, handler);
   app.get('/*', { schema: { hide: true } }, handler);
-}
+};

@@ -1,7 +1,7 @@
 // Read APIs for the dashboard UI (README "Dashboard read APIs"; shapes in
 // dashboard/views.ts). Every list and item is filtered to the caller's
 // districts: an item outside them is 404, like an unknown one.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { codeSchema } from '../domain/messages.js';
@@ -26,7 +26,7 @@ const scopeOf = (req: FastifyRequest): Scope => {
   return (district) => inScope(p, district);
 };
 
-export async function viewRoutes(app: FastifyInstance, opts: { views: Views; liveClients?: () => number | null }): Promise<void> {
+export const viewRoutes: FastifyPluginAsync<{ views: Views; liveClients?: () => number | null }> = async (app, opts) => {
   const { views } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   // A ViewError carries its statusCode: the app's error handler answers {error: message}.
@@ -73,4 +73,4 @@ export async function viewRoutes(app: FastifyInstance, opts: { views: Views; liv
       querystring: z.object({ since: z.coerce.number().int().min(0).optional().describe('only points after this time (epoch ms), to append to what a client has') }),
     },
   }, async (req) => ({ sampleMs: RATE_SAMPLE_MS, windowMs: RATE_HISTORY_MS, points: views.rateHistory.since(req.query.since) }));
-}
+};

@@ -4,7 +4,7 @@
 // The body is validated at once, so the answer names every rejected object,
 // and appended to the durable spool before the 202 (the same path as an MQTT
 // QoS 1 publish, so dead letters are counted in one place).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { publishDenied } from '../broker/broker.js';
@@ -23,7 +23,7 @@ export interface IngestHttpOptions {
   auth: RouteAuth;
 }
 
-export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions): Promise<void> {
+export const ingestRoutes: FastifyPluginAsync<IngestHttpOptions> = async (app, opts) => {
   const { registry, spool, metrics, auth } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
@@ -84,4 +84,4 @@ export async function ingestRoutes(app: FastifyInstance, opts: IngestHttpOptions
       }),
     },
   }, async (req) => ({ ...opts.deadLetters.list(req.query), countsByReason: opts.deadLetters.countsByReason() }));
-}
+};

@@ -1,7 +1,7 @@
 // Registry HTTP API: create, read, update, delete and list (paginated) every
 // entity; bulk import from CSV or NDJSON with a per-row error report; issue a
 // gateway's or partner's secret (shown once).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ENTITIES, type EntityName } from './schemas.js';
@@ -21,7 +21,7 @@ const keyParams = z.object({ key: z.string().min(1).max(64) });
 const patchBody = (schema: z.ZodObject) =>
   z.object(Object.fromEntries(Object.entries(schema.shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? v.unwrap() : v).optional()])));
 
-export async function registryRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export const registryRoutes: FastifyPluginAsync<{ registry: Registry }> = async (app, opts) => {
   const { registry } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'text/plain'], { parseAs: 'string', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
@@ -77,4 +77,4 @@ export async function registryRoutes(app: FastifyInstance, opts: { registry: Reg
       return { id: req.params.key, secret, note: 'Store this secret now: it is shown only once. Issuing again replaces it.' };
     });
   }
-}
+};

@@ -1,7 +1,7 @@
 // Downloads of the scorecards and interview lists (CSV, XLSX) and the
 // printable interview notice of a listed unit, over HTTP.
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { interviewListCsv, interviewListXlsx, NOTICE_PRINT_HANDLER, noticeHtml, periodText, scorecardsCsv, scorecardsXlsx, type NoticeOptions } from './exports.js';
@@ -38,7 +38,7 @@ function download(reply: FastifyReply, fmt: 'csv' | 'xlsx', body: string | Buffe
   return reply.type(CONTENT_TYPE[fmt]).header('content-disposition', contentDisposition('attachment', `${name}.${fmt}`, `${ascii}.${fmt}`)).send(body);
 }
 
-export async function exportRoutes(app: FastifyInstance, opts: { supervision: Supervision }): Promise<void> {
+export const exportRoutes: FastifyPluginAsync<{ supervision: Supervision }> = async (app, opts) => {
   const { supervision } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -75,4 +75,4 @@ export async function exportRoutes(app: FastifyInstance, opts: { supervision: Su
       .header('content-disposition', contentDisposition('inline', `约谈通知书_${listed.name ?? listed.unit}.html`, `notice_${l.id}_${listed.unit}.html`))
       .send(noticeHtml(l, listed, evidence, options));
   });
-}
+};

@@ -1,5 +1,5 @@
 // Scorecards and interview lists over HTTP.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { actorOf as actor, alertInScope } from '../common/access.js';
 import { complaintCategoryCode } from '../domain/complaint-categories.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -31,7 +31,7 @@ export function findListed(supervision: Supervision, id: number, unit: string): 
   return listed ? { list: f.list, listed } : { error: `unit ${unit} is not on interview list ${id}` };
 }
 
-export async function supervisionRoutes(app: FastifyInstance, opts: { supervision: Supervision; alerts: AlertStore }): Promise<void> {
+export const supervisionRoutes: FastifyPluginAsync<{ supervision: Supervision; alerts: AlertStore }> = async (app, opts) => {
   const { supervision, alerts } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/scorecards', { schema: { querystring: period } }, async (req) => {
@@ -111,4 +111,4 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { supervisio
   // Any other step: say which there are.
   r.post('/api/v1/interview-cases/:id/:step', { schema: { hide: true, params: idParams.extend({ step: z.string() }) } }, async (req, reply) =>
     reply.code(400).send({ error: `unknown step ${req.params.step}; the steps are ${STEPS.join(', ')}` }));
-}
+};

@@ -1,10 +1,10 @@
 // The notification log: who was told what, when, and how delivery went.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NOTIFICATION_SORT, type Notifier } from './notifier.js';
 
-export async function notificationRoutes(app: FastifyInstance, opts: { notifier: Notifier }): Promise<void> {
+export const notificationRoutes: FastifyPluginAsync<{ notifier: Notifier }> = async (app, opts) => {
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/notifications', {
     schema: {
       querystring: z.object({
@@ -17,4 +17,4 @@ export async function notificationRoutes(app: FastifyInstance, opts: { notifier:
       }),
     },
   }, async (req) => opts.notifier.list({ ...req.query, districts: req.principal?.districts ?? null }));
-}
+};

@@ -91,6 +91,24 @@ describe('roles before bodies', () => {
   });
 });
 
+describe('routes as plugins', () => {
+  // Each route module is a fastify plugin registered into its role scope: it inherits the scope's checks
+  // (above) and keeps its own hooks and body parsers (the registry's CSV parser) to itself.
+  it('registers every route module as its own plugin', () => {
+    const tree = s.app.printPlugins();
+    for (const name of ['accountRoutes', 'registryRoutes', 'alertRoutes', 'ruleRoutes', 'supervisionRoutes', 'exportRoutes', 'notificationRoutes', 'viewRoutes', 'ingestRoutes', 'staticRoutes']) {
+      expect(tree, name).toMatch(new RegExp(`\\b${name}\\b`));
+    }
+  });
+
+  it('keeps the registry\'s CSV body parser inside the registry plugin', async () => {
+    const r = await fetch(`${s.httpUrl}/api/v1/alerts/ack`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token', 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' });
+    expect(r.status).toBe(415);
+    const ok = await fetch(`${s.httpUrl}/api/v1/units/import`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token', 'content-type': 'text/csv' }, body: 'code,name,kind\n' });
+    expect(ok.status).not.toBe(415);
+  });
+});
+
 describe('JSON bodies', () => {
   const contact = { id: 'c1', name: '测试', webhook: 'https://example.com/hook' };
 

@@ -3,13 +3,13 @@
 // killed run is found and stopped, a second one never starts silently on the
 // same data directory, and a dead one is restarted, logged and counted.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
+import { alive, parent as startParent, tempDir as sharedTempDir } from './local-servers.js';
 import { startLocalInflux, type InfluxdEvent } from '../../storage/influxd.js';
 import { connect, count, publish, quietLog, registerSmallCity, startTestService, status, testEnv, waitFor } from '../helpers.js';
 
@@ -18,32 +18,11 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'se-influxd-'));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-};
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
+const tempDir = () => sharedTempDir('se-influxd-', cleanups);
 const query = (url: string, q: string, headers: Record<string, string> = {}) =>
   fetch(`${url}/query?${new URLSearchParams({ q })}`, { method: 'POST', headers, signal: AbortSignal.timeout(5000) });
 
-/** Runs test/storage/influxd-parent.ts: a process whose only job is to start the local influxd. */
-function parent(dataDir: string, port: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/influxd-parent.ts', dataDir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(async () => child.kill('SIGKILL'));
-  const first = new Promise<{ pid?: number; error?: string }>((res, rej) => {
-    createInterface({ input: child.stdout }).once('line', (l) => res(JSON.parse(l)));
-    child.once('exit', (code) => rej(new Error(`parent exited (${code}) before printing`)));
-  });
-  return { child, first };
-}
+const parent = (dataDir: string, port: number) => startParent('influxd', dataDir, port, cleanups);
 
 describe('authentication', () => {
   it('refuses anonymous statements (no CREATE/DROP DATABASE from a forged request); the 0600 credentials file works', async () => {
