@@ -29,6 +29,7 @@ export function createMetrics() {
     webhookRefusals: new Counter({ name: 'se_webhook_refusals_total', help: 'Webhook sends refused because the target is not a public address (by kind: loopback, private, linkLocal, …); see NOTIFY_ALLOW_HOSTS', labelNames: ['reason'], registers: [registry] }),
     notifications: new Counter({ name: 'se_notifications_total', help: 'Notification outcomes, by format and status (sent, retry, failed, suppressed)', labelNames: ['format', 'status'], registers: [registry] }),
     liveClients: new Gauge({ name: 'se_live_clients', help: 'WebSocket live-feed clients connected', registers: [registry] }),
+    postgresEvents: new Counter({ name: 'se_postgres_events_total', help: 'Project-local PostgreSQL supervision (POSTGRES_LOCAL): started, exited (unexpectedly), restarted, stale_stopped, start_failed', labelNames: ['event'], registers: [registry] }),
     influxdEvents: new Counter({ name: 'se_influxd_events_total', help: 'Project-local influxd supervision: started, exited (unexpectedly), restarted, stale_stopped (an orphan of a killed run), start_failed', labelNames: ['event'], registers: [registry] }),
     influxUp: new Gauge({ name: 'se_influx_up', help: '1 when the last InfluxDB write or ping succeeded', registers: [registry] }),
   };

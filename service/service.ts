@@ -24,6 +24,7 @@ import { createIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
 import { openDb, type Db } from '../storage/db.js';
 import { InfluxStore } from '../storage/influx.js';
+import { startLocalPostgres } from '../storage/postgres.js';
 import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { RecordLedger } from '../storage/ledger.js';
 import { Spool } from '../storage/spool.js';
@@ -92,7 +93,20 @@ export async function startService(config: Config, log: Logger): Promise<Service
   });
   else store.connectInBackground();
 
-  const db = openDb({ url: config.DATABASE_URL, dataDir: config.dataDir, timeoutMs: config.DATABASE_TIMEOUT_MS });
+  // The state is needed before anything else starts: unlike InfluxDB, the service waits for its PostgreSQL.
+  const localPg = config.POSTGRES_LOCAL
+    ? await startLocalPostgres({
+      dataDir: config.dataDir, port: config.POSTGRES_LOCAL_PORT, log: log.child({ part: 'postgres' }), autoInstall: config.POSTGRES_AUTO_INSTALL,
+      onEvent: (event) => metrics.postgresEvents.inc({ event }),
+    })
+    : undefined;
+  let db: Db;
+  try {
+    db = openDb({ url: localPg?.url ?? config.DATABASE_URL, dataDir: config.dataDir, timeoutMs: config.DATABASE_TIMEOUT_MS });
+  } catch (e) {
+    await localPg?.stop();
+    throw e;
+  }
   const registry = new Registry(db, log.child({ part: 'registry' }));
   const webhookTargets = new WebhookTargets(config.NOTIFY_ALLOW_HOSTS);
   registry.contacts.check = (c) => {
@@ -194,7 +208,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     metrics,
     log: log.child({ part: 'broker' }),
   });
-  log.info({ http: httpUrl, mqtt: broker.port, elevators: registry.elevators.items.size, influx: store.connected ? 'connected' : 'not yet connected: messages wait in the spool' }, 'service started');
+  log.info({ http: httpUrl, mqtt: broker.port, state: localPg ? 'project-local PostgreSQL' : db.dialect, elevators: registry.elevators.items.size, influx: store.connected ? 'connected' : 'not yet connected: messages wait in the spool' }, 'service started');
   // Listening first: a backlog in the spool is replayed in slices while new messages are acknowledged.
   if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
   ingest.start();
@@ -224,6 +238,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await spool.close();
       await store.close();
       db.close();
+      await localPg?.stop();
       await local?.stop();
       log.info('service stopped');
     },
