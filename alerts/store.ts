@@ -155,6 +155,23 @@ export class AlertStore {
     return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject}`, r.id]));
   }
 
+  /** Unresolved alerts of a type about subjects of one kind: subject → id and first occurrence (one query for a scheduled rule's whole pass). */
+  activeBySubject(type: string, subjectKind: SubjectKind): Map<string, { id: number; firstAt: number }> {
+    const rows = this.db.prepare(`SELECT subject, id, first_at FROM alerts WHERE type = ? AND subject_kind = ? AND state != 'resolved'`).raw().all(type, subjectKind) as [string, number, number][];
+    return new Map(rows.map(([subject, id, firstAt]) => [subject, { id, firstAt }]));
+  }
+
+  /** Per subject of a kind, the newest last occurrence of its alerts of a type that a person resolved (not the system). */
+  resolvedByHandLastAt(type: string, subjectKind: SubjectKind): Map<string, number> {
+    return new Map(this.db.prepare(`SELECT subject, MAX(last_at) FROM alerts WHERE type = ? AND subject_kind = ? AND state = 'resolved' AND resolved_by != 'system' GROUP BY subject`)
+      .raw().all(type, subjectKind) as [string, number][]);
+  }
+
+  /** How many alerts of a type are unresolved. */
+  unresolvedCount(type: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM alerts WHERE type = ? AND state != 'resolved'`).get(type) as { n: number }).n;
+  }
+
   /** Every unresolved alert matching the filter, oldest first (for the timed rules; no page limit). */
   unresolved(q: { type?: string; severity?: Severity; state?: 'open' | 'acknowledged' } = {}): Alert[] {
     const where = [`state != 'resolved'`];
