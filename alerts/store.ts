@@ -167,6 +167,12 @@ export class AlertStore {
       .raw().all(type, subjectKind) as [string, number][]);
   }
 
+  /** The ids of the alerts in these districts and the city-wide ones (what a caller scoped to them may see of other tables keyed by alert). */
+  idsInDistricts(districts: readonly string[]): Set<number> {
+    const inList = districts.length ? `district IN (${districts.map(() => '?').join(', ')}) OR ` : '';
+    return new Set(this.db.prepare(`SELECT id FROM alerts WHERE ${inList}${CITY_WIDE_SQL}`).pluck().all(...districts) as number[]);
+  }
+
   /** How many alerts of a type are unresolved. */
   unresolvedCount(type: string): number {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM alerts WHERE type = ? AND state != 'resolved'`).get(type) as { n: number }).n;
