@@ -32,10 +32,26 @@ export class RescueTimings {
   }
 
   get(alertId: number): RescueTiming | undefined {
-    const r = this.db.prepare('SELECT * FROM rescue_timings WHERE alert_id = ?').get(alertId) as Record<string, number | string | null> | undefined;
-    return r && {
-      alertId: r.alert_id as number, elevator: r.elevator as string, unit: r.unit as string | null, trappedAt: r.trapped_at as number,
-      dispatchedAt: r.dispatched_at as number | null, arrivedAt: r.arrived_at as number | null, releasedAt: r.released_at as number | null,
-    };
+    const r = this.db.prepare('SELECT * FROM rescue_timings WHERE alert_id = ?').get(alertId) as TimingRow | undefined;
+    return r && toTiming(r);
+  }
+
+  /** The timings of these entrapment alerts (those that have one), by alert id: primary-key lookups, 500 ids a query. */
+  ofAlerts(alertIds: readonly number[]): Map<number, RescueTiming> {
+    const out = new Map<number, RescueTiming>();
+    for (let i = 0; i < alertIds.length; i += 500) {
+      const ids = alertIds.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT * FROM rescue_timings WHERE alert_id IN (${ids.map(() => '?').join(', ')})`).all(...ids) as TimingRow[];
+      for (const r of rows) out.set(r.alert_id, toTiming(r));
+    }
+    return out;
   }
 }
+
+interface TimingRow {
+  alert_id: number; elevator: string; unit: string | null; trapped_at: number; dispatched_at: number | null; arrived_at: number | null; released_at: number | null;
+}
+
+const toTiming = (r: TimingRow): RescueTiming => ({
+  alertId: r.alert_id, elevator: r.elevator, unit: r.unit, trappedAt: r.trapped_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at,
+});

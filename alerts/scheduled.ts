@@ -338,9 +338,10 @@ export class Scheduler {
     })();
   }
 
-  private factsOf(code: string): ElevatorFacts {
+  /** What the rules know of an elevator (an unknown one: known from `now`). */
+  factsOf(code: string, now = this.clock()): ElevatorFacts {
     const r = this.sql.facts.get(code) as FactsRow | undefined;
-    return { firstKnownAt: r?.[1] ?? this.clock(), lastRoutineAt: r?.[2] ?? null, lastPassAt: r?.[3] ?? null };
+    return { firstKnownAt: r?.[1] ?? now, lastRoutineAt: r?.[2] ?? null, lastPassAt: r?.[3] ?? null };
   }
 
   /** Keeps the newest routine maintenance and passing periodic inspection per elevator; ends the alerts they end. */

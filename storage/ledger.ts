@@ -141,6 +141,24 @@ export class RecordLedger {
     else this.putMany(rows);
   }
 
+  /** One elevator's maintenance records, newest first (on records_by_elevator). */
+  maintenanceOf(elevator: string, limit = 100): { at: number; id: string; kind: string; routine: boolean; unit: string | null }[] {
+    const rows = this.db.prepare(`SELECT ts AS at, id, kind, routine, unit FROM records WHERE elevator = ? AND channel = 'maintenance' ORDER BY ts DESC LIMIT ?`)
+      .all(elevator, limit) as { at: number; id: string; kind: string; routine: number; unit: string | null }[];
+    return rows.map((r) => ({ ...r, routine: r.routine === 1 }));
+  }
+
+  /** One elevator's inspections, newest first. */
+  inspectionsOf(elevator: string, limit = 100): { at: number; id: string; kind: string; result: string; attempt: number; institution: string; nextDue: string | null; unit: string | null }[] {
+    return this.db.prepare(`SELECT ts AS at, id, kind, result, attempt, party AS institution, next_due AS "nextDue", unit FROM records
+      WHERE elevator = ? AND channel = 'inspection' ORDER BY ts DESC LIMIT ?`).all(elevator, limit) as ReturnType<RecordLedger['inspectionsOf']>;
+  }
+
+  /** One elevator's raised events (one per fault episode), newest first. */
+  eventsOf(elevator: string, limit = 50): { at: number; id: string; type: string }[] {
+    return this.db.prepare(`SELECT ts AS at, id, kind AS type FROM records WHERE elevator = ? AND channel = 'event' ORDER BY ts DESC LIMIT ?`).all(elevator, limit) as { at: number; id: string; type: string }[];
+  }
+
   count(channel?: LedgerChannel): number {
     const q = channel ? this.db.prepare('SELECT COUNT(*) n FROM records WHERE channel = ?').get(channel) : this.db.prepare('SELECT COUNT(*) n FROM records').get();
     return (q as { n: number }).n;
