@@ -36,6 +36,16 @@ export class RescueTimings {
     return r && toTiming(r);
   }
 
+  /**
+   * Entrapments trapped in [from, to) per unit: how many, the sums and counts behind the mean arrival and
+   * rescue times (means in JavaScript: AVG's type differs between backends), and arrivals slower than `lateMs`.
+   */
+  byUnit(from: number, to: number, lateMs: number): { unit: string | null; n: number; arrivalSum: number | null; arrivals: number; rescueSum: number | null; rescues: number; late: number }[] {
+    return this.db.prepare(`SELECT unit, COUNT(*) AS n, SUM(arrived_at - trapped_at) AS "arrivalSum", COUNT(arrived_at) AS arrivals,
+        SUM(released_at - trapped_at) AS "rescueSum", COUNT(released_at) AS rescues, SUM(CASE WHEN arrived_at - trapped_at > ? THEN 1 ELSE 0 END) AS late
+      FROM rescue_timings WHERE trapped_at >= ? AND trapped_at < ? GROUP BY unit`).all(lateMs, from, to) as ReturnType<RescueTimings['byUnit']>;
+  }
+
   /** The timings of these entrapment alerts (those that have one), by alert id: primary-key lookups, 500 ids a query. */
   ofAlerts(alertIds: readonly number[]): Map<number, RescueTiming> {
     const out = new Map<number, RescueTiming>();

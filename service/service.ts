@@ -169,7 +169,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const token = adminToken(config, log);
   const supervision = new Supervision({
-    db, alerts, log: log.child({ part: 'supervision' }),
+    db, alerts, registry, log: log.child({ part: 'supervision' }),
     criteria: interviewCriteria,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
   });

@@ -2,20 +2,28 @@
 // work that takes seconds for a province, and the service must keep
 // acknowledging MQTT messages meanwhile. This module is both the runner (main
 // thread) and the worker, which opens the same database file read-only (WAL:
-// it reads the last committed state while ingest keeps writing).
+// it reads the last committed state while ingest keeps writing) and reads it
+// through the tables' owners (RecordLedger, RescueTimings). The registry is in
+// the main thread's memory: its part travels with the job, packed.
 import Database from 'better-sqlite3';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { computeScorecards, type Period, type Scorecard, type ScorecardOptions } from './scorecard.js';
+import { RescueTimings } from '../alerts/rescue-timings.js';
+import type { Registry } from '../registry/registry.js';
+import { RecordLedger } from '../storage/ledger.js';
+import { computeScorecards, packRegistryView, registryView, unpackRegistryView, type PackedRegistryView, type Period, type Scorecard, type ScorecardOptions } from './scorecard.js';
 
-interface Job { file: string; period: Period; opts: ScorecardOptions }
+interface Job { file: string; period: Period; opts: ScorecardOptions; registry: PackedRegistryView }
 type Reply = { ok: Scorecard[] } | { error: string };
 
+/** The owners of the tables the scorecards read, on this connection. */
+const sourcesOn = (db: Database.Database) => ({ ledger: new RecordLedger(db), timings: new RescueTimings(db) });
+
 /** Computes the scorecards in a worker thread; in this thread when the database has no file (in-memory). */
-export function scorecardsOffThread(db: Database.Database, period: Period, opts: ScorecardOptions): Promise<Scorecard[]> {
-  if (db.memory) return Promise.resolve(computeScorecards(db, period, opts));
+export async function scorecardsOffThread(db: Database.Database, registry: Registry, period: Period, opts: ScorecardOptions): Promise<Scorecard[]> {
+  if (db.memory) return computeScorecards(sourcesOn(db), registryView(registry), period, opts);
   const url = import.meta.url;
-  const workerData: Job = { file: db.name, period, opts };
-  return new Promise((resolve, reject) => {
+  const workerData: Job = { file: db.name, period, opts, registry: await packRegistryView(registry) };
+  return new Promise<Scorecard[]>((resolve, reject) => {
     // Under tsx (tests, `npm run dev`) this file is TypeScript: the worker registers the same loader first.
     const w = url.endsWith('.ts')
       ? new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true, workerData })
@@ -32,7 +40,7 @@ if (!isMainThread && parentPort && (workerData as Job | undefined)?.file) {
   let db: Database.Database | undefined;
   try {
     db = new Database(job.file, { readonly: true, fileMustExist: true });
-    reply = { ok: computeScorecards(db, job.period, job.opts) };
+    reply = { ok: computeScorecards(sourcesOn(db), unpackRegistryView(job.registry), job.period, job.opts) };
   } catch (e) {
     reply = { error: (e as Error).message };
   } finally {

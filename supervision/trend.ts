@@ -2,10 +2,12 @@
 // Standard Time), first periodic inspections, passes, the pass rate (null
 // below the minimum sample, as on the scorecards), complaints and the
 // complaint rate per 100 elevators (the registry's current assignment, as on
-// the scorecards). SQLite groups the record ledger by unit and quarter (the
-// quarter computed from `ts` in SQL), so memory follows units × quarters,
-// never the number of records.
-import type { Database } from 'better-sqlite3';
+// the scorecards). The record ledger groups its rows by unit and quarter
+// (quarter boundaries computed here, in China Standard Time, and handed to
+// it as time buckets), so memory follows units × quarters, never the number
+// of records; the registry's part comes from its memory.
+import type { Registry } from '../registry/registry.js';
+import type { RecordLedger } from '../storage/ledger.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
 import { AppError } from '../common/errors.js';
 
@@ -47,9 +49,6 @@ const quarterOf = (date: string) => Number(date.slice(0, 4)) * 4 + Math.floor((N
 const quarterStart = (q: number) => cstMidnight(`${Math.floor(q / 4)}-${String((q % 4) * 3 + 1).padStart(2, '0')}-01`);
 const quarterName = (q: number) => `${Math.floor(q / 4)}Q${(q % 4) + 1}`;
 
-/** The same quarter index in SQL, from `ts` (epoch ms) shifted to CST (UTC+8) in whole seconds. */
-const SQL_QUARTER = `(CAST(strftime('%Y', ts / 1000 + 28800, 'unixepoch') AS INTEGER) * 4 + (CAST(strftime('%m', ts / 1000 + 28800, 'unixepoch') AS INTEGER) - 1) / 3)`;
-
 /** A trend asked for a unit the registry and the ledger do not know: 404. */
 export class UnknownUnitError extends AppError {
   constructor(message: string) {
@@ -58,22 +57,16 @@ export class UnknownUnitError extends AppError {
 }
 
 /** Per unit (or only `q.unit`), one point per quarter, zeros where the ledger has nothing. */
-export function computeTrend(db: Database, q: TrendQuery, minInspections: number, now = Date.now()): Trend {
+export function computeTrend(ledger: RecordLedger, registry: Registry, q: TrendQuery, minInspections: number, now = Date.now()): Trend {
   const last = quarterOf(q.to ? addDays(q.to, -1) : cstDate(now));
   const firstQ = last - q.quarters + 1;
-  const from = quarterStart(firstQ);
-  const to = quarterStart(last + 1);
-  const unitSql = q.unit !== undefined ? ' AND unit = ?' : '';
-  const args = q.unit !== undefined ? [from, to, q.unit] : [from, to];
-
-  const inspections = db.prepare(`SELECT unit, ${SQL_QUARTER} q, COUNT(*) first, SUM(result = 'pass') passed
-    FROM records WHERE channel = 'inspection' AND ts >= ? AND ts < ?${unitSql} AND kind = 'periodic' AND attempt = 1
-    GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; first: number; passed: number }[];
-  const complaints = db.prepare(`SELECT unit, ${SQL_QUARTER} q, COUNT(*) n
-    FROM records WHERE channel = 'complaint' AND ts >= ? AND ts < ?${unitSql}
-    GROUP BY unit, q`).all(...args) as { unit: string | null; q: number; n: number }[];
-  const elevators = new Map(db.prepare(`SELECT json_extract(data, '$.maintenanceUnit') unit, COUNT(*) n FROM elevators GROUP BY 1`).raw().all() as [string | null, number][]);
-  const names = new Map(db.prepare(`SELECT key, json_extract(data, '$.name') FROM units`).raw().all() as [string, string | null][]);
+  // bucket i is quarter firstQ + i
+  const bounds = Array.from({ length: q.quarters + 1 }, (_, i) => quarterStart(firstQ + i));
+  const inspections = ledger.inspectionsByUnit(bounds, q.unit).map((r) => ({ ...r, q: firstQ + r.bucket }));
+  const complaints = ledger.complaintsByUnit(bounds, q.unit).map((r) => ({ ...r, q: firstQ + r.bucket }));
+  const elevators = new Map<string, number>();
+  for (const e of registry.elevators.items.values()) elevators.set(e.maintenanceUnit, (elevators.get(e.maintenanceUnit) ?? 0) + 1);
+  const names = new Map([...registry.units.items.values()].map((u) => [u.id, u.name ?? null]));
 
   const cell = new Map<string, { first: number; passed: number; complaints: number }>();
   const at = (unit: string, qi: number) => {
