@@ -35,7 +35,8 @@ export interface EquipmentLiveness {
   isOffline(kind: 'elevator' | 'gas_site', code: string): boolean;
 }
 
-export type AlertEngine = (() => void) & { liveness: EquipmentLiveness };
+/** `timings`: the rescue timings' owner, for the dashboard's entrapment lists. */
+export type AlertEngine = (() => void) & { liveness: EquipmentLiveness; timings: RescueTimings };
 
 export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
   const { alerts, log } = deps;
@@ -182,5 +183,5 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
     lastSeenAt: (kind, code) => offline.lastSeen(`${kind}:${code}`),
     isOffline: (kind, code) => offlineNow.has(`${kind}:${code}`),
   };
-  return Object.assign(stop, { liveness });
+  return Object.assign(stop, { liveness, timings });
 }

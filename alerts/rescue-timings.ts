@@ -32,10 +32,36 @@ export class RescueTimings {
   }
 
   get(alertId: number): RescueTiming | undefined {
-    const r = this.db.prepare('SELECT * FROM rescue_timings WHERE alert_id = ?').get(alertId) as Record<string, number | string | null> | undefined;
-    return r && {
-      alertId: r.alert_id as number, elevator: r.elevator as string, unit: r.unit as string | null, trappedAt: r.trapped_at as number,
-      dispatchedAt: r.dispatched_at as number | null, arrivedAt: r.arrived_at as number | null, releasedAt: r.released_at as number | null,
-    };
+    const r = this.db.prepare('SELECT * FROM rescue_timings WHERE alert_id = ?').get(alertId) as TimingRow | undefined;
+    return r && toTiming(r);
+  }
+
+  /**
+   * Entrapments trapped in [from, to) per unit: how many, the sums and counts behind the mean arrival and
+   * rescue times (means in JavaScript: AVG's type differs between backends), and arrivals slower than `lateMs`.
+   */
+  byUnit(from: number, to: number, lateMs: number): { unit: string | null; n: number; arrivalSum: number | null; arrivals: number; rescueSum: number | null; rescues: number; late: number }[] {
+    return this.db.prepare(`SELECT unit, COUNT(*) AS n, SUM(arrived_at - trapped_at) AS "arrivalSum", COUNT(arrived_at) AS arrivals,
+        SUM(released_at - trapped_at) AS "rescueSum", COUNT(released_at) AS rescues, SUM(CASE WHEN arrived_at - trapped_at > ? THEN 1 ELSE 0 END) AS late
+      FROM rescue_timings WHERE trapped_at >= ? AND trapped_at < ? GROUP BY unit`).all(lateMs, from, to) as ReturnType<RescueTimings['byUnit']>;
+  }
+
+  /** The timings of these entrapment alerts (those that have one), by alert id: primary-key lookups, 500 ids a query. */
+  ofAlerts(alertIds: readonly number[]): Map<number, RescueTiming> {
+    const out = new Map<number, RescueTiming>();
+    for (let i = 0; i < alertIds.length; i += 500) {
+      const ids = alertIds.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT * FROM rescue_timings WHERE alert_id IN (${ids.map(() => '?').join(', ')})`).all(...ids) as TimingRow[];
+      for (const r of rows) out.set(r.alert_id, toTiming(r));
+    }
+    return out;
   }
 }
+
+interface TimingRow {
+  alert_id: number; elevator: string; unit: string | null; trapped_at: number; dispatched_at: number | null; arrived_at: number | null; released_at: number | null;
+}
+
+const toTiming = (r: TimingRow): RescueTiming => ({
+  alertId: r.alert_id, elevator: r.elevator, unit: r.unit, trappedAt: r.trapped_at, dispatchedAt: r.dispatched_at, arrivedAt: r.arrived_at, releasedAt: r.released_at,
+});

@@ -276,11 +276,9 @@ export class Scheduler {
     const { db, registry, alerts } = this.opts;
     const { alertType, evaluate } = RULES[name];
     const facts = new Map((db.prepare('SELECT elevator, first_known_at, last_routine_at, last_pass_at FROM elevator_facts').raw().all() as FactsRow[]).map((r) => [r[0], r]));
-    // Read-only looks at the alert table, one query each for the whole pass; every write goes through the AlertStore.
-    const active = new Map((db.prepare(`SELECT subject, id, first_at FROM alerts WHERE type = ? AND subject_kind = 'elevator' AND state != 'resolved'`).raw().all(alertType) as [string, number, number][])
-      .map(([subject, id, firstAt]) => [subject, { id, firstAt }]));
-    const byHand = new Map(db.prepare(`SELECT subject, MAX(last_at) FROM alerts WHERE type = ? AND subject_kind = 'elevator' AND state = 'resolved' AND resolved_by != 'system' GROUP BY subject`)
-      .raw().all(alertType) as [string, number][]);
+    // One query each for the whole pass; every write goes through the AlertStore too.
+    const active = alerts.activeBySubject(alertType, 'elevator');
+    const byHand = alerts.resolvedByHandLastAt(alertType, 'elevator');
 
     const unknown: string[] = [];
     const toResolve: { id: number; reason: string }[] = [];
@@ -328,7 +326,7 @@ export class Scheduler {
         }
       }
     })();
-    const stillActive = (db.prepare(`SELECT COUNT(*) n FROM alerts WHERE type = ? AND state != 'resolved'`).get(alertType) as { n: number }).n;
+    const stillActive = alerts.unresolvedCount(alertType);
     const error = failures.length ? `${failures.length} alert change(s) failed, first: ${failures[0]}` : null;
     return { checked: registry.elevators.items.size, raised, resolved, stillActive, error };
   }
@@ -340,9 +338,10 @@ export class Scheduler {
     })();
   }
 
-  private factsOf(code: string): ElevatorFacts {
+  /** What the rules know of an elevator (an unknown one: known from `now`). */
+  factsOf(code: string, now = this.clock()): ElevatorFacts {
     const r = this.sql.facts.get(code) as FactsRow | undefined;
-    return { firstKnownAt: r?.[1] ?? this.clock(), lastRoutineAt: r?.[2] ?? null, lastPassAt: r?.[3] ?? null };
+    return { firstKnownAt: r?.[1] ?? now, lastRoutineAt: r?.[2] ?? null, lastPassAt: r?.[3] ?? null };
   }
 
   /** Keeps the newest routine maintenance and passing periodic inspection per elevator; ends the alerts they end. */

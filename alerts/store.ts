@@ -56,6 +56,13 @@ const toAlert = (r: Row): Alert => ({
   openedAt: r.opened_at, openedLagMs: r.opened_lag_ms, remindedAt: r.reminded_at, notes: JSON.parse(r.notes), evidence: JSON.parse(r.evidence),
 });
 
+/** An alert without its notes and evidence: what lists of many alerts need. */
+export interface AlertBrief {
+  id: number; type: string; severity: Severity; subjectKind: SubjectKind; subject: string; district: string | null; unit: string | null;
+  state: AlertState; firstAt: number; resolvedAt: number | null;
+}
+const BRIEF = `id, type, severity, subject_kind AS "subjectKind", subject, district, unit, state, first_at AS "firstAt", resolved_at AS "resolvedAt"`;
+
 interface EventRow { seq: number; transition: Transition; at: number; snapshot: string; lag_ms: number }
 const toResult = (r: EventRow): AlertResult => ({ seq: r.seq, transition: r.transition, at: r.at, lagMs: r.lag_ms, alert: JSON.parse(r.snapshot) as Alert });
 
@@ -114,6 +121,8 @@ export class AlertStore {
     addMissingColumns(db, 'alerts', { opened_at: 'INTEGER NOT NULL DEFAULT 0', opened_lag_ms: 'INTEGER NOT NULL DEFAULT 0', reminded_at: 'INTEGER' });
     db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (type, subject_kind, subject) WHERE state != 'resolved'`);
     db.exec(`CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id)`);
+    // Alerts of a type by first occurrence: the dashboard's entrapments of the day (asked every 2 s).
+    db.exec('CREATE INDEX IF NOT EXISTS alerts_type_first ON alerts (type, first_at)');
     db.exec(`CREATE TABLE IF NOT EXISTS alert_events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL,
       lag_ms INTEGER NOT NULL DEFAULT 0)`);
@@ -153,6 +162,59 @@ export class AlertStore {
   activeIds(type: string): Map<string, number> {
     const rows = this.db.prepare(`SELECT id, subject_kind, subject FROM alerts WHERE type = ? AND state != 'resolved'`).all(type) as { id: number; subject_kind: string; subject: string }[];
     return new Map(rows.map((r) => [`${r.subject_kind}:${r.subject}`, r.id]));
+  }
+
+  /** Unresolved alerts of a type about subjects of one kind: subject → id and first occurrence (one query for a scheduled rule's whole pass). */
+  activeBySubject(type: string, subjectKind: SubjectKind): Map<string, { id: number; firstAt: number }> {
+    const rows = this.db.prepare(`SELECT subject, id, first_at FROM alerts WHERE type = ? AND subject_kind = ? AND state != 'resolved'`).raw().all(type, subjectKind) as [string, number, number][];
+    return new Map(rows.map(([subject, id, firstAt]) => [subject, { id, firstAt }]));
+  }
+
+  /** Per subject of a kind, the newest last occurrence of its alerts of a type that a person resolved (not the system). */
+  resolvedByHandLastAt(type: string, subjectKind: SubjectKind): Map<string, number> {
+    return new Map(this.db.prepare(`SELECT subject, MAX(last_at) FROM alerts WHERE type = ? AND subject_kind = ? AND state = 'resolved' AND resolved_by != 'system' GROUP BY subject`)
+      .raw().all(type, subjectKind) as [string, number][]);
+  }
+
+  /** The ids of the alerts in these districts and the city-wide ones (what a caller scoped to them may see of other tables keyed by alert). */
+  idsInDistricts(districts: readonly string[]): Set<number> {
+    const inList = districts.length ? `district IN (${districts.map(() => '?').join(', ')}) OR ` : '';
+    return new Set(this.db.prepare(`SELECT id FROM alerts WHERE ${inList}${CITY_WIDE_SQL}`).pluck().all(...districts) as number[]);
+  }
+
+  /** Every active (open or acknowledged) alert, briefly: what the dashboard sums per equipment. */
+  activeBriefs(): AlertBrief[] {
+    return this.db.prepare(`SELECT ${BRIEF} FROM alerts WHERE state IN ('open', 'acknowledged')`).all() as AlertBrief[];
+  }
+
+  /** Active alerts counted per district, type, severity and state (a few hundred rows, however many alerts). */
+  activeCounts(): { district: string | null; type: string; severity: Severity; state: AlertState; n: number }[] {
+    return this.db.prepare(`SELECT district, type, severity, state, COUNT(*) AS n FROM alerts WHERE state IN ('open', 'acknowledged') GROUP BY district, type, severity, state`)
+      .all() as { district: string | null; type: string; severity: Severity; state: AlertState; n: number }[];
+  }
+
+  /** Alerts of a type first occurring at or after `since`, counted per district (on alerts_type_first). */
+  countsByDistrictSince(type: string, since: number): { district: string | null; n: number }[] {
+    return this.db.prepare('SELECT district, COUNT(*) AS n FROM alerts WHERE type = ? AND first_at >= ? GROUP BY district').all(type, since) as { district: string | null; n: number }[];
+  }
+
+  /** Alerts of a type first occurring at or after `since` and the still active ones, newest first, at most `limit`. */
+  recentOrActive(type: string, since: number, limit: number): AlertBrief[] {
+    // Two index ranges (alerts_type_first, alerts_state) rather than one OR that would read the whole type.
+    return this.db.prepare(`SELECT ${BRIEF} FROM alerts WHERE type = @type AND first_at >= @since
+      UNION SELECT ${BRIEF} FROM alerts WHERE type = @type AND state != 'resolved'
+      ORDER BY "firstAt" DESC, id DESC LIMIT @limit`).all({ type, since, limit }) as AlertBrief[];
+  }
+
+  /** A subject's alerts of a type, newest first occurrence first, at most `limit`. */
+  latestOf(type: string, subjectKind: SubjectKind, subject: string, limit: number): AlertBrief[] {
+    return this.db.prepare(`SELECT ${BRIEF} FROM alerts WHERE type = ? AND subject_kind = ? AND subject = ? ORDER BY first_at DESC, id DESC LIMIT ?`)
+      .all(type, subjectKind, subject, limit) as AlertBrief[];
+  }
+
+  /** How many alerts of a type are unresolved. */
+  unresolvedCount(type: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM alerts WHERE type = ? AND state != 'resolved'`).get(type) as { n: number }).n;
   }
 
   /** Every unresolved alert matching the filter, oldest first (for the timed rules; no page limit). */

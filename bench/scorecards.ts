@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, type ListedUnit } from '../supervision/interview.js';
 import { DEFAULT_SCORECARD, type Scorecard } from '../supervision/scorecard.js';
 import { scorecardsOffThread } from '../supervision/scorecard-worker.js';
+import { Registry } from '../registry/registry.js';
 import { run } from './harness.js';
 import type { LoadParams, LoadResult, UnitExpect } from './scorecards-load.js';
 
@@ -161,6 +162,8 @@ async function benchScale(S: Scale, period: { from: string; to: string }): Promi
     }
     db = sqliteDb(P.dbPath);
     const lists = new InterviewLists(db);
+    // The registry in memory, as in the service (the scorecards take its units and elevators from there).
+    const registry = new Registry(db);
     const opts = { ...DEFAULT_SCORECARD, minInspections: DEFAULT_CRITERIA.minInspections };
     const times: number[] = [];
     let mismatches = 0;
@@ -171,7 +174,7 @@ async function benchScale(S: Scale, period: { from: string; to: string }): Promi
       stall.enable();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const cards: Scorecard[] = await scorecardsOffThread(db, p, opts);
+      const cards: Scorecard[] = await scorecardsOffThread(db, registry, p, opts);
       const t1 = performance.now();
       const listed: ListedUnit[] = lists.save(period, cards, DEFAULT_CRITERIA, 'bench').units;
       const t2 = performance.now();

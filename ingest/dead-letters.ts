@@ -18,6 +18,10 @@ export interface DeadLetterRow extends DeadLetter {
   seq: number;
 }
 
+/** A letter as the ingest-health view shows it (no key, no index). */
+export type DeadLetterBrief = Pick<DeadLetterRow, 'seq' | 'at' | 'topic' | 'sender' | 'transport' | 'reason' | 'message' | 'excerpt'>;
+const BRIEF = 'seq, at, topic, sender, transport, reason, message, excerpt';
+
 /** Sort keys of the dead-letter list (`-` first for descending); ties go by seq. The default, `-seq`, is newest first. */
 export const DEAD_LETTER_SORT = sorting({ seq: 'seq', at: 'at', reason: 'reason', sender: 'sender' }, 'seq');
 export type DeadLetterSort = SortOf<typeof DEAD_LETTER_SORT>;
@@ -61,6 +65,16 @@ export class DeadLetters {
       .prepare(`SELECT seq, key, at, topic, sender, transport, reason, message, idx AS "index", excerpt FROM dead_letters ${w} ORDER BY ${DEAD_LETTER_SORT.order(q.sort ?? '-seq')} LIMIT @limit OFFSET @offset`)
       .all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as DeadLetterRow[];
     return { items: rows.map((r) => ({ ...r, index: r.index ?? undefined })), total, page, pageSize };
+  }
+
+  /** The newest letter of each reason. */
+  latestPerReason(): DeadLetterBrief[] {
+    return this.db.prepare(`SELECT ${BRIEF} FROM dead_letters WHERE seq IN (SELECT MAX(seq) FROM dead_letters GROUP BY reason)`).all() as DeadLetterBrief[];
+  }
+
+  /** The newest `n` letters, newest first. */
+  recent(n: number): DeadLetterBrief[] {
+    return this.db.prepare(`SELECT ${BRIEF} FROM dead_letters ORDER BY seq DESC LIMIT ?`).all(n) as DeadLetterBrief[];
   }
 
   countsByReason(): Record<string, number> {

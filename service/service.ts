@@ -181,7 +181,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   const token = adminToken(config, log);
   const supervision = new Supervision({
-    db, alerts, log: log.child({ part: 'supervision' }),
+    db, alerts, registry, log: log.child({ part: 'supervision' }),
     criteria: interviewCriteria,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
   });
@@ -190,7 +190,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const audit = new AuditLog(db);
   const app = await buildApp({
     registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
-    views: { db, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
+    views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

@@ -82,6 +82,28 @@ function ledgerRow(it: LedgerItem): Row | null {
   }
 }
 
+/**
+ * ` INDEXED BY index` on SQLite, nothing elsewhere. Without statistics SQLite takes the primary key's channel
+ * prefix for a handful of rows and would sort a province's year of records (millions) instead of walking the
+ * partial index that is already in (elevator, ts) order; PostgreSQL plans the ORDER BY itself and has no such
+ * clause.
+ */
+const sqliteIndex = (db: Db, index: string) => (db.dialect === 'sqlite' ? ` INDEXED BY ${index}` : '');
+
+/**
+ * The bucket of `ts` among ascending `bounds` as portable SQL (a CASE over named parameters: no date
+ * functions, which differ between SQLite and PostgreSQL), with the period and the optional unit condition.
+ */
+function buckets(bounds: readonly number[], unit: string | undefined): { sql: string; unit: string; args: Record<string, unknown> } {
+  if (bounds.length < 2) throw new Error(`time buckets need at least two bounds, got ${bounds.length}`);
+  const args: Record<string, unknown> = { from: bounds[0], to: bounds.at(-1) };
+  const inner = bounds.slice(1, -1);
+  inner.forEach((b, i) => (args[`b${i}`] = b));
+  const sql = inner.length ? `CASE ${inner.map((_, i) => `WHEN ts < @b${i} THEN ${i}`).join(' ')} ELSE ${inner.length} END` : '0';
+  if (unit !== undefined) args.unit = unit;
+  return { sql, unit: unit !== undefined ? ' AND unit = @unit' : '', args };
+}
+
 const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -148,6 +170,68 @@ export class RecordLedger {
     // Inside the ingest accept transaction already: no savepoint per batch.
     if (this.db.inTransaction) for (const r of rows) this.upsert.run(...r);
     else this.putMany(rows);
+  }
+
+  /**
+   * Periodic inspections per unit and time bucket (`bounds` ascending: bucket i is [bounds[i], bounds[i + 1])):
+   * first attempts, their passes, re-inspections. Only `unit`'s when given.
+   */
+  inspectionsByUnit(bounds: readonly number[], unit?: string): { unit: string | null; bucket: number; first: number; passed: number; rein: number }[] {
+    const b = buckets(bounds, unit);
+    return this.db.prepare(`SELECT unit, ${b.sql} AS bucket, SUM(CASE WHEN attempt = 1 THEN 1 ELSE 0 END) AS "first",
+        SUM(CASE WHEN attempt = 1 AND result = 'pass' THEN 1 ELSE 0 END) AS passed, SUM(CASE WHEN attempt > 1 THEN 1 ELSE 0 END) AS rein
+      FROM records WHERE channel = 'inspection' AND kind = 'periodic' AND ts >= @from AND ts < @to${b.unit} GROUP BY unit, bucket`)
+      .all(b.args) as { unit: string | null; bucket: number; first: number; passed: number; rein: number }[];
+  }
+
+  /** Complaints per unit and time bucket (as inspectionsByUnit). */
+  complaintsByUnit(bounds: readonly number[], unit?: string): { unit: string | null; bucket: number; n: number }[] {
+    const b = buckets(bounds, unit);
+    return this.db.prepare(`SELECT unit, ${b.sql} AS bucket, COUNT(*) AS n FROM records WHERE channel = 'complaint' AND ts >= @from AND ts < @to${b.unit} GROUP BY unit, bucket`)
+      .all(b.args) as { unit: string | null; bucket: number; n: number }[];
+  }
+
+  /** Maintenance records (all, and routine) per unit over [from, to). */
+  maintenanceByUnit(from: number, to: number): { unit: string | null; n: number; routine: number }[] {
+    return this.db.prepare(`SELECT unit, COUNT(*) AS n, SUM(routine) AS routine FROM records WHERE channel = 'maintenance' AND ts >= ? AND ts < ? GROUP BY unit`)
+      .all(from, to) as { unit: string | null; n: number; routine: number }[];
+  }
+
+  /** Raised events of these types per unit over [from, to). */
+  eventsByUnit(types: readonly string[], from: number, to: number): { unit: string | null; n: number }[] {
+    if (!types.length) return [];
+    return this.db.prepare(`SELECT unit, COUNT(*) AS n FROM records WHERE channel = 'event' AND kind IN (${types.map(() => '?').join(', ')}) AND ts >= ? AND ts < ? GROUP BY unit`)
+      .all(...types, from, to) as { unit: string | null; n: number }[];
+  }
+
+  /** Routine maintenance over [from, to) as [elevator, ts, unit], per elevator in time order (the partial index records_routine: no sort), streamed. */
+  routineMaintenance(from: number, to: number): Iterable<[string, number, string]> {
+    return this.db.prepare(`SELECT elevator, ts, unit FROM records${sqliteIndex(this.db, 'records_routine')} WHERE channel = 'maintenance' AND routine = 1 AND ts >= ? AND ts < ? ORDER BY elevator, ts`)
+      .raw().iterate(from, to) as Iterable<[string, number, string]>;
+  }
+
+  /** Passing periodic inspections over [from, to) as [elevator, ts, next due date], per elevator in time order (records_passes), streamed. */
+  periodicPasses(from: number, to: number): Iterable<[string, number, string | null]> {
+    return this.db.prepare(`SELECT elevator, ts, next_due FROM records${sqliteIndex(this.db, 'records_passes')} WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass' AND ts >= ? AND ts < ? ORDER BY elevator, ts`)
+      .raw().iterate(from, to) as Iterable<[string, number, string | null]>;
+  }
+
+  /** One elevator's maintenance records, newest first (on records_by_elevator). */
+  maintenanceOf(elevator: string, limit = 100): { at: number; id: string; kind: string; routine: boolean; unit: string | null }[] {
+    const rows = this.db.prepare(`SELECT ts AS at, id, kind, routine, unit FROM records WHERE elevator = ? AND channel = 'maintenance' ORDER BY ts DESC LIMIT ?`)
+      .all(elevator, limit) as { at: number; id: string; kind: string; routine: number; unit: string | null }[];
+    return rows.map((r) => ({ ...r, routine: r.routine === 1 }));
+  }
+
+  /** One elevator's inspections, newest first. */
+  inspectionsOf(elevator: string, limit = 100): { at: number; id: string; kind: string; result: string; attempt: number; institution: string; nextDue: string | null; unit: string | null }[] {
+    return this.db.prepare(`SELECT ts AS at, id, kind, result, attempt, party AS institution, next_due AS "nextDue", unit FROM records
+      WHERE elevator = ? AND channel = 'inspection' ORDER BY ts DESC LIMIT ?`).all(elevator, limit) as ReturnType<RecordLedger['inspectionsOf']>;
+  }
+
+  /** One elevator's raised events (one per fault episode), newest first. */
+  eventsOf(elevator: string, limit = 50): { at: number; id: string; type: string }[] {
+    return this.db.prepare(`SELECT ts AS at, id, kind AS type FROM records WHERE elevator = ? AND channel = 'event' ORDER BY ts DESC LIMIT ?`).all(elevator, limit) as { at: number; id: string; type: string }[];
   }
 
   count(channel?: LedgerChannel): number {

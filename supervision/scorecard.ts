@@ -2,15 +2,19 @@
 // ledger (storage/ledger.ts: one row per accepted record id, in event time,
 // so backfilled history counts and duplicates never count twice). The unit
 // of a record is the record's own `unit`, which ingest fills from the
-// registry when the record has none. The database does the heavy lifting (counts
+// registry when the record has none. SQLite does the heavy lifting (counts
 // grouped by unit; routine maintenance and passing inspections streamed per
 // elevator in index order, each walked once), so memory stays bounded by
 // the number of elevators, not of records. Entrapment timings come from the
 // alert engine's rescue timings (one row per entrapment, however many times
-// the gateway repeated it).
-import type { Db } from '../storage/db.js';
+// the gateway repeated it). Each table is read through its owner's methods
+// (RecordLedger, RescueTimings); the registry's part comes from its memory
+// (registryView), handed over with the job.
 import { cstMidnight, DAY_MS, MINUTE_MS } from '../domain/time.js';
 import { FAULT_SEVERITY } from '../alerts/rules/elevator-faults.js';
+import type { RescueTimings } from '../alerts/rescue-timings.js';
+import type { Registry } from '../registry/registry.js';
+import type { RecordLedger } from '../storage/ledger.js';
 
 export interface Period {
   /** epoch ms, inclusive */
@@ -66,7 +70,7 @@ const MAINTENANCE_LOOKBACK_MS = 366 * DAY_MS;
  * tail after the last record and elevators without any record, to the
  * registry's unit.
  */
-function overdueMaintenance(db: Db, registry: RegistryView, p: Period): { episodes: Counter; days: Counter; without: Counter } {
+function overdueMaintenance(ledger: RecordLedger, registry: RegistryView, p: Period): { episodes: Counter; days: Counter; without: Counter } {
   const episodes: Counter = {};
   const days: Counter = {};
   const without: Counter = {};
@@ -78,12 +82,9 @@ function overdueMaintenance(db: Db, registry: RegistryView, p: Period): { episod
     days[unit] = (days[unit] ?? 0) + (b - a) / DAY_MS;
   };
   const interval = (code: string) => registry.elevators.get(code)?.[1] ?? 15 * DAY_MS;
-  // Routine maintenance per elevator in time order (the partial index records_routine, no sort), walked
-  // once: JavaScript does this about twice as fast as LAG() over the same rows in SQLite. The ORDER BY is
-  // the index's own order (free on SQLite); PostgreSQL gives no order unless asked.
-  const rows = db.prepare(`SELECT elevator, ts, unit FROM records ${indexedBy(db, 'records_routine')}
-    WHERE channel = 'maintenance' AND routine = 1 AND ts >= ? AND ts < ? ORDER BY elevator, ts, unit`).raw()
-    .iterate(p.from - MAINTENANCE_LOOKBACK_MS, p.to) as Iterable<[string, number, string]>;
+  // Routine maintenance per elevator in time order, walked once: JavaScript does this about twice as fast
+  // as LAG() over the same rows in SQLite.
+  const rows = ledger.routineMaintenance(p.from - MAINTENANCE_LOOKBACK_MS, p.to);
   const seen = new Set<string>();
   let code = '';
   let I = 0;
@@ -113,11 +114,10 @@ function overdueMaintenance(db: Db, registry: RegistryView, p: Period): { episod
  * end). One row per passing inspection is read (about one per elevator per
  * year), in elevator and time order.
  */
-function overdueInspections(db: Db, registry: RegistryView, p: Period): { count: Counter; days: Counter } {
+function overdueInspections(ledger: RecordLedger, registry: RegistryView, p: Period): { count: Counter; days: Counter } {
   const count: Counter = {};
   const days: Counter = {};
-  const rows = db.prepare(`SELECT elevator, ts, next_due FROM records ${indexedBy(db, 'records_passes')} WHERE channel = 'inspection' AND kind = 'periodic' AND result = 'pass'
-    AND ts >= ? AND ts < ? ORDER BY elevator, ts`).raw().iterate(p.from - 400 * DAY_MS, p.to) as Iterable<[string, number, string | null]>;
+  const rows = ledger.periodicPasses(p.from - 400 * DAY_MS, p.to);
   let code = '';
   let passes: { t: number; due: string | null }[] = [];
   const flush = () => {
@@ -145,15 +145,12 @@ function overdueInspections(db: Db, registry: RegistryView, p: Period): { count:
   return { count, days };
 }
 
-/** SQLite is told the partial index to walk (its planner may pick a full scan); PostgreSQL plans it itself and has no INDEXED BY. */
-const indexedBy = (db: Db, index: string) => (db.dialect === 'sqlite' ? `INDEXED BY ${index}` : '');
-
 /** Rows grouped by unit → a map by unit ('' for records without one). */
 function countAll<T extends { unit: string | null }>(rows: T[]): Map<string, T> {
   return new Map(rows.map((r) => [r.unit ?? '', r]));
 }
 
-/** What the scorecards need of the registry, read from its SQLite tables (so a worker thread can compute them too). */
+/** What the scorecards need of the registry. */
 export interface RegistryView {
   /** elevator code → [maintenance unit, maintenance interval in ms] */
   elevators: Map<string, [string, number]>;
@@ -161,29 +158,63 @@ export interface RegistryView {
   units: Map<string, string | null>;
 }
 
-export function registryView(db: Db): RegistryView {
+/** The registry's part of the scorecards, from its memory (no SQL on its tables: the registry owns them). */
+export function registryView(registry: Registry): RegistryView {
   const elevators = new Map<string, [string, number]>();
-  const rows = db.prepare(`SELECT key, json_extract(data, '$.maintenanceUnit'), json_extract(data, '$.maintenanceIntervalDays') FROM elevators`).raw().iterate() as Iterable<[string, string, number | null]>;
-  for (const [code, unit, days] of rows) elevators.set(code, [unit, (days ?? 15) * DAY_MS]);
-  const units = new Map((db.prepare(`SELECT key, json_extract(data, '$.name') FROM units`).raw().all() as [string, string | null][]));
+  for (const e of registry.elevators.items.values()) elevators.set(e.code, [e.maintenanceUnit, (e.maintenanceIntervalDays ?? 15) * DAY_MS]);
+  const units = new Map<string, string | null>();
+  for (const u of registry.units.items.values()) units.set(u.id, u.name ?? null);
   return { elevators, units };
 }
 
-/** Every unit's scorecard for the period, from the record ledger, the registry and the rescue timings in `db`. Synchronous: run it off the event loop for a big registry (supervision/scorecard-worker.ts). */
-export function computeScorecards(db: Db, p: Period, opts: ScorecardOptions = DEFAULT_SCORECARD): Scorecard[] {
-  const registry = registryView(db);
-  const byUnit = <T>(sql: string, ...args: unknown[]) => db.prepare(sql).all(...args) as (T & { unit: string | null })[];
-  const inspections = countAll(byUnit<{ first: number; passed: number; rein: number }>(`SELECT unit, SUM(CASE WHEN attempt = 1 THEN 1 ELSE 0 END) first,
-      SUM(CASE WHEN attempt = 1 AND result = 'pass' THEN 1 ELSE 0 END) passed, SUM(CASE WHEN attempt > 1 THEN 1 ELSE 0 END) rein
-    FROM records WHERE channel = 'inspection' AND kind = 'periodic' AND ts >= ? AND ts < ? GROUP BY unit`, p.from, p.to));
-  const complaints = countAll(byUnit<{ n: number }>(`SELECT unit, COUNT(*) n FROM records WHERE channel = 'complaint' AND ts >= ? AND ts < ? GROUP BY unit`, p.from, p.to));
-  const maintenance = countAll(byUnit<{ n: number; routine: number }>(`SELECT unit, COUNT(*) n, SUM(routine) routine FROM records WHERE channel = 'maintenance' AND ts >= ? AND ts < ? GROUP BY unit`, p.from, p.to));
-  const faults = countAll(byUnit<{ n: number }>(`SELECT unit, COUNT(*) n FROM records WHERE channel = 'event' AND kind IN (${DANGEROUS.map(() => '?').join(', ')}) AND ts >= ? AND ts < ? GROUP BY unit`, ...DANGEROUS, p.from, p.to));
-  const overdue = overdueMaintenance(db, registry, p);
-  const late = overdueInspections(db, registry, p);
-  const rescues = countAll(byUnit<{ n: number; arrival: number | null; rescue: number | null; late: number }>(`SELECT unit, COUNT(*) n, AVG(arrived_at - trapped_at) arrival, AVG(released_at - trapped_at) rescue,
-      SUM(CASE WHEN arrived_at - trapped_at > ? THEN 1 ELSE 0 END) late
-    FROM rescue_timings WHERE trapped_at >= ? AND trapped_at < ? GROUP BY unit`, opts.arrivalLimitMs, p.from, p.to));
+/**
+ * A registry view as two strings, for a worker thread: a province's 500,000 elevators cross as one string
+ * copy (codes and unit ids never hold a tab or a newline) instead of 500,000 entries to clone.
+ */
+export interface PackedRegistryView {
+  /** `code\tunit\tintervalMs` lines */
+  elevators: string;
+  /** JSON [id, name][] */
+  units: string;
+}
+
+/** Packs the registry's part straight from its memory, yielding to the event loop every `chunk` elevators (MQTT keeps being acknowledged). */
+export async function packRegistryView(registry: Registry, chunk = 20_000): Promise<PackedRegistryView> {
+  const lines: string[] = [];
+  for (const e of registry.elevators.items.values()) {
+    lines.push(`${e.code}\t${e.maintenanceUnit}\t${(e.maintenanceIntervalDays ?? 15) * DAY_MS}`);
+    if (lines.length % chunk === 0) await new Promise((r) => setImmediate(r));
+  }
+  return { elevators: lines.join('\n'), units: JSON.stringify([...registry.units.items.values()].map((u) => [u.id, u.name ?? null])) };
+}
+
+export function unpackRegistryView(p: PackedRegistryView): RegistryView {
+  const elevators = new Map<string, [string, number]>();
+  if (p.elevators) {
+    for (const line of p.elevators.split('\n')) {
+      const [code, unit, interval] = line.split('\t');
+      elevators.set(code!, [unit!, Number(interval)]);
+    }
+  }
+  return { elevators, units: new Map(JSON.parse(p.units) as [string, string | null][]) };
+}
+
+/** The owners of the tables the scorecards read. */
+export interface ScorecardSources {
+  ledger: RecordLedger;
+  timings: RescueTimings;
+}
+
+/** Every unit's scorecard for the period, from the record ledger, the rescue timings and the registry's view. Synchronous: run it off the event loop for a big registry (supervision/scorecard-worker.ts). */
+export function computeScorecards(sources: ScorecardSources, registry: RegistryView, p: Period, opts: ScorecardOptions = DEFAULT_SCORECARD): Scorecard[] {
+  const { ledger, timings } = sources;
+  const inspections = countAll(ledger.inspectionsByUnit([p.from, p.to]));
+  const complaints = countAll(ledger.complaintsByUnit([p.from, p.to]));
+  const maintenance = countAll(ledger.maintenanceByUnit(p.from, p.to));
+  const faults = countAll(ledger.eventsByUnit(DANGEROUS, p.from, p.to));
+  const overdue = overdueMaintenance(ledger, registry, p);
+  const late = overdueInspections(ledger, registry, p);
+  const rescues = countAll(timings.byUnit(p.from, p.to, opts.arrivalLimitMs));
 
   const elevatorsBy: Counter = {};
   for (const [unit] of registry.elevators.values()) elevatorsBy[unit] = (elevatorsBy[unit] ?? 0) + 1;
@@ -210,7 +241,7 @@ export function computeScorecards(db: Db, p: Period, opts: ScorecardOptions = DE
       overdueInspections: { count: late.count[unit] ?? 0, elevatorDays: round(late.days[unit] ?? 0, 1) },
       entrapments: {
         count: r?.n ?? 0, per100: n ? ((r?.n ?? 0) / n) * 100 : null,
-        meanArrivalMin: r?.arrival != null ? round(r.arrival / MINUTE_MS, 1) : null, meanRescueMin: r?.rescue != null ? round(r.rescue / MINUTE_MS, 1) : null,
+        meanArrivalMin: r?.arrivals ? round(r.arrivalSum! / r.arrivals / MINUTE_MS, 1) : null, meanRescueMin: r?.rescues ? round(r.rescueSum! / r.rescues / MINUTE_MS, 1) : null,
         arrivalsOverLimit: r?.late ?? 0,
       },
       dangerousFaults: faults.get(unit)?.n ?? 0,

@@ -6,6 +6,7 @@ import type { Db } from '../storage/db.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { AlertStore } from '../alerts/store.js';
+import type { Registry } from '../registry/registry.js';
 import { RecordLedger } from '../storage/ledger.js';
 import { UNIT_RATES_ALERT } from '../alerts/rules/unit-rates.js';
 import type { Alert } from '../alerts/store.js';
@@ -16,9 +17,11 @@ import { scorecardsOffThread } from './scorecard-worker.js';
 import { computeTrend, type Trend, type TrendQuery } from './trend.js';
 
 export interface SupervisionOptions {
-  /** the service's state database: registry, record ledger, rescue timings, lists and cases */
+  /** the service's state database: record ledger, rescue timings, lists and cases */
   db: Db;
   alerts: AlertStore;
+  /** the registry in memory: units and their elevators for the scorecards and the trend */
+  registry: Registry;
   log: Logger;
   criteria?: InterviewCriteria;
   /** cron expressions; null = only on demand */
@@ -62,12 +65,12 @@ export class Supervision {
   }
 
   scorecards(period: { from: string; to: string }): Promise<Scorecard[]> {
-    return scorecardsOffThread(this.opts.db, periodMs(period.from, period.to), { ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections });
+    return scorecardsOffThread(this.opts.db, this.opts.registry, periodMs(period.from, period.to), { ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections });
   }
 
-  /** Pass and complaint rates per unit and calendar quarter (supervision/trend.ts): aggregate reads grouped in SQLite. */
+  /** Pass and complaint rates per unit and calendar quarter (supervision/trend.ts): the ledger's counts grouped by unit and quarter. */
   trend(q: TrendQuery): Trend {
-    return computeTrend(this.opts.db, q, this.criteria.minInspections);
+    return computeTrend(this.ledger, this.opts.registry, q, this.criteria.minInspections);
   }
 
   async generate(period: { from: string; to: string }, trigger: 'api' | 'schedule'): Promise<InterviewList> {

@@ -15,7 +15,7 @@
 // told of the alert.
 import type { Db } from '../../storage/db.js';
 import type { Logger } from 'pino';
-import { atLeast, CITY_WIDE_SQL, isCityWide } from '../../domain/alerts.js';
+import { atLeast, isCityWide } from '../../domain/alerts.js';
 import type { Registry } from '../../registry/registry.js';
 import type { Contact } from '../../registry/schemas.js';
 import type { Metrics } from '../../common/metrics.js';
@@ -138,16 +138,33 @@ export class Notifier {
   list(q: { alertId?: number | undefined; status?: NotificationStatus | undefined; contact?: string | undefined; page?: number; pageSize?: number; districts?: string[] | null | undefined; sort?: NotificationSort | undefined } = {}) {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
-    // districts: only notifications of alerts in these districts (a caller's scope); null or undefined = all
-    if (q.districts) (where.push(`alert_id IN (SELECT id FROM alerts WHERE district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
     if (q.alertId !== undefined) (where.push('alert_id = @alertId'), (args.alertId = q.alertId));
     if (q.status) (where.push('status = @status'), (args.status = q.status));
     if (q.contact) (where.push('contact = @contact'), (args.contact = q.contact));
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
-    const total = (this.deps.db.prepare(`SELECT COUNT(*) n FROM notifications ${w}`).get(args) as { n: number }).n;
-    const rows = this.deps.db.prepare(`SELECT * FROM notifications ${w} ORDER BY ${NOTIFICATION_SORT.order(q.sort ?? '-id')} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
+    const order = NOTIFICATION_SORT.order(q.sort ?? '-id');
+    const { db } = this.deps;
+    if (!q.districts) {
+      const total = (db.prepare(`SELECT COUNT(*) AS n FROM notifications ${w}`).get(args) as { n: number }).n;
+      const rows = db.prepare(`SELECT * FROM notifications ${w} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as Record<string, unknown>[];
+      return { items: rows.map(toNotification), total, page, pageSize };
+    }
+    // districts (a caller's scope): only notifications of alerts in these districts and city-wide ones. The
+    // district is the alert's, and the alert store owns that table: it names the alerts the caller may see
+    // (one pass over the alerts, as the subquery this replaces made), and the page is cut here from the
+    // notifications' (id, alert id) pairs in order — two integers a row, then at most a page of whole rows.
+    const visible = this.deps.alerts.idsInDistricts(q.districts);
+    const from = (page - 1) * pageSize;
+    const ids: number[] = [];
+    let total = 0;
+    for (const [id, alertId] of db.prepare(`SELECT id, alert_id FROM notifications ${w} ORDER BY ${order}`).raw().iterate(args) as Iterable<[number, number]>) {
+      if (!visible.has(alertId)) continue;
+      if (total >= from && ids.length < pageSize) ids.push(id);
+      total++;
+    }
+    const rows = ids.length ? db.prepare(`SELECT * FROM notifications WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY ${order}`).all(...ids) as Record<string, unknown>[] : [];
     return { items: rows.map(toNotification), total, page, pageSize };
   }
 

@@ -205,3 +205,23 @@ describe('webhooks', () => {
   });
 });
 
+
+describe('the notification list of a district-scoped caller', () => {
+  it('holds only notifications of alerts in its districts (and city-wide ones), paged over those alone', async () => {
+    const t = Date.now() - 10_000;
+    await entrapment('scope-e2', t, 'E2'); // 大祥区: li and ding; 双清区's notifications are the gas alarm's above
+    await waitFor(async () => s.spool.depthCount, (n) => n === 0);
+    await settle();
+    const all = s.notifier.list({ pageSize: 500 });
+    const districtOf = (alertId: number) => s.alerts.get(alertId)!.district;
+    const expected = all.items.filter((n) => districtOf(n.alertId) === '大祥区').map((n) => n.id);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(all.items.some((n) => districtOf(n.alertId) === '双清区')).toBe(true);
+    const scoped = s.notifier.list({ districts: ['大祥区'], pageSize: 500 });
+    expect(scoped.items.map((n) => n.id)).toEqual(expected);
+    expect(scoped.total).toBe(expected.length);
+    // a page is cut from the caller's notifications, in the asked order
+    expect(s.notifier.list({ districts: ['大祥区'], pageSize: 1, page: 2, sort: 'id' }).items.map((n) => n.id)).toEqual([[...expected].sort((a, b) => a - b)[1]]);
+    expect(s.notifier.list({ districts: ['北塔区'] })).toMatchObject({ items: [], total: 0 });
+  });
+});

@@ -6,10 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RescueTimings } from '../../alerts/rescue-timings.js';
 import { cstMidnight, DAY_MS, MINUTE_MS } from '../../domain/time.js';
 import { Registry } from '../../registry/registry.js';
-import { ENTITIES } from '../../registry/schemas.js';
-import { toPgDdl, type Db } from '../../storage/db.js';
+import type { Db } from '../../storage/db.js';
 import { RecordLedger, type LedgerItem } from '../../storage/ledger.js';
-import { computeScorecards, DEFAULT_SCORECARD, type Scorecard } from '../../supervision/scorecard.js';
+import { computeScorecards, DEFAULT_SCORECARD, registryView, type Scorecard } from '../../supervision/scorecard.js';
 import { scorecardsOffThread } from '../../supervision/scorecard-worker.js';
 import { computeTrend } from '../../supervision/trend.js';
 import { BACKENDS, openTestDb } from '../db.js';
@@ -17,25 +16,8 @@ import { BACKENDS, openTestDb } from '../db.js';
 const at = (date: string, hours = 10) => cstMidnight(date) + hours * 3_600_000;
 const P2025 = { from: cstMidnight('2025-01-01'), to: cstMidnight('2026-01-01') };
 
-/**
- * Until the registry and the rescue timings are converted (other changes of this issue move their
- * tables to migrations and the scorecards off json_extract), PostgreSQL gets what their SQLite-only
- * SQL needs: their tables in PostgreSQL types (epoch-ms integers are 64-bit; created here first, the
- * owners' own CREATE TABLE IF NOT EXISTS then does nothing), and a json_extract of the '$.field' paths read.
- */
-function notYetConvertedOwners(db: Db): void {
-  if (db.dialect !== 'postgres') return;
-  db.exec(toPgDdl('CREATE TABLE IF NOT EXISTS credentials (principal TEXT PRIMARY KEY, digest BLOB NOT NULL, issued_at INTEGER NOT NULL)'));
-  for (const name of Object.keys(ENTITIES)) db.exec(toPgDdl(`CREATE TABLE IF NOT EXISTS ${name.replace('-', '_')} (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at INTEGER NOT NULL)`));
-  db.exec(toPgDdl(`CREATE TABLE IF NOT EXISTS rescue_timings (alert_id INTEGER PRIMARY KEY, elevator TEXT NOT NULL, unit TEXT,
-    trapped_at INTEGER NOT NULL, dispatched_at INTEGER, arrived_at INTEGER, released_at INTEGER)`));
-  db.exec(`CREATE OR REPLACE FUNCTION json_extract(doc TEXT, path TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE
-    AS $$ SELECT (doc::jsonb) #>> string_to_array(substr(path, 3), '.') $$`);
-}
-
 /** Three units (U3 without elevators), five elevators, a year of records around 2025 and four entrapments. */
-function seed(db: Db): void {
-  notYetConvertedOwners(db);
+function seed(db: Db): Registry {
   const registry = new Registry(db);
   for (const id of ['U1', 'U2', 'U3']) registry.units.put({ id, name: `${id} 维保公司` });
   const elevator = (code: string, unit: string, days?: number) =>
@@ -79,7 +61,7 @@ function seed(db: Db): void {
   ]);
 
   new RescueTimings(db);
-  // The rescue timings as the alert engine keeps them (its own SQL is not on PostgreSQL yet): U1 arrived in 20 and
+  // The rescue timings as the alert engine keeps them, with chosen times: U1 arrived in 20 and
   // 35 minutes (one late), released after 40 and 50; U2 one without arrival; one in 2024.
   const timing = db.prepare('INSERT INTO rescue_timings (alert_id, elevator, unit, trapped_at, dispatched_at, arrived_at, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const t0 = at('2025-04-07');
@@ -87,6 +69,7 @@ function seed(db: Db): void {
   timing.run(2, 'A2', 'U1', t0 + DAY_MS, null, t0 + DAY_MS + 35 * MINUTE_MS, t0 + DAY_MS + 50 * MINUTE_MS);
   timing.run(3, 'B1', 'U2', t0, null, null, null);
   timing.run(4, 'B1', 'U2', at('2024-06-01'), null, at('2024-06-01') + 5 * MINUTE_MS, null);
+  return registry;
 }
 
 const zeros = { records: 0, routine: 0, overdueEpisodes: 0, overdueElevatorDays: 0, elevatorsWithoutRecords: 0 };
@@ -131,23 +114,24 @@ for (const backend of BACKENDS) {
 
     it('gives the expected scorecards, in this thread and in the worker thread', async () => {
       const db = await openTestDb(backend, cleanups);
-      seed(db);
-      expect(computeScorecards(db, P2025)).toEqual(EXPECTED);
+      const registry = seed(db);
+      expect(computeScorecards({ ledger: new RecordLedger(db), timings: new RescueTimings(db) }, registryView(registry), P2025)).toEqual(EXPECTED);
       expect(db.location).toBeTruthy();
-      expect(await scorecardsOffThread(db, P2025, DEFAULT_SCORECARD)).toEqual(EXPECTED);
+      expect(await scorecardsOffThread(db, registry, P2025, DEFAULT_SCORECARD)).toEqual(EXPECTED);
     });
 
     it('gives the quarterly trend, quarters cut in China Standard Time', async () => {
       const db = await openTestDb(backend, cleanups);
-      seed(db);
-      const t = computeTrend(db, { quarters: 5, to: '2026-04-01' }, 2);
+      const registry = seed(db);
+      const ledger = new RecordLedger(db);
+      const t = computeTrend(ledger, registry, { quarters: 5, to: '2026-04-01' }, 2);
       expect(t.quarters).toEqual(['2025Q1', '2025Q2', '2025Q3', '2025Q4', '2026Q1']);
       const points = (unit: string) => t.items.find((i) => i.unit === unit)!.points.map((p) => [p.first, p.passed, p.complaints]);
       expect(points('U1')).toEqual([[2, 1, 0], [2, 2, 0], [2, 1, 1], [0, 0, 0], [0, 0, 0]]);
       // c2 (2025-12-31 23:30 CST, 15:30 UTC) is 2025Q4; c5 (2026-01-01 01:00 CST, still 2025 in UTC) is 2026Q1.
       expect(points('U2')).toEqual([[1, 1, 1], [0, 0, 0], [0, 0, 0], [0, 0, 1], [0, 0, 1]]);
       expect(t.items.map((i) => i.unit)).toEqual(['U1', 'U2', 'U3']);
-      expect(computeTrend(db, { unit: 'U2', quarters: 1, to: '2025-04-01' }, 1).items).toEqual([
+      expect(computeTrend(ledger, registry, { unit: 'U2', quarters: 1, to: '2025-04-01' }, 1).items).toEqual([
         { unit: 'U2', name: 'U2 维保公司', points: [{ quarter: '2025Q1', first: 1, passed: 1, passRate: 1, complaints: 1, complaintRate: 50 }] },
       ]);
     });
