@@ -81,7 +81,8 @@ class PgStatement implements Statement {
         return norm(o[n]);
       });
     }
-    return params.flat().map(norm);
+    // A plain object carries named parameters; a statement without any ignores it, as better-sqlite3 does.
+    return params.flat().filter((p) => !(p !== null && typeof p === 'object' && Object.getPrototypeOf(p) === Object.prototype)).map(norm);
   }
 
   private query(params: Params) {
