@@ -54,7 +54,17 @@ function worker(timeoutMs: number): Call {
 }
 
 type Mode = 'object' | 'raw' | 'pluck';
-let statementIds = 0;
+/**
+ * Statement names by SQL text: stores prepare the same text again on hot paths, and every name is a
+ * prepared statement the server keeps for the connection's life. Bounded: texts beyond it run unnamed.
+ */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_STATEMENTS = 2000;
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) statementNames.set(text, (name = `s${statementNames.size + 1}`));
+  return name;
+}
 
 class PgStatement implements Statement {
   private readonly text: string;
@@ -70,7 +80,7 @@ class PgStatement implements Statement {
     this.text = p.text;
     this.names = p.names;
     // A named statement is parsed and planned once per connection.
-    this.name = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) ? `s${++statementIds}` : undefined;
+    this.name = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql) ? statementName(this.text) : undefined;
   }
 
   private bind(params: Params): unknown[] {
