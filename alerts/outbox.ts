@@ -3,6 +3,7 @@
 // after it has handled a page, so a crash or an outage replays from the
 // cursor and nothing is skipped; consumers make their work idempotent.
 import type { Db } from '../storage/db.js';
+import { migrate } from '../storage/migrations.js';
 import type { Logger } from 'pino';
 import type { AlertResult, AlertStore } from './store.js';
 
@@ -23,8 +24,8 @@ export function follow(opts: {
   consume: (events: AlertResult[]) => Promise<void> | void;
 }): Follower {
   const { db, alerts, name, log } = opts;
-  db.exec('CREATE TABLE IF NOT EXISTS outbox_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)');
-  db.prepare('INSERT OR IGNORE INTO outbox_cursors (name, seq) VALUES (?, ?)').run(name, opts.from === 'now' ? alerts.lastSeq : 0);
+  migrate(db, 'alerts/outbox', [{ version: 1, name: 'consumer cursors', up: 'CREATE TABLE IF NOT EXISTS outbox_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)' }]);
+  db.prepare('INSERT INTO outbox_cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, opts.from === 'now' ? alerts.lastSeq : 0);
   const setCursor = db.prepare('UPDATE outbox_cursors SET seq = ? WHERE name = ?');
   let cursor = (db.prepare('SELECT seq FROM outbox_cursors WHERE name = ?').get(name) as { seq: number }).seq;
   let running: Promise<void> | null = null;

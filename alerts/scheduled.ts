@@ -12,6 +12,7 @@
 // repeat), so a second run in a row changes nothing. Every run is logged in
 // `rule_runs`.
 import type { Db, Statement } from '../storage/db.js';
+import { migrate } from '../storage/migrations.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -137,15 +138,19 @@ export class Scheduler {
     const { db } = opts;
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log;
-    db.exec(`CREATE TABLE IF NOT EXISTS elevator_facts (
-      elevator TEXT PRIMARY KEY, first_known_at INTEGER NOT NULL, last_routine_at INTEGER, last_pass_at INTEGER)`);
-    db.exec(`CREATE TABLE IF NOT EXISTS rule_runs (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, trigger TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
-      checked INTEGER NOT NULL, raised INTEGER NOT NULL, resolved INTEGER NOT NULL, still_active INTEGER NOT NULL, error TEXT)`);
-    db.exec('CREATE INDEX IF NOT EXISTS rule_runs_rule ON rule_runs (rule, id)');
-    // Event times arrive out of order: keep the newest.
+    migrate(db, 'alerts/scheduled', [{
+      version: 1,
+      name: 'elevator facts and rule runs',
+      up: `CREATE TABLE IF NOT EXISTS elevator_facts (
+        elevator TEXT PRIMARY KEY, first_known_at INTEGER NOT NULL, last_routine_at INTEGER, last_pass_at INTEGER);
+      CREATE TABLE IF NOT EXISTS rule_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, trigger TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+        checked INTEGER NOT NULL, raised INTEGER NOT NULL, resolved INTEGER NOT NULL, still_active INTEGER NOT NULL, error TEXT);
+      CREATE INDEX IF NOT EXISTS rule_runs_rule ON rule_runs (rule, id)`,
+    }]);
+    // Event times arrive out of order: keep the newest (CASE on table-qualified columns: PostgreSQL has no two-argument MAX).
     const newest = (col: string) => `INSERT INTO elevator_facts (elevator, first_known_at, ${col}) VALUES (?, ?, ?)
-      ON CONFLICT(elevator) DO UPDATE SET ${col} = MAX(COALESCE(${col}, excluded.${col}), excluded.${col})`;
+      ON CONFLICT (elevator) DO UPDATE SET ${col} = CASE WHEN elevator_facts.${col} IS NULL OR excluded.${col} > elevator_facts.${col} THEN excluded.${col} ELSE elevator_facts.${col} END`;
     this.sql = {
       known: db.prepare('INSERT INTO elevator_facts (elevator, first_known_at) VALUES (?, ?) ON CONFLICT(elevator) DO NOTHING'),
       routine: db.prepare(newest('last_routine_at')),
@@ -153,7 +158,7 @@ export class Scheduler {
       facts: db.prepare('SELECT elevator, first_known_at, last_routine_at, last_pass_at FROM elevator_facts WHERE elevator = ?').raw(),
       insertRun: db.prepare(`INSERT INTO rule_runs (rule, trigger, started_at, duration_ms, checked, raised, resolved, still_active, error)
         VALUES (@rule, @trigger, @startedAt, @durationMs, @checked, @raised, @resolved, @stillActive, @error) RETURNING id`),
-      lastSuccess: db.prepare('SELECT MAX(started_at) at FROM rule_runs WHERE rule = ? AND error IS NULL'),
+      lastSuccess: db.prepare('SELECT MAX(started_at) AS at FROM rule_runs WHERE rule = ? AND error IS NULL'),
       lastRun: db.prepare('SELECT * FROM rule_runs WHERE rule = ? ORDER BY id DESC LIMIT 1'),
     };
   }

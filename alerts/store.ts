@@ -5,10 +5,12 @@
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
 import type { Db } from '../storage/db.js';
+import { migrate, type Migration } from '../storage/migrations.js';
 import { CITY_WIDE_SQL, SEVERITIES, type Alert, type AlertResult, type AlertState, type Severity, type SubjectKind, type Transition } from '../domain/alerts.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import { AppError } from '../common/errors.js';
+import { CST_OFFSET_MS, cstDate, DAY_MS } from '../domain/time.js';
 
 export { SEVERITIES, type Severity };
 export type { Alert, AlertResult, AlertState, SubjectKind, Transition };
@@ -36,11 +38,41 @@ export class AlertError extends AppError {
 
 const MAX_EVIDENCE = 20;
 
-/** Brings a table created by an older version up to date (SQLite has no ADD COLUMN IF NOT EXISTS). */
+/** Adds columns that a table created by an older version lacks (SQLite has no ADD COLUMN IF NOT EXISTS). */
 function addMissingColumns(db: Db, table: string, columns: Record<string, string>): void {
   const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
   for (const [name, def] of Object.entries(columns)) if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${def}`);
 }
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'alerts and their transition log',
+    up: `CREATE TABLE IF NOT EXISTS alerts (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, severity TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL,
+      district TEXT, unit TEXT, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+      state TEXT NOT NULL DEFAULT 'open', ack_by TEXT, ack_at INTEGER, resolved_by TEXT, resolved_at INTEGER, resolution TEXT,
+      escalation INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]',
+      opened_at INTEGER NOT NULL DEFAULT 0, opened_lag_ms INTEGER NOT NULL DEFAULT 0, reminded_at INTEGER);
+    CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (type, subject_kind, subject) WHERE state != 'resolved';
+    CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id);
+    CREATE TABLE IF NOT EXISTS alert_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL,
+      lag_ms INTEGER NOT NULL DEFAULT 0)`,
+  },
+  {
+    version: 2,
+    name: 'opening time and lag, reminders, transition lag',
+    // SQLite files from before versioned migrations may lack these; PostgreSQL databases start at version 1 with them.
+    up: (db) => {
+      if (db.dialect !== 'sqlite') return;
+      addMissingColumns(db, 'alerts', { opened_at: 'INTEGER NOT NULL DEFAULT 0', opened_lag_ms: 'INTEGER NOT NULL DEFAULT 0', reminded_at: 'INTEGER' });
+      addMissingColumns(db, 'alert_events', { lag_ms: 'INTEGER NOT NULL DEFAULT 0' });
+    },
+  },
+  // Alerts of a type by first occurrence: the dashboard's entrapments of the day (asked every 2 s).
+  { version: 3, name: 'alerts by type and first occurrence', up: 'CREATE INDEX IF NOT EXISTS alerts_type_first ON alerts (type, first_at)' },
+];
 
 interface Row {
   id: number; type: string; severity: Severity; subject_kind: SubjectKind; subject: string; district: string | null; unit: string | null;
@@ -90,15 +122,22 @@ export interface AlertFilter {
   maxId?: number | undefined;
 }
 
+/** `col IN (@name0, @name1, …)` with the values added to `args` (an empty list matches nothing; negated, everything). */
+function inList(col: string, values: readonly string[], name: string, args: Record<string, unknown>, not = false): string {
+  if (!values.length) return not ? '1 = 1' : '1 = 0';
+  const params = values.map((v, i) => ((args[`${name}${i}`] = v), `@${name}${i}`));
+  return `${col} ${not ? 'NOT IN' : 'IN'} (${params.join(', ')})`;
+}
+
 /** The WHERE clause (and its named arguments) of an alert filter. */
 function filterSql(q: AlertFilter): { w: string; args: Record<string, unknown> } {
   const where: string[] = [];
   const args: Record<string, unknown> = {};
   // districts: only alerts of these districts (a caller's scope) and city-wide ones; null or undefined = all
-  if (q.districts) (where.push(`(district IN (SELECT value FROM json_each(@districts)) OR ${CITY_WIDE_SQL})`), (args.districts = JSON.stringify(q.districts)));
+  if (q.districts) where.push(`(${inList('district', q.districts, 'inDistrict', args)} OR ${CITY_WIDE_SQL})`);
   // types / notTypes: a category of types (the scheduled overdue rules' or every other); maxId: what a caller saw
-  if (q.types) (where.push('type IN (SELECT value FROM json_each(@types))'), (args.types = JSON.stringify(q.types)));
-  if (q.notTypes) (where.push('type NOT IN (SELECT value FROM json_each(@notTypes))'), (args.notTypes = JSON.stringify(q.notTypes)));
+  if (q.types) where.push(inList('type', q.types, 'inType', args));
+  if (q.notTypes) where.push(inList('type', q.notTypes, 'notType', args, true));
   if (q.maxId !== undefined) (where.push('id <= @maxId'), (args.maxId = q.maxId));
   if (q.state === 'active') where.push(`state != 'resolved'`);
   else if (q.state) (where.push('state = @state'), (args.state = q.state));
@@ -112,21 +151,7 @@ export class AlertStore {
   /** `log` hears a transition listener's failure (default: a plain pino logger). */
   constructor(private db: Db, log?: ErrorLog) {
     this.listeners = new Listeners('alert transition', log);
-    db.exec(`CREATE TABLE IF NOT EXISTS alerts (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, severity TEXT NOT NULL, subject_kind TEXT NOT NULL, subject TEXT NOT NULL,
-      district TEXT, unit TEXT, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1,
-      state TEXT NOT NULL DEFAULT 'open', ack_by TEXT, ack_at INTEGER, resolved_by TEXT, resolved_at INTEGER, resolution TEXT,
-      escalation INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL DEFAULT '[]', evidence TEXT NOT NULL DEFAULT '[]',
-      opened_at INTEGER NOT NULL DEFAULT 0, opened_lag_ms INTEGER NOT NULL DEFAULT 0, reminded_at INTEGER)`);
-    addMissingColumns(db, 'alerts', { opened_at: 'INTEGER NOT NULL DEFAULT 0', opened_lag_ms: 'INTEGER NOT NULL DEFAULT 0', reminded_at: 'INTEGER' });
-    db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_active ON alerts (type, subject_kind, subject) WHERE state != 'resolved'`);
-    db.exec(`CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id)`);
-    // Alerts of a type by first occurrence: the dashboard's entrapments of the day (asked every 2 s).
-    db.exec('CREATE INDEX IF NOT EXISTS alerts_type_first ON alerts (type, first_at)');
-    db.exec(`CREATE TABLE IF NOT EXISTS alert_events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, at INTEGER NOT NULL, snapshot TEXT NOT NULL,
-      lag_ms INTEGER NOT NULL DEFAULT 0)`);
-    addMissingColumns(db, 'alert_events', { lag_ms: 'INTEGER NOT NULL DEFAULT 0' });
+    migrate(db, 'alerts/store', MIGRATIONS);
     this.insertEvent = db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot, lag_ms) VALUES (?, ?, ?, ?, ?) RETURNING seq');
   }
 
@@ -249,10 +274,11 @@ export class AlertStore {
    */
   groups(q: AlertFilter): { type: string; day: string; count: number; open: number; worst: Severity }[] {
     const { w, args } = filterSql(q);
-    const rows = this.db.prepare(`SELECT type, date((opened_at + 28800000) / 1000, 'unixepoch') day, COUNT(*) count, SUM(state = 'open') open,
-      MAX(${SEVERITY_RANK}) rank
-      FROM alerts ${w} GROUP BY type, day ORDER BY day DESC, type LIMIT 500`).all(args) as { type: string; day: string; count: number; open: number; rank: number }[];
-    return rows.map((r) => ({ type: r.type, day: r.day, count: r.count, open: r.open, worst: SEVERITIES[SEVERITIES.length - r.rank]! }));
+    // The day as a number (days since 1970-01-01 in UTC+8), named in code: date functions differ between the backends.
+    const rows = this.db.prepare(`SELECT type, (opened_at + ${CST_OFFSET_MS}) / ${DAY_MS} AS day, COUNT(*) AS count,
+      SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END) AS open, MAX(${SEVERITY_RANK}) AS rank
+      FROM alerts ${w} GROUP BY type, day ORDER BY day DESC, type LIMIT 500`).all(args) as { type: string; day: number; count: number; open: number; rank: number }[];
+    return rows.map((r) => ({ type: r.type, day: cstDate(r.day * DAY_MS - CST_OFFSET_MS), count: r.count, open: r.open, worst: SEVERITIES[SEVERITIES.length - r.rank]! }));
   }
 
   /** Raises an alert, or updates the active one for the same subject and type. */
@@ -264,8 +290,10 @@ export class AlertStore {
         // A repeat may only raise the severity (a gas alarm going from first to second level), never lower it.
         const rises = SEVERITIES.indexOf(input.severity) < SEVERITIES.indexOf(current.severity);
         // A rise is paged at once (notifier), so the reminder clock starts again from it rather than reminding seconds later.
-        this.db.prepare('UPDATE alerts SET count = count + 1, last_at = MAX(last_at, ?), first_at = MIN(first_at, ?), evidence = ?, severity = ?, reminded_at = ? WHERE id = ?')
-          .run(input.at, input.at, JSON.stringify(evidence), rises ? input.severity : current.severity, rises ? Date.now() : current.remindedAt, current.id);
+        // CASE, not the two-argument MAX/MIN, which PostgreSQL spells GREATEST/LEAST.
+        this.db.prepare(`UPDATE alerts SET count = count + 1, last_at = CASE WHEN last_at < ? THEN ? ELSE last_at END,
+          first_at = CASE WHEN first_at > ? THEN ? ELSE first_at END, evidence = ?, severity = ?, reminded_at = ? WHERE id = ?`)
+          .run(input.at, input.at, input.at, input.at, JSON.stringify(evidence), rises ? input.severity : current.severity, rises ? Date.now() : current.remindedAt, current.id);
         return this.event(current.id, rises ? 'severity_raised' : 'repeated', input.at, input.lagMs);
       }
       const info = this.db.prepare(`INSERT INTO alerts (type, severity, subject_kind, subject, district, unit, first_at, last_at, evidence, opened_at, opened_lag_ms)

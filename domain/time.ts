@@ -4,7 +4,8 @@
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
-const CST_OFFSET_MS = 8 * HOUR_MS;
+/** China Standard Time's offset from UTC */
+export const CST_OFFSET_MS = 8 * HOUR_MS;
 
 /** YYYY-MM-DD of an instant, in China Standard Time. */
 export function cstDate(ms: number): string {

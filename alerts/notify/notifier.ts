@@ -14,6 +14,7 @@
 // never paged. Acknowledgements and resolutions go only to contacts who were
 // told of the alert.
 import type { Db } from '../../storage/db.js';
+import { migrate } from '../../storage/migrations.js';
 import type { Logger } from 'pino';
 import { atLeast, isCityWide } from '../../domain/alerts.js';
 import type { Registry } from '../../registry/registry.js';
@@ -69,8 +70,11 @@ const PAGED: ReadonlySet<Transition> = new Set(['raised', 'severity_raised', 'es
 const NEWS: ReadonlySet<Transition> = new Set(['raised', 'severity_raised']);
 const MAX_BACKOFF_MS = 5 * 60_000;
 
-/** Sort keys of the notification list (`-` first for descending); ties go by id. The default, `-id`, is newest first. */
-export const NOTIFICATION_SORT = sorting({ id: 'id', createdAt: 'created_at', status: 'status', attempts: 'attempts', nextAt: 'next_at', sentAt: 'sent_at' }, 'id');
+/**
+ * Sort keys of the notification list (`-` first for descending); ties go by id. The default, `-id`, is newest first.
+ * Not yet sent sorts first, as SQLite orders NULL (PostgreSQL puts it last).
+ */
+export const NOTIFICATION_SORT = sorting({ id: 'id', createdAt: 'created_at', status: 'status', attempts: 'attempts', nextAt: 'next_at', sentAt: 'COALESCE(sent_at, -1)' }, 'id');
 export type NotificationSort = SortOf<typeof NOTIFICATION_SORT>;
 
 export class Notifier {
@@ -91,14 +95,18 @@ export class Notifier {
     this.targets = deps.targets ?? new WebhookTargets();
     this.now = deps.clock ?? Date.now;
     const { db } = deps;
-    db.exec(`CREATE TABLE IF NOT EXISTS notifications (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, contact TEXT NOT NULL,
-      format TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
-      sent_at INTEGER, last_error TEXT, reason TEXT, UNIQUE (seq, contact))`);
-    db.exec('CREATE INDEX IF NOT EXISTS notifications_due ON notifications (status, next_at)');
-    db.exec('CREATE INDEX IF NOT EXISTS notifications_alert ON notifications (alert_id)');
-    this.insert = db.prepare(`INSERT OR IGNORE INTO notifications (seq, alert_id, transition, contact, format, status, next_at, created_at, reason)
-      VALUES (@seq, @alertId, @transition, @contact, @format, @status, @nextAt, @createdAt, @reason)`);
+    migrate(db, 'alerts/notify/notifier', [{
+      version: 1,
+      name: 'notification log',
+      up: `CREATE TABLE IF NOT EXISTS notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, alert_id INTEGER NOT NULL, transition TEXT NOT NULL, contact TEXT NOT NULL,
+        format TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        sent_at INTEGER, last_error TEXT, reason TEXT, UNIQUE (seq, contact));
+      CREATE INDEX IF NOT EXISTS notifications_due ON notifications (status, next_at);
+      CREATE INDEX IF NOT EXISTS notifications_alert ON notifications (alert_id)`,
+    }]);
+    this.insert = db.prepare(`INSERT INTO notifications (seq, alert_id, transition, contact, format, status, next_at, created_at, reason)
+      VALUES (@seq, @alertId, @transition, @contact, @format, @status, @nextAt, @createdAt, @reason) ON CONFLICT (seq, contact) DO NOTHING`);
     this.update = db.prepare('UPDATE notifications SET status = @status, attempts = @attempts, next_at = @nextAt, sent_at = @sentAt, last_error = @lastError, reason = COALESCE(@reason, reason) WHERE id = @id');
   }
 

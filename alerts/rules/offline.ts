@@ -4,6 +4,7 @@
 // as a sign of life), checked on a timer, not from MQTT sessions. Last-seen
 // times are kept in SQLite so a restart keeps the clocks running.
 import type { Db } from '../../storage/db.js';
+import { migrate } from '../../storage/migrations.js';
 
 export interface Seen {
   key: string; // e.g. elevator:E1, gas_site:G1
@@ -18,8 +19,12 @@ export class OfflineMonitor {
   private upsert;
 
   constructor(private db: Db, private timeoutMs: number) {
-    db.exec('CREATE TABLE IF NOT EXISTS last_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL, district TEXT, unit TEXT) WITHOUT ROWID');
-    this.upsert = db.prepare('INSERT INTO last_seen (key, at, district, unit) VALUES (@key, @at, @district, @unit) ON CONFLICT(key) DO UPDATE SET at = MAX(at, excluded.at), district = excluded.district, unit = excluded.unit');
+    migrate(db, 'alerts/rules/offline', [
+      { version: 1, name: 'last seen', up: 'CREATE TABLE IF NOT EXISTS last_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL, district TEXT, unit TEXT) WITHOUT ROWID' },
+    ]);
+    // The newest time wins (CASE: the two-argument MAX is GREATEST on PostgreSQL, which also wants the table named).
+    this.upsert = db.prepare(`INSERT INTO last_seen (key, at, district, unit) VALUES (@key, @at, @district, @unit)
+      ON CONFLICT (key) DO UPDATE SET at = CASE WHEN excluded.at > last_seen.at THEN excluded.at ELSE last_seen.at END, district = excluded.district, unit = excluded.unit`);
     for (const r of db.prepare('SELECT key, at, district, unit FROM last_seen').iterate() as Iterable<Seen>) this.last.set(r.key, r);
   }
 
