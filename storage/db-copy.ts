@@ -12,6 +12,7 @@
 // migrations (storage/migrations.ts), whose history is copied with the rows.
 import { AppError } from '../common/errors.js';
 import { toPgDdl, type Db } from './db.js';
+import { appliedMigrations, hasMigrations } from './migrations.js';
 
 export interface TableCopy {
   table: string;
@@ -36,10 +37,10 @@ export function copySqliteToPostgres(src: Db, dst: Db, progress: (line: string) 
   const t0 = performance.now();
   const schema = src.prepare(`SELECT type, name, tbl_name AS "table", sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC, name`).all() as { type: string; name: string; table: string; sql: string }[];
   const tables = schema.filter((s) => s.type === 'table');
-  if (!tables.some((t) => t.name === 'schema_migrations')) {
+  if (!hasMigrations(src)) {
     throw new AppError('the SQLite file has no schema_migrations table: start this version of the service on it once (it migrates at start), then copy', 400);
   }
-  const history = (db: Db) => db.prepare('SELECT owner, version, name FROM schema_migrations ORDER BY owner, version').raw().all().map((r) => r.join('\u0001'));
+  const history = (db: Db) => appliedMigrations(db).map((m) => `${m.owner}\u0001${m.version}\u0001${m.name}`);
   const report: TableCopy[] = [];
 
   // One snapshot of the source for the whole copy.
@@ -47,8 +48,7 @@ export function copySqliteToPostgres(src: Db, dst: Db, progress: (line: string) 
   try {
     const srcHistory = history(src);
     dst.transaction(() => {
-      const exists = dst.prepare(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`).get();
-      if (exists) {
+      if (hasMigrations(dst)) {
         const newer = history(dst).filter((h) => !srcHistory.includes(h));
         if (newer.length) {
           throw new AppError(`PostgreSQL has migrations the SQLite file lacks (${newer.slice(0, 3).map((h) => h.split('\u0001').slice(0, 2).join(' v')).join(', ')}): it was migrated by a newer service; upgrade the source service first`, 409);

@@ -22,8 +22,17 @@ export interface AppliedMigration {
 
 const ready = new WeakSet<Db>();
 
+/** Whether the database has a migration history at all (a new database has none). */
+export function hasMigrations(db: Db): boolean {
+  return db.dialect === 'postgres'
+    ? !!db.prepare(`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`).get()
+    : !!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).get();
+}
+
 function ensureTable(db: Db): void {
   if (ready.has(db)) return;
+  // Checked first: a read-only connection (the scorecard worker's) may not even run CREATE TABLE IF NOT EXISTS on PostgreSQL.
+  if (hasMigrations(db)) return void ready.add(db);
   const ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL, PRIMARY KEY (owner, version))`;
   db.exec(db.dialect === 'postgres' ? toPgDdl(ddl) : ddl);
   ready.add(db);
