@@ -41,14 +41,14 @@ export class DeadLetters {
       },
     ]);
     this.ins = db.prepare(`INSERT INTO dead_letters (key, at, topic, sender, transport, reason, message, idx, excerpt)
-      VALUES (@key, @at, @topic, @sender, @transport, @reason, @message, @index, @excerpt) ON CONFLICT (key) DO NOTHING`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`);
     this.trim = db.prepare('DELETE FROM dead_letters WHERE seq <= (SELECT MAX(seq) FROM dead_letters) - ?');
   }
 
   /** Stores the letters; call inside the caller's transaction. */
   add(letters: DeadLetter[]): void {
     if (letters.length === 0) return;
-    for (const l of letters) this.ins.run({ ...l, index: l.index ?? null });
+    this.ins.runMany(letters.map((l) => [l.key, l.at, l.topic, l.sender, l.transport, l.reason, l.message, l.index ?? null, l.excerpt]));
     this.trim.run(this.max);
   }
 

@@ -51,7 +51,7 @@ export class Dedup {
 
   /** Records keys with the position of their first occurrence; call inside the caller's transaction. */
   remember(keys: Iterable<readonly [key: string, pos: string]>, at: number): void {
-    for (const [k, pos] of keys) this.ins.run(k, at, pos);
+    this.ins.runMany(Array.from(keys, ([k, pos]) => [k, at, pos]));
   }
 
   /** Forgets ids first seen before `before` (ms). */

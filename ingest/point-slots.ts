@@ -140,10 +140,8 @@ export class PointSlots {
 
   /** Keeps re-assignments; call inside the accept transaction. */
   remember(list: readonly Reassigned[], at: number): void {
-    for (const r of list) {
-      this.ins.run(r.group, r.id, r.ts, r.off, at);
-      this.reassignedTs.add(r.ts);
-    }
+    this.ins.runMany(list.map((r) => [r.group, r.id, r.ts, r.off, at]));
+    for (const r of list) this.reassignedTs.add(r.ts);
   }
 
   /** Forgets re-assignments made before `before` (ms); a re-send after that lands on its hash offset. */

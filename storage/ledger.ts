@@ -135,7 +135,7 @@ export class RecordLedger {
     this.upsert = db.prepare(`INSERT INTO records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})
       ON CONFLICT (channel, id) DO UPDATE SET ${COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`);
     this.putMany = db.transaction((rows: Row[]) => {
-      for (const r of rows) this.upsert.run(...r);
+      this.upsert.runMany(rows);
     });
     // Per unit over a window, on records_by_unit (channel, unit, ts): one index range per channel, however big the city.
     this.figures = db.prepare(`SELECT
@@ -168,7 +168,7 @@ export class RecordLedger {
     }
     if (!rows) return;
     // Inside the ingest accept transaction already: no savepoint per batch.
-    if (this.db.inTransaction) for (const r of rows) this.upsert.run(...r);
+    if (this.db.inTransaction) this.upsert.runMany(rows);
     else this.putMany(rows);
   }
 

@@ -63,12 +63,39 @@ const statementNames = new Map<string, string>();
 
 /** distinct statements kept prepared on the server per connection */
 const MAX_NAMED = 2000;
+/** Bounded: SQL built from filters (IN lists of any length) runs unnamed once this many shapes are prepared. */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED) statementNames.set(text, (name = `s${statementNames.size + 1}`));
+  return name;
+}
+
+/** parameters in one multi-row INSERT (PostgreSQL takes at most 65,535) */
+const MULTI_ROW_PARAMS = 30_000;
+
+/**
+ * For `INSERT … VALUES (?, ?, …) …` whose every parameter is in its one VALUES group: the same statement
+ * for n rows, in PostgreSQL's numbering. null for anything else (runMany then runs row by row).
+ */
+function multiRowInsert(sql: string, count: number, names: string[] | null): ((rows: number) => string) | null {
+  if (names || count === 0) return null;
+  const m = /^(\s*INSERT\s+INTO\s+[^()]+\([^()]*\)\s*VALUES\s*)(\((?:\s*\?\s*,)*\s*\?\s*\))([\s\S]*)$/i.exec(sql);
+  if (!m || m[3]!.includes('?')) return null;
+  const head = m[1]!;
+  const tail = m[3]!;
+  return (rows) => {
+    let n = 0;
+    const groups = Array.from({ length: rows }, () => `(${Array.from({ length: count }, () => `$${++n}`).join(', ')})`);
+    return `${head}${groups.join(', ')}${tail}`;
+  };
+}
 
 class PgStatement implements Statement {
   private readonly text: string;
   private readonly names: string[] | null;
   private readonly count: number;
   private readonly name: string | undefined;
+  private multiRow: ((rows: number) => string) | null | undefined;
 
   constructor(
     private readonly db: PgDb,
@@ -80,11 +107,7 @@ class PgStatement implements Statement {
     this.names = p.names;
     this.count = p.count;
     // A named statement is parsed and planned once per connection.
-    if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) {
-      this.name = statementNames.get(this.text);
-      // Bounded: SQL built from filters (IN lists of any length) runs unnamed once this many shapes are prepared.
-      if (!this.name && statementNames.size < MAX_NAMED) statementNames.set(this.text, (this.name = `s${statementNames.size + 1}`));
-    }
+    if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) this.name = statementName(this.text);
   }
 
   private bind(params: Params): unknown[] {
@@ -124,6 +147,38 @@ class PgStatement implements Statement {
       for (let i = 0; i < fields.length; i++) o[fields[i]!] = r[i];
       return o;
     });
+  }
+
+  runMany(rows: readonly (readonly unknown[])[]): void {
+    if (rows.length === 0) return;
+    if (this.multiRow === undefined) this.multiRow = multiRowInsert(this.sql, this.count, this.names);
+    const multi = this.multiRow;
+    if (!multi) {
+      for (const r of rows) this.run(...r);
+      return;
+    }
+    const per = Math.max(1, Math.floor(MULTI_ROW_PARAMS / this.count));
+    for (let i = 0; i < rows.length; i += per) {
+      const chunk = rows.slice(i, i + per);
+      const values: unknown[] = [];
+      for (const r of chunk) {
+        if (r.length !== this.count) throw new DbError(`runMany: a row has ${r.length} values for ${this.count} parameters: ${this.sql.slice(0, 80)}`);
+        for (const v of r) values.push(norm(v));
+      }
+      const text = multi(chunk.length);
+      const nested = this.db.inTransaction;
+      // Two rows of one chunk with the same key cannot both update it in one statement (cardinality_violation):
+      // that chunk goes row by row instead, as SQLite would have run it.
+      this.db.exec(nested ? 'SAVEPOINT many' : 'BEGIN');
+      try {
+        this.db.query(text, values, chunk.length === per ? statementName(text) : undefined);
+        this.db.exec(nested ? 'RELEASE SAVEPOINT many' : 'COMMIT');
+      } catch (e) {
+        this.db.exec(nested ? 'ROLLBACK TO SAVEPOINT many' : 'ROLLBACK');
+        if ((e as DbError).code !== '21000') throw e;
+        this.db.transaction(() => chunk.forEach((r) => this.run(...r)))();
+      }
+    }
   }
 
   run(...params: Params): RunResult {

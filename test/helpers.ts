@@ -139,7 +139,7 @@ export const status = (id: string, ts: number | string = Date.now(), extra: Reco
  * InfluxDB; `env` points a service at it with its admin's credentials (authentication is on, the
  * same admin across restarts). Stopped and removed by the caller's cleanups.
  */
-export async function ownInflux(prefix: string, cleanups: (() => Promise<void>)[]) {
+export async function ownInflux(prefix: string, cleanups: (() => unknown)[]) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const port = await freePort();
   let influx = await startLocalInflux({ dataDir: dir, port, log: quietLog });

@@ -23,7 +23,7 @@ export class OfflineMonitor {
       { version: 1, name: 'last seen', up: 'CREATE TABLE IF NOT EXISTS last_seen (key TEXT PRIMARY KEY, at INTEGER NOT NULL, district TEXT, unit TEXT) WITHOUT ROWID' },
     ]);
     // The newest time wins (CASE: the two-argument MAX is GREATEST on PostgreSQL, which also wants the table named).
-    this.upsert = db.prepare(`INSERT INTO last_seen (key, at, district, unit) VALUES (@key, @at, @district, @unit)
+    this.upsert = db.prepare(`INSERT INTO last_seen (key, at, district, unit) VALUES (?, ?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET at = CASE WHEN excluded.at > last_seen.at THEN excluded.at ELSE last_seen.at END, district = excluded.district, unit = excluded.unit`);
     for (const r of db.prepare('SELECT key, at, district, unit FROM last_seen').iterate() as Iterable<Seen>) this.last.set(r.key, r);
   }
@@ -63,8 +63,12 @@ export class OfflineMonitor {
       if (keys.length >= slice) break;
     }
     for (const k of keys) this.dirty.delete(k);
+    // One statement per few thousand rows on PostgreSQL: a fleet's clocks are a few round trips, not one each.
     this.db.transaction(() => {
-      for (const k of keys) this.upsert.run(this.last.get(k)!);
+      this.upsert.runMany(keys.map((k) => {
+        const s = this.last.get(k)!;
+        return [s.key, s.at, s.district, s.unit];
+      }));
     })();
   }
 

@@ -58,6 +58,28 @@ for (const backend of BACKENDS) {
       expect(() => db.prepare('SELECT ? x').get({ a: 1 })).toThrow();
     });
 
+    it('runs many rows of an insert at once, and a chunk that touches one key twice row by row, with the same result', async () => {
+      const db = await openTestDb(backend, cleanups);
+      migrate(db, 'test/many', [{ version: 1, name: 'many', up: 'CREATE TABLE many (k TEXT PRIMARY KEY, v INTEGER NOT NULL, b BLOB)' }]);
+      const upsert = db.prepare('INSERT INTO many (k, v, b) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v');
+      const rows = Array.from({ length: 25_000 }, (_, i) => [`k${i}`, i * 1_000_000_007, i === 7 ? Buffer.from([7]) : null]);
+      db.transaction(() => upsert.runMany(rows))();
+      expect(db.prepare('SELECT COUNT(*) n, MAX(v) m FROM many').get()).toEqual({ n: 25_000, m: 24_999 * 1_000_000_007 });
+      // k1 twice in one chunk: the last value wins, as when run one by one
+      upsert.runMany([['k1', -1, null], ['k2', -2, null], ['k1', -3, null]]);
+      expect(db.prepare('SELECT k, v FROM many WHERE k IN (?, ?) ORDER BY k').raw().all('k1', 'k2')).toEqual([['k1', -3], ['k2', -2]]);
+      expect(db.prepare('SELECT b FROM many WHERE k = ?').pluck().get('k7')).toEqual(Buffer.from([7]));
+      // a statement that is not a plain multi-row insert still runs once per row
+      db.prepare('UPDATE many SET v = v + 1 WHERE k = ?').runMany([['k1'], ['k1']]);
+      expect(db.prepare('SELECT v FROM many WHERE k = ?').pluck().get('k1')).toBe(-1);
+      // a failing chunk inside a transaction rolls back with it
+      expect(() => db.transaction(() => {
+        upsert.runMany([['x1', 1, null]]);
+        throw new Error('caller fails');
+      })()).toThrow('caller fails');
+      expect(db.prepare('SELECT COUNT(*) n FROM many WHERE k = ?').pluck().get('x1')).toBe(0);
+    });
+
     it('commits a transaction as one, rolls it back on a throw, and nests as savepoints', async () => {
       const db = await openTestDb(backend, cleanups);
       migrate(db, 'test/t', [{ version: 1, name: 't', up: 'CREATE TABLE t (k TEXT PRIMARY KEY)' }]);
