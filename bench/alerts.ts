@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
-import { entrapmentCity, entrapmentKnobs, firstLine, ms, node, pct, registerCity, rssMb, run, sleep, startService, statusIn, TOKEN, type LoadResult } from './harness.js';
+import { benchState, entrapmentCity, entrapmentKnobs, firstLine, ms, node, pct, registerCity, rssMb, run, sleep, startService, statusIn, TOKEN, type LoadResult } from './harness.js';
 
 const knobs = entrapmentKnobs();
 const { ALERTS, RATE, GATEWAYS: C, ELEVATORS, SPACING_MS, WARMUP_S, WINDOW } = knobs;
@@ -60,7 +60,7 @@ async function main() {
     const loadFile = join(dir, 'gateways.json');
     writeFileSync(loadFile, JSON.stringify(registered));
     const rssIdle = rssMb(svc.proc.pid!);
-    console.log(`service: ${ELEVATORS + ALERTS} elevators registered, RSS ${rssIdle.toFixed(0)} MB`);
+    console.log(`service: ${ELEVATORS + ALERTS} elevators registered, state on ${benchState()}, RSS ${rssIdle.toFixed(0)} MB`);
 
     // The live feed, as a dashboard sees it.
     ws = new WebSocket(`${svc.base.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${TOKEN}` }, handshakeTimeout: 30_000 });

@@ -69,6 +69,13 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
+/** The state backend the benchmarks run the service on: BENCH_STATE=sqlite (default) or postgres. */
+export function benchState(): 'sqlite' | 'postgres' {
+  const v = process.env.BENCH_STATE ?? 'sqlite';
+  if (v !== 'sqlite' && v !== 'postgres') throw new Error(`BENCH_STATE must be sqlite or postgres, not ${v}`);
+  return v;
+}
+
 /**
  * Starts dist/service/main.js with its data in `dataDir` and waits until it is
  * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50) are its Node flags;
@@ -80,7 +87,10 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
   const influxPort = await freePort();
   const svcEnv = {
     DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1',
-    INFLUX_LOCAL_PORT: String(influxPort), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env,
+    INFLUX_LOCAL_PORT: String(influxPort), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn',
+    // BENCH_STATE=postgres: the service keeps its state in a project-local PostgreSQL of its own (DATA_DIR/postgres).
+    ...(benchState() === 'postgres' ? { POSTGRES_LOCAL: 'true', POSTGRES_LOCAL_PORT: String(await freePort()) } : {}),
+    ...env,
   };
   const flags = [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32 --heap-growing-percent=50').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...flags, join(root, 'service/main.js')], { env: { ...process.env, ...svcEnv }, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -10,11 +10,12 @@
 //
 // Environment: BENCH_GATEWAYS (100), BENCH_MESSAGES per gateway (12000),
 // BENCH_ELEVATORS (100000), BENCH_WINDOW in-flight per gateway (20),
-// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
+// BENCH_FSYNC (always), BENCH_STATE (sqlite; postgres: a project-local PostgreSQL),
+// BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchElevator, firstLine, metricSum, node, parseMetrics, registerCity, rssMb, startService, type LoadResult } from './harness.js';
+import { benchElevator, benchState, firstLine, metricSum, node, parseMetrics, registerCity, rssMb, startService, type LoadResult } from './harness.js';
 
 const C = Number(process.env.BENCH_GATEWAYS ?? 100);
 const N = Number(process.env.BENCH_MESSAGES ?? 12_000);
@@ -66,7 +67,7 @@ async function main() {
     const svcFile = join(dir, 'gateways.json');
     writeFileSync(svcFile, JSON.stringify(withSecrets));
     const rssIdle = rssMb(svc.proc.pid!);
-    console.log(`service: ${ELEVATORS} elevators registered, RSS ${rssIdle.toFixed(0)} MB`);
+    console.log(`service: ${ELEVATORS} elevators registered, state on ${benchState()}, RSS ${rssIdle.toFixed(0)} MB`);
 
     const m0 = await svc.metrics();
     const stored0 = metricSum(m0, 'se_objects_stored_total');
