@@ -21,7 +21,7 @@
 // outcomes, with the scorecard's own definitions) and writes that, with the
 // load figures, to load.json: the benchmark checks the computed scorecards
 // and the interview list against it.
-import { sqliteDb, type Db } from '../storage/db.js';
+import { openDb, sqliteDb, type Db } from '../storage/db.js';
 import { statSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +37,8 @@ import { RecordLedger, type LedgerItem } from '../storage/ledger.js';
 
 export interface LoadParams {
   dbPath: string;
+  /** postgres://… (BENCH_STATE=postgres): load there instead of the SQLite file dbPath */
+  dbUrl?: string;
   outPath: string;
   elevators: number;
   units: number;
@@ -145,7 +147,7 @@ export async function load(P: LoadParams): Promise<LoadResult> {
   const district = (i: number) => `区${i % 16}`;
 
   // 1. Registry: units and elevators, each collection in one transaction (putMany).
-  const db = sqliteDb(P.dbPath);
+  const db = P.dbUrl ? openDb({ url: P.dbUrl, dataDir: '', timeoutMs: 600_000 }) : sqliteDb(P.dbPath);
   const registry = new Registry(db);
   const t0 = performance.now();
   const uerr = registry.units.putMany(Array.from({ length: P.units }, (_, u) => ({ row: u, input: { id: unitId(u), name: `维保单位${u}` } })));
@@ -166,7 +168,7 @@ export async function load(P: LoadParams): Promise<LoadResult> {
   let rescues: [number, string, string, number, number, number, number][] = [];
   let rescueRows = 0;
   const flushRescues = db.transaction(() => {
-    for (const r of rescues) insertRescue.run(...r);
+    insertRescue.runMany(rescues);
     rescueRows += rescues.length;
     rescues = [];
   });
@@ -326,12 +328,13 @@ export async function load(P: LoadParams): Promise<LoadResult> {
   }
   flushRescues();
   flush();
-  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  if (db.dialect === 'sqlite') db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   const loadMs = performance.now() - tLoad;
   const records = ledger.count();
+  const dbBytes = db.dialect === 'postgres' ? (db.prepare('SELECT pg_database_size(current_database())').pluck().get() as number) : statSync(P.dbPath).size;
   db.close();
-  const { dbPath: _d, outPath: _o, ...params } = P;
-  return { params, records, dbBytes: statSync(P.dbPath).size, loadMs, rescueRows, counts, units: exp };
+  const { dbPath: _d, outPath: _o, dbUrl: _u, ...params } = P;
+  return { params, records, dbBytes, loadMs, rescueRows, counts, units: exp };
 }
 
 // Run as a script: node dist/bench/scorecards-load.js '<LoadParams JSON>'

@@ -22,8 +22,12 @@
 // BENCH_KEEP=1 (keep the data in BENCH_DIR, default /tmp/se-bench-scorecards,
 // and reuse it on the next run), BENCH_RUNS (3), BENCH_SEED (1),
 // BENCH_BATCH (records per transaction, 50000), BENCH_INTERVAL30 (share of
-// elevators on a 30-day maintenance interval, 0.002).
-import { sqliteDb, type Db } from '../storage/db.js';
+// elevators on a 30-day maintenance interval, 0.002), BENCH_STATE (sqlite, or
+// postgres: the same in a project-local PostgreSQL in BENCH_DIR).
+import { openDb, sqliteDb, type Db } from '../storage/db.js';
+import { startLocalPostgres, type LocalPostgres } from '../storage/postgres.js';
+import { freePort } from './free-port.js';
+import pino from 'pino';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +38,7 @@ import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, type ListedUn
 import { DEFAULT_SCORECARD, type Scorecard } from '../supervision/scorecard.js';
 import { scorecardsOffThread } from '../supervision/scorecard-worker.js';
 import { Registry } from '../registry/registry.js';
-import { run } from './harness.js';
+import { benchState, run } from './harness.js';
 import type { LoadParams, LoadResult, UnitExpect } from './scorecards-load.js';
 
 interface Scale { name: string; elevators: number; units: number; targetMs: number | null }
@@ -150,17 +154,24 @@ async function benchScale(S: Scale, period: { from: string; to: string }): Promi
   let loaded: LoadResult | null = existsSync(loadedPath) ? (JSON.parse(readFileSync(loadedPath, 'utf8')) as LoadResult) : null;
   if (loaded && !sameParams(loaded)) loaded = null;
   let db: Db | null = null;
+  let pg: LocalPostgres | null = null;
   try {
+    if (benchState() === 'postgres') {
+      mkdirSync(dir, { recursive: true });
+      pg = await startLocalPostgres({ dataDir: dir, port: await freePort(), log: pino({ level: 'warn' }) });
+      P.dbUrl = pg.url;
+      console.log('state on a project-local PostgreSQL');
+    }
     if (loaded) console.log(`reusing the data in ${dir} (BENCH_KEEP=1): ${int(loaded.records)} records, loaded earlier in ${sec(loaded.loadMs)}`);
     else {
-      rmSync(dir, { recursive: true, force: true });
+      if (!pg) rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
-      console.log(`loading into ${dir} …`);
+      console.log(`loading into ${pg ? 'PostgreSQL' : dir} …`);
       loaded = await runLoader(P);
       const c = loaded.counts;
       console.log(`load: ${int(loaded.records)} ledger rows of ${int(c.maintenance! + c.inspection! + c.complaint! + c.elevator_event!)} records (maintenance ${int(c.maintenance!)}, inspection ${int(c.inspection!)}, complaint ${int(c.complaint!)}, elevator events ${int(c.elevator_event!)}, of which only the raised are kept) in ${sec(loaded.loadMs)} → ${int(loaded.records / (loaded.loadMs / 1000))} rows/s; database ${mb(loaded.dbBytes)}; ${int(loaded.rescueRows)} rescue timings`);
     }
-    db = sqliteDb(P.dbPath);
+    db = P.dbUrl ? openDb({ url: P.dbUrl, dataDir: '', timeoutMs: 600_000 }) : sqliteDb(P.dbPath);
     const lists = new InterviewLists(db);
     // The registry in memory, as in the service (the scorecards take its units and elevators from there).
     const registry = new Registry(db);
@@ -201,6 +212,7 @@ async function benchScale(S: Scale, period: { from: string; to: string }): Promi
     return met && mismatches === 0;
   } finally {
     db?.close();
+    await pg?.stop();
     if (!KEEP) rmSync(dir, { recursive: true, force: true });
   }
 }

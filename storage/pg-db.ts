@@ -90,6 +90,21 @@ function multiRowInsert(sql: string, count: number, names: string[] | null): ((r
   };
 }
 
+/** rows per FETCH of an iterate() cursor */
+const ITERATE_PAGE = 20_000;
+let cursorIds = 0;
+
+/** bytea arrives from the worker as a Uint8Array (structured clone): a Buffer, as better-sqlite3 gives BLOBs. */
+function fixBuffers(rows: unknown[][]): unknown[][] {
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    }
+  }
+  return rows;
+}
+
 class PgStatement implements Statement {
   private readonly text: string;
   private readonly names: string[] | null;
@@ -129,13 +144,7 @@ class PgStatement implements Statement {
 
   private query(params: Params) {
     const r = this.db.query(this.text, this.bind(params), this.name);
-    // bytea arrives from the worker as a Uint8Array (structured clone): a Buffer, as better-sqlite3 gives BLOBs.
-    for (const row of r.rows ?? []) {
-      for (let i = 0; i < row.length; i++) {
-        const v = row[i];
-        if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-      }
-    }
+    fixBuffers(r.rows ?? []);
     return r;
   }
 
@@ -192,8 +201,22 @@ class PgStatement implements Statement {
     const r = this.query(params);
     return this.shape(r.fields!, r.rows!);
   }
-  iterate(...params: Params) {
-    return this.all(...params)[Symbol.iterator]();
+  /**
+   * Rows a page at a time through a server-side cursor, so a province's year of records is never held
+   * whole. WITH HOLD: it outlives the statement's own transaction, and the consumer may write meanwhile.
+   */
+  *iterate(...params: Params): IterableIterator<any> {
+    const cursor = `c${++cursorIds}`;
+    this.db.query(`DECLARE ${cursor} NO SCROLL CURSOR WITH HOLD FOR ${this.text}`, this.bind(params));
+    try {
+      for (;;) {
+        const r = this.db.query(`FETCH ${ITERATE_PAGE} FROM ${cursor}`, []);
+        yield* this.shape(r.fields!, fixBuffers(r.rows!));
+        if (r.rows!.length < ITERATE_PAGE) return;
+      }
+    } finally {
+      this.db.query(`CLOSE ${cursor}`, []);
+    }
   }
   raw(on = true): Statement<any[]> {
     return new PgStatement(this.db, this.sql, on ? 'raw' : 'object');

@@ -80,6 +80,22 @@ for (const backend of BACKENDS) {
       expect(db.prepare('SELECT COUNT(*) n FROM many WHERE k = ?').pluck().get('x1')).toBe(0);
     });
 
+    it('iterates a large result page by page, in order, and lets go of it when the loop stops early', async () => {
+      const db = await openTestDb(backend, cleanups);
+      migrate(db, 'test/big', [{ version: 1, name: 'big', up: 'CREATE TABLE big (i INTEGER PRIMARY KEY, s TEXT NOT NULL)' }]);
+      db.transaction(() => db.prepare('INSERT INTO big (i, s) VALUES (?, ?)').runMany(Array.from({ length: 45_001 }, (_, i) => [i, `s${i}`])))();
+      let n = 0;
+      let ordered = true;
+      for (const [i, str] of db.prepare('SELECT i, s FROM big WHERE i >= ? ORDER BY i').raw().iterate(0) as Iterable<[number, string]>) {
+        ordered &&= i === n && str === `s${n}`;
+        n++;
+      }
+      expect({ n, ordered }).toEqual({ n: 45_001, ordered: true });
+      for (const _ of db.prepare('SELECT i FROM big ORDER BY i').iterate()) break;
+      // nothing stays open on the server afterwards
+      if (backend === 'postgres') expect(db.prepare("SELECT name FROM pg_cursors WHERE name <> ''").pluck().all()).toEqual([]);
+    });
+
     it('commits a transaction as one, rolls it back on a throw, and nests as savepoints', async () => {
       const db = await openTestDb(backend, cleanups);
       migrate(db, 'test/t', [{ version: 1, name: 't', up: 'CREATE TABLE t (k TEXT PRIMARY KEY)' }]);
