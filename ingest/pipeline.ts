@@ -59,8 +59,9 @@ export interface Ingest {
   /**
    * Listeners get every batch of new objects once, when they are accepted
    * (durable in the spool, validated, not duplicates), before they are stored
-   * in InfluxDB. They run inside a SQLite transaction on the service's
-   * database, so their writes commit together with the accept position.
+   * in InfluxDB. They run inside the accept transaction on the service's
+   * database, so their writes commit together with the accept position; each
+   * in its own savepoint, so a listener that fails loses only its own writes.
    */
   onAccepted(fn: (items: IngestedItem[]) => void): () => void;
   /** Starts accepting and storing; call once every listener is attached (else they miss what is replayed). */
@@ -432,7 +433,11 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   return {
-    onAccepted: (fn) => listeners.on(fn),
+    // Each listener in a savepoint of the accept transaction: one that fails (also one that caught a failed
+    // statement itself, which PostgreSQL counts against the whole transaction) loses its own writes for the
+    // batch and is logged; the others' effects, the dead letters and the position still commit, so a bad
+    // listener never stalls the stage on either backend.
+    onAccepted: (fn) => listeners.on(db.transaction(fn)),
     start() {
       if (started || stopping) return;
       started = true;

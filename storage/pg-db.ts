@@ -272,6 +272,13 @@ export class PgDb implements Db {
     const db = this;
     return function (this: unknown, ...args: unknown[]) {
       const sp = db.depth > 0 ? `sp${db.depth}` : null;
+      const rollback = () => {
+        try {
+          db.exec(sp ? `ROLLBACK TO SAVEPOINT ${sp}` : 'ROLLBACK');
+        } catch {
+          // the connection is gone: PostgreSQL rolled back already
+        }
+      };
       db.exec(sp ? `SAVEPOINT ${sp}` : 'BEGIN');
       db.depth++;
       let out: unknown;
@@ -279,16 +286,18 @@ export class PgDb implements Db {
         out = fn.apply(this, args);
       } catch (e) {
         db.depth--;
-        try {
-          db.exec(sp ? `ROLLBACK TO SAVEPOINT ${sp}` : 'ROLLBACK');
-        } catch {
-          // the connection is gone: PostgreSQL rolled back already
-        }
+        rollback();
         throw e;
       }
       db.depth--;
-      // A failed COMMIT is a rollback (PostgreSQL ends the transaction either way).
-      db.exec(sp ? `RELEASE SAVEPOINT ${sp}` : 'COMMIT');
+      try {
+        db.exec(sp ? `RELEASE SAVEPOINT ${sp}` : 'COMMIT');
+      } catch (e) {
+        // fn caught a failed statement itself: PostgreSQL has aborted the (sub)transaction, which must be rolled
+        // back before the enclosing one can go on (SQLite would have kept going without that statement).
+        rollback();
+        throw e;
+      }
       return out;
     } as F;
   }

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../common/metrics.js';
 import { DeadLetters } from '../../ingest/dead-letters.js';
@@ -61,6 +62,44 @@ for (const backend of BACKENDS) {
     const cleanups: (() => unknown)[] = [];
     afterEach(async () => {
       for (const c of cleanups.splice(0).reverse()) await c();
+    });
+
+    it('a listener that fails loses only its own writes for the batch, logged; the rest commits and the stage goes on', async () => {
+      const db = await openTestDb(backend, cleanups);
+      const dir = mkdtempSync(join(tmpdir(), 'se-accept-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const registry = new Registry(db, quietLog);
+      registry.units.put({ id: 'U1', name: '维保一' });
+      registry.elevators.put({ code: 'E1', address: '中山路 1 号', district: '鼓楼区', userUnit: '物业', maintenanceUnit: 'U1' });
+      const fx = effects(db);
+      const logged: { msg: string }[] = [];
+      const log = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string }) });
+      const spool = Spool.open({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, fsync: 'none', log: quietLog });
+      const store = InfluxStore.open({ url: 'http://127.0.0.1:9', database: 'none' }, quietLog);
+      const ingest = createIngest({ spool, store, registry, db, deadLetters: new DeadLetters(db, 100), dedup: new Dedup(db), metrics: createMetrics(), log });
+      // a rule that writes and then throws
+      ingest.onAccepted((items) => {
+        fx.add(items.map((it) => ({ ...it, channel: 'event' as const })) as IngestedItem[]);
+        throw new Error('rule broke');
+      });
+      // a rule that swallows a failed statement itself (PostgreSQL then refuses the rest of its transaction)
+      ingest.onAccepted(() => {
+        try {
+          db.prepare('INSERT INTO no_such_table (a) VALUES (?)').run(1);
+        } catch {
+          // ignored on purpose
+        }
+      });
+      ingest.onAccepted((items) => fx.add(items));
+      ingest.start();
+      await spool.appendAsync({ qos: 1, topic: 'se/v1/records/maintenance', sender: 'gw-1', receivedAt: T0, payload: Buffer.from(JSON.stringify([maintenance('a'), maintenance('b')])) });
+      for (let i = 0; i < 500 && fx.rows().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      await ingest.stop();
+      // the failing rule's writes are gone, the healthy rule's are there
+      expect(fx.rows().filter(([ch]) => ch === 'event')).toEqual([]);
+      expect(fx.rows().filter(([ch]) => ch === 'maintenance').map(([, id]) => id)).toEqual(['a', 'b']);
+      expect(db.prepare(`SELECT COUNT(*) n FROM ingest_position`).pluck().get()).toBe(1);
+      expect(logged.some((l) => /accepted-items/.test(JSON.stringify(l)))).toBe(true);
     });
 
     it('commits effects, dead letters, seen ids and position once; a failure before the commit rolls the batch back whole', async () => {
