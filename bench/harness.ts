@@ -2,8 +2,8 @@
 // starting the service (own data dir, project-local InfluxDB) and
 // registering a city of bench elevators and gateways over the admin API.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
@@ -82,6 +82,11 @@ export function benchState(): 'sqlite' | 'postgres' {
  * BENCH_PROF=1 writes a CPU profile to /tmp/prof.
  */
 export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<BenchService> {
+  // The project-local PostgreSQL runs as the postgres user (as root), which must be able to reach DATA_DIR: the bench's temp dir is private.
+  if (benchState() === 'postgres') {
+    mkdirSync(dataDir, { recursive: true });
+    chmodSync(dirname(dataDir), 0o711);
+  }
   const httpPort = await freePort();
   const mqttPort = await freePort();
   const influxPort = await freePort();
