@@ -39,7 +39,7 @@ export const ENV = {
   POSTGRES_LOCAL: bool.default(false).describe('Start a project-local PostgreSQL (Debian\'s postgresql) with its data in DATA_DIR/postgres and keep the state there'),
   POSTGRES_LOCAL_PORT: port.default(5433).describe('Port of the project-local PostgreSQL (127.0.0.1 only)'),
   POSTGRES_AUTO_INSTALL: bool.default(true).describe('Install Debian\'s postgresql package when it is missing (root only)'),
-  DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000).describe('Longest a PostgreSQL statement may run (statement_timeout) and a connection attempt may take'),
+  DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000).describe('Longest a PostgreSQL statement of the service may run (statement_timeout) and a connection attempt may take; the service waits for its statements, so keep it short (scorecards run on their own connection with 30 s)'),
   INFLUX_URL: opt.describe('External InfluxDB (1.8+, 2.x, 3.x; or 1.x). Unset: start a project-local influxd'),
   INFLUX_DATABASE: z.string().default('se_monitor').describe('Database (1.x) or bucket (2.x/3.x)'),
   INFLUX_TOKEN: opt.describe('API token (2.x/3.x)'),

@@ -175,15 +175,11 @@ class PgStatement implements Statement {
         for (const v of r) values.push(norm(v));
       }
       const text = multi(chunk.length);
-      const nested = this.db.inTransaction;
       // Two rows of one chunk with the same key cannot both update it in one statement (cardinality_violation):
       // that chunk goes row by row instead, as SQLite would have run it.
-      this.db.exec(nested ? 'SAVEPOINT many' : 'BEGIN');
       try {
-        this.db.query(text, values, chunk.length === per ? statementName(text) : undefined);
-        this.db.exec(nested ? 'RELEASE SAVEPOINT many' : 'COMMIT');
+        this.db.transaction(() => this.db.query(text, values, chunk.length === per ? statementName(text) : undefined))();
       } catch (e) {
-        this.db.exec(nested ? 'ROLLBACK TO SAVEPOINT many' : 'ROLLBACK');
         if ((e as DbError).code !== '21000') throw e;
         this.db.transaction(() => chunk.forEach((r) => this.run(...r)))();
       }
@@ -233,6 +229,14 @@ export class PgDb implements Db {
   readonly dialect = 'postgres' as const;
   private depth = 0;
   private closed = false;
+  /**
+   * BEGIN and SAVEPOINTs not sent yet: they go with the next statement (one trip to the server, not two), and a
+   * (sub)transaction in which nothing was sent costs nothing at all: a rule that writes nothing for a batch
+   * adds no round trip to the accept transaction.
+   */
+  private pending: string[] = [];
+  /** requests sent to the server so far: tells a transaction whether anything happened inside it */
+  private sent = 0;
 
   private constructor(
     private readonly fn: Call,
@@ -250,7 +254,8 @@ export class PgDb implements Db {
 
   query(text: string, values: unknown[], name?: string) {
     if (this.closed) throw new DbError('the database connection is closed');
-    const r = this.fn({ op: 'query', conn: this.conn, text, values, name });
+    this.sent++;
+    const r = this.fn({ op: 'query', conn: this.conn, text, values, name, pre: this.takePending() });
     if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${text.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
     return r;
   }
@@ -259,8 +264,14 @@ export class PgDb implements Db {
     return new PgStatement(this, sql);
   }
 
+  private takePending(): string[] | undefined {
+    return this.pending.length ? this.pending.splice(0) : undefined;
+  }
+
   exec(sql: string): void {
-    const r = this.fn({ op: 'exec', conn: this.conn, sql });
+    if (this.closed) throw new DbError('the database connection is closed');
+    this.sent++;
+    const r = this.fn({ op: 'exec', conn: this.conn, sql, pre: this.takePending() });
     if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${sql.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
   }
 
@@ -272,14 +283,18 @@ export class PgDb implements Db {
     const db = this;
     return function (this: unknown, ...args: unknown[]) {
       const sp = db.depth > 0 ? `sp${db.depth}` : null;
+      db.pending.push(sp ? `SAVEPOINT ${sp}` : 'BEGIN');
+      const sentBefore = db.sent;
+      // Nothing reached the server since the BEGIN/SAVEPOINT: it is still the last pending statement, and can go.
+      const untouched = () => db.sent === sentBefore;
       const rollback = () => {
+        if (untouched()) return void db.pending.pop();
         try {
           db.exec(sp ? `ROLLBACK TO SAVEPOINT ${sp}` : 'ROLLBACK');
         } catch {
           // the connection is gone: PostgreSQL rolled back already
         }
       };
-      db.exec(sp ? `SAVEPOINT ${sp}` : 'BEGIN');
       db.depth++;
       let out: unknown;
       try {
@@ -290,6 +305,10 @@ export class PgDb implements Db {
         throw e;
       }
       db.depth--;
+      if (untouched()) {
+        db.pending.pop();
+        return out;
+      }
       try {
         db.exec(sp ? `RELEASE SAVEPOINT ${sp}` : 'COMMIT');
       } catch (e) {

@@ -12,8 +12,8 @@ export interface PgWorkerData {
 
 export type PgRequest = { id: number } & (
   | { op: 'open'; url: string; timeoutMs: number; readonly: boolean }
-  | { op: 'query'; conn: number; text: string; values: unknown[]; name?: string }
-  | { op: 'exec'; conn: number; sql: string }
+  | { op: 'query'; conn: number; text: string; values: unknown[]; name?: string | undefined; pre?: string[] | undefined }
+  | { op: 'exec'; conn: number; sql: string; pre?: string[] | undefined }
   | { op: 'close'; conn: number }
 );
 
@@ -76,13 +76,18 @@ async function handle(req: PgRequest): Promise<Answer> {
     case 'query': {
       const c = conns.get(req.conn);
       if (!c) return { ok: false, message: 'the database connection is closed' };
-      const r = await (await client(c)).query({ text: req.text, values: req.values, name: req.name, rowMode: 'array' });
+      const cl = await client(c);
+      // transaction control deferred by the main thread (BEGIN, SAVEPOINT): sent first, in the same trip
+      for (const sql of req.pre ?? []) await cl.query(sql);
+      const r = await cl.query({ text: req.text, values: req.values, name: req.name, rowMode: 'array' });
       return { ok: true, fields: r.fields.map((f) => f.name), rows: r.rows as unknown[][], rowCount: r.rowCount ?? 0 };
     }
     case 'exec': {
       const c = conns.get(req.conn);
       if (!c) return { ok: false, message: 'the database connection is closed' };
-      await (await client(c)).query(req.sql);
+      const cl = await client(c);
+      for (const sql of req.pre ?? []) await cl.query(sql);
+      await cl.query(req.sql);
       return { ok: true };
     }
     case 'close': {
