@@ -29,7 +29,7 @@ describe('PostgreSQL killed under a running service', () => {
     await publish(gw, 'se/v1/elevator/E1/event', { id: 'trap1', ts: t0 + 100, type: 'entrapment', state: 'raised' });
     await waitFor(() => api(s, 'GET', '/api/v1/alerts?type=entrapment'), (r) => r.body.total === 1, 10_000);
 
-    const pid = Number(readFileSync(join(env.DATA_DIR!, 'postgres', 'postgres.pid'), 'utf8').trim().split('\n')[0]);
+    const { pid } = JSON.parse(readFileSync(join(env.DATA_DIR!, 'postgres', 'postgres.pid'), 'utf8')) as { pid: number };
     process.kill(pid, 'SIGKILL');
     // While it is away (and restarting): publishes are still acknowledged (the spool), an entrapment among them.
     const during = performance.now();
