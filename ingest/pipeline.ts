@@ -25,12 +25,25 @@ import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../common/metrics.js';
 import { InfluxError, type InfluxStore } from '../storage/influx.js';
 import { lineAt, toPoint } from '../storage/points.js';
-import { comparePositions, HTTP_TRANSPORT, type Spool, type SpoolBatch, type SpoolEntry, type SpoolPosition } from '../storage/spool.js';
+import { comparePositions, HTTP_TRANSPORT, type SpoolBatch, type SpoolEntry, type SpoolPosition } from '../storage/spool.js';
 import { decode, excerpt, type Accepted, type Reject } from './decode.js';
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import { DEDUP_CHANNELS, Dedup } from './dedup.js';
 import { PointSlots, type Reassigned } from './point-slots.js';
 import { Listeners } from '../domain/listeners.js';
+
+/**
+ * The durable log the pipeline reads: the file spool (storage/spool.ts) in one process; in a cluster, one
+ * partition of a replicated stream. Positions order the messages; a range is committed once it is stored.
+ */
+export interface IngestLog {
+  onAppend(fn: () => void): () => void;
+  read(maxBytes: number): SpoolBatch;
+  reread(range: Pick<SpoolBatch, 'start' | 'end' | 'bytes'>): SpoolBatch;
+  commit(range: SpoolBatch): void;
+  readonly depthCount: number;
+  readonly depthBytes: number;
+}
 
 /** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
 export type IngestedItem<C extends Channel = Channel> = Accepted<C> & {
@@ -39,7 +52,14 @@ export type IngestedItem<C extends Channel = Channel> = Accepted<C> & {
 };
 
 export interface IngestDeps {
-  spool: Spool;
+  spool: IngestLog;
+  /** the accept position's name: one per log (a cluster node keeps one per partition it processes) */
+  positionName?: string;
+  /**
+   * Runs inside the accept transaction just before it commits: throwing rolls the batch back. A cluster
+   * node checks there that it still holds the partition (a claim epoch), so a node that lost it commits nothing.
+   */
+  fence?: () => void;
   store: InfluxStore;
   registry: Registry;
   db: Db;
@@ -147,6 +167,7 @@ const before = (e: SpoolPosition, pos: SpoolPosition) => comparePositions(e, pos
 
 export function createIngest(deps: IngestDeps): Ingest {
   const { spool, store, registry, db, deadLetters, dedup, metrics, log } = deps;
+  const positionName = deps.positionName ?? 'accepted';
   const batchBytes = deps.batchBytes ?? 512 * 1024;
   const queueBytesMax = deps.queueBytesMax ?? 16 * 1024 * 1024;
   const slots = deps.slots ?? new PointSlots(db);
@@ -157,9 +178,9 @@ export function createIngest(deps: IngestDeps): Ingest {
   migrate(db, 'ingest/pipeline', [
     { version: 1, name: 'accept position', up: 'CREATE TABLE IF NOT EXISTS ingest_position (name TEXT PRIMARY KEY, seg INTEGER NOT NULL, off INTEGER NOT NULL)' },
   ]);
-  const savePosition = db.prepare(`INSERT INTO ingest_position (name, seg, off) VALUES ('accepted', @seg, @off) ON CONFLICT (name) DO UPDATE SET seg = excluded.seg, off = excluded.off`);
+  const savePosition = db.prepare(`INSERT INTO ingest_position (name, seg, off) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET seg = excluded.seg, off = excluded.off`);
   /** Everything before this spool position has been accepted (rules run, dead letters kept). */
-  let acceptedUpTo: SpoolPosition = (db.prepare(`SELECT seg, off FROM ingest_position WHERE name = 'accepted'`).get() as SpoolPosition | undefined) ?? { seg: 0, off: 0 };
+  let acceptedUpTo: SpoolPosition = (db.prepare(`SELECT seg, off FROM ingest_position WHERE name = ?`).get(positionName) as SpoolPosition | undefined) ?? { seg: 0, off: 0 };
 
   const queue: Queued[] = [];
   /** entries at the queue's head taken by the write under way: never extended meanwhile */
@@ -226,7 +247,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     dedup.remember(p.seenKeys, Date.now());
     slots.remember(p.reassigned, Date.now());
     if (p.accepted.length) listeners.emit(p.accepted);
-    if (comparePositions(end, acceptedUpTo) > 0) savePosition.run(end);
+    if (comparePositions(end, acceptedUpTo) > 0) savePosition.run(positionName, end.seg, end.off);
+    deps.fence?.();
   });
 
   /** A batch read but not accepted because the transaction failed: accepted again before anything newer. */

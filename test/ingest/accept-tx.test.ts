@@ -102,6 +102,44 @@ for (const backend of BACKENDS) {
       expect(logged.some((l) => /accepted-items/.test(JSON.stringify(l)))).toBe(true);
     });
 
+    it('commits nothing while the fence refuses (a lost partition claim), and the batch once when it allows', async () => {
+      const db = await openTestDb(backend, cleanups);
+      const dir = mkdtempSync(join(tmpdir(), 'se-accept-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const registry = new Registry(db, quietLog);
+      registry.units.put({ id: 'U1', name: '维保一' });
+      registry.elevators.put({ code: 'E1', address: '中山路 1 号', district: '鼓楼区', userUnit: '物业', maintenanceUnit: 'U1' });
+      const fx = effects(db);
+      const spool = Spool.open({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, fsync: 'none', log: quietLog });
+      const store = InfluxStore.open({ url: 'http://127.0.0.1:9', database: 'none' }, quietLog);
+      let owned = false;
+      let refused = 0;
+      const ingest = createIngest({
+        spool, store, registry, db, deadLetters: new DeadLetters(db, 100), dedup: new Dedup(db), metrics: createMetrics(), log: quietLog,
+        positionName: 'p7',
+        fence: () => {
+          if (!owned) {
+            refused++;
+            throw new Error('partition 7 is held by another node now');
+          }
+        },
+      });
+      ingest.onAccepted((items) => fx.add(items));
+      ingest.start();
+      await spool.appendAsync({ qos: 1, topic: 'se/v1/records/maintenance', sender: 'gw-1', receivedAt: T0, payload: Buffer.from(JSON.stringify([maintenance('a'), { id: 'bad', ts: T0 }])) });
+      for (let i = 0; i < 500 && refused === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(refused).toBeGreaterThan(0);
+      expect(fx.rows()).toEqual([]);
+      expect(db.prepare('SELECT COUNT(*) n FROM dead_letters').pluck().get()).toBe(0);
+      expect(db.prepare('SELECT COUNT(*) n FROM ingest_position').pluck().get()).toBe(0);
+      owned = true;
+      for (let i = 0; i < 500 && fx.rows().length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      await ingest.stop();
+      expect(fx.rows()).toEqual([['maintenance', 'a']]);
+      expect(db.prepare('SELECT COUNT(*) n FROM dead_letters').pluck().get()).toBe(1);
+      expect(db.prepare('SELECT name FROM ingest_position').pluck().all()).toEqual(['p7']);
+    });
+
     it('commits effects, dead letters, seen ids and position once; a failure before the commit rolls the batch back whole', async () => {
       const db = await openTestDb(backend, cleanups);
       const dir = mkdtempSync(join(tmpdir(), 'se-accept-'));
