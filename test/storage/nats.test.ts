@@ -2,12 +2,14 @@
 // JetStream under DATA_DIR/nats/<name>, reachable only from 127.0.0.1 with the
 // credentials of a 0600 file; supervised like influxd and postgres (restarted
 // when killed, never twice on one directory or a held port, no process left
-// behind, dies with its parent). And three of them as a JetStream cluster on
-// loopback that keeps acknowledging publishes of a 3-replica stream when one
-// server is killed.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// behind, dies with its parent, an orphan of a killed run is stopped). And
+// three of them as a JetStream cluster on loopback that keeps acknowledging
+// publishes of a 3-replica stream when one server is killed.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -129,6 +131,26 @@ describe('a project-local NATS server', () => {
     expect(alive(pid!)).toBe(true);
     p.child.kill('SIGKILL');
     await waitFor(async () => alive(pid!), (a) => !a, 15_000);
+  });
+
+  it('an orphan of a killed run is found by its pid file and stopped before a new server starts on its directory', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const first = await start(dir, port);
+    const command = readFileSync(`/proc/${first.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    await first.stop();
+    // the same server, started by a parent that is gone, as if its service died without the parent-death signal
+    const sh = spawn('sh', ['-c', `${command.map((a) => `'${a}'`).join(' ')} >/dev/null 2>&1 & echo $!`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const orphan = Number(await new Promise<string>((res) => createInterface({ input: sh.stdout }).once('line', res)));
+    cleanups.push(async () => alive(orphan) && process.kill(orphan, 'SIGKILL'));
+    writeFileSync(join(dir, 'nats', 'solo', 'nats-server.pid'), JSON.stringify({ pid: orphan, owner: sh.pid }));
+    await waitFor(() => connect({ servers: first.url, user: first.user, pass: first.pass, reconnect: false }).then((nc) => nc.close().then(() => true), () => false), (up) => up, 15_000);
+
+    const events: ServerEvent[] = [];
+    const server = await start(dir, port, (e) => events.push(e));
+    expect(alive(orphan)).toBe(false);
+    expect(server.pid).not.toBe(orphan);
+    expect(events).toEqual(['stale_stopped', 'started']);
   });
 });
 
