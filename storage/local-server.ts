@@ -1,4 +1,4 @@
-// What the project-local servers (influxd.ts, postgres.ts) share: a database
+// What the project-local servers (influxd.ts, postgres.ts, nats.ts) share: a
 // server run as a supervised child process that cannot outlive us (Linux
 // parent-death signal through util-linux `setpriv`, and a pid file checked at
 // start that finds and stops an orphan of a killed run), that is never started
@@ -136,6 +136,8 @@ export interface SuperviseOptions extends Identity {
   port: number;
   /** the setting that chose the port, for the message when it is taken */
   portSetting: string;
+  /** more ports it listens on (a NATS server's cluster port), checked the same way */
+  otherPorts?: { port: number; setting: string }[];
   /** where it answers, for messages */
   url: string;
   onEvent?: (event: ServerEvent) => void;
@@ -185,7 +187,7 @@ export async function superviseServer(o: SuperviseOptions): Promise<SupervisedSe
   let unusable = false;
 
   async function spawnServer(): Promise<void> {
-    await assertPortFree(o.port, o.portSetting);
+    for (const p of [{ port: o.port, setting: o.portSetting }, ...(o.otherPorts ?? [])]) await assertPortFree(p.port, p.setting);
     const logFd = openSync(o.logPath, 'a');
     // Its own session: a Ctrl-C on the terminal reaches only the service, which drains into the server before stopping it.
     const how = { stdio: ['ignore', logFd, logFd] as ['ignore', number, number], detached: true, ...(o.cwd ? { cwd: o.cwd } : {}) };

@@ -1,5 +1,5 @@
 // What the tests of the project-local servers (influxd.test.ts,
-// postgres.test.ts) share: temp data directories, a process liveness check
+// postgres.test.ts, nats.test.ts) share: temp data directories, a process liveness check
 // that counts zombies as dead, and a parent process whose only job is to start
 // a server (local-server-parent.ts), for the tests that kill that parent.
 import { spawn } from 'node:child_process';
@@ -40,7 +40,7 @@ export function childrenOf(pid: number): number[] {
 }
 
 /** Runs test/storage/local-server-parent.ts: a process whose only job is to start a project-local server. */
-export function parent(kind: 'influxd' | 'postgres', dataDir: string, port: number, cleanups: Cleanups) {
+export function parent(kind: 'influxd' | 'postgres' | 'nats', dataDir: string, port: number, cleanups: Cleanups) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/local-server-parent.ts', kind, dataDir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   cleanups.push(async () => child.kill('SIGKILL'));
   const first = new Promise<{ pid?: number; error?: string }>((res, rej) => {
