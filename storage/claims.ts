@@ -87,6 +87,8 @@ export class Claims {
   private readonly startedAt: number;
   private owned = new Map<number, number>();
   private leaderEpoch: number | null = null;
+  /** when the claims of the last successful heartbeat run out, by this node's clock */
+  private leaseUntil = 0;
   private readonly lockSuffix: string;
 
   constructor(
@@ -117,9 +119,11 @@ export class Claims {
   heartbeat(): HeartbeatResult {
     if (this.db.inTransaction) throw new AppError('Claims.heartbeat() runs its own transaction; call it outside any other', 500);
     const before = this.owned;
-    const { owned, leaderEpoch } = this.db.transaction(() => this.rebalance(this.now()))();
+    const now = this.now();
+    const { owned, leaderEpoch } = this.db.transaction(() => this.rebalance(now))();
     this.owned = owned;
     this.leaderEpoch = leaderEpoch;
+    this.leaseUntil = now + this.leaseMs;
     return {
       owned: new Map(owned),
       leader: leaderEpoch !== null,
@@ -204,11 +208,15 @@ export class Claims {
     })();
     this.owned = new Map();
     this.leaderEpoch = null;
+    this.leaseUntil = 0;
   }
 
-  /** What this node believed at its last heartbeat (the lease may have run out since: fence() decides). */
-  get held(): { owned: Map<number, number>; leaderEpoch: number | null } {
-    return { owned: new Map(this.owned), leaderEpoch: this.leaderEpoch };
+  /**
+   * What this node holds after its last heartbeat, until `leaseUntil` (its clock): a consumer stops work on its
+   * partitions when that passes without a heartbeat that succeeded. fence() decides at commit.
+   */
+  get held(): { owned: Map<number, number>; leaderEpoch: number | null; leaseUntil: number } {
+    return { owned: new Map(this.owned), leaderEpoch: this.leaderEpoch, leaseUntil: this.leaseUntil };
   }
 
   /** Every claim as the shared state has it now, the leader's first: for /healthz and metrics. */

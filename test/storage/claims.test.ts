@@ -33,16 +33,16 @@ interface Node {
   name: string;
   db: Db;
   claims: Claims;
+  now: () => number;
 }
 
 /** Nodes a, b, c… each on its own connection, all on the clock `clock.t` (plus its own skew). */
 async function cluster(backend: Backend, names: string[], partitions: number, cleanups: (() => unknown)[], clock: { t: number; skew?: Record<string, number> }) {
   const dbs = await connections(backend, names.length, cleanups);
-  return names.map((name, i): Node => ({
-    name,
-    db: dbs[i]!,
-    claims: new Claims(dbs[i]!, { nodeId: name, partitions, leaseMs: LEASE, now: () => clock.t + (clock.skew?.[name] ?? 0) }),
-  }));
+  return names.map((name, i): Node => {
+    const now = () => clock.t + (clock.skew?.[name] ?? 0);
+    return { name, db: dbs[i]!, now, claims: new Claims(dbs[i]!, { nodeId: name, partitions, leaseMs: LEASE, now }) };
+  });
 }
 
 /** Whether the node's fence for (partition, epoch) passes, in a transaction of its own connection. */
@@ -58,15 +58,18 @@ function fencePasses(n: Node, partition: number, epoch: number): boolean {
 
 /**
  * Never two owners: for every partition and the leadership, at most one node's fence passes with what that node
- * believes it holds, and that node is the owner the shared state shows.
+ * believes it holds, and that node is the owner the shared state shows; and a node whose last heartbeat's lease
+ * still runs (by its clock) is right about everything it believes it holds.
  */
 function checkNoOverlap(nodes: Node[], partitions: number): void {
   const state = new Map(nodes[0]!.claims.state().map((s) => [s.partition, s]));
   for (let p = LEADER; p < partitions; p++) {
-    const passing = nodes.filter((n) => {
+    const believers = nodes.filter((n) => (p === LEADER ? n.claims.held.leaderEpoch : n.claims.held.owned.get(p)) != null);
+    const passing = believers.filter((n) => {
       const held = n.claims.held;
-      const epoch = p === LEADER ? held.leaderEpoch : held.owned.get(p);
-      return epoch != null && fencePasses(n, p, epoch);
+      const ok = fencePasses(n, p, (p === LEADER ? held.leaderEpoch : held.owned.get(p))!);
+      if (n.now() < held.leaseUntil) expect(ok, `${n.name} believes it holds partition ${p} within its lease`).toBe(true);
+      return ok;
     });
     expect(passing.length, `partition ${p} fenced by ${passing.map((n) => n.name)}`).toBeLessThanOrEqual(1);
     if (passing.length === 1) expect(state.get(p)!.owner).toBe(passing[0]!.name);
@@ -191,6 +194,26 @@ for (const backend of BACKENDS) {
       expect(fencePasses(a!, 0, owned.get(0)!)).toBe(true);
     });
 
+    it('a takeover cannot commit between a fence and the commit it protects', async () => {
+      const clock = { t: 3_500_000, skew: { a: 0, b: 0 } as Record<string, number> };
+      const nodes = await cluster(backend, ['a', 'b'], 2, cleanups, clock);
+      const [a, b] = nodes as [Node, Node];
+      const e = a.claims.heartbeat().owned.get(0)!;
+      migrate(a.db, 'test/effects', [{ version: 1, name: 'effects', up: 'CREATE TABLE effects (k TEXT PRIMARY KEY, p INTEGER NOT NULL)' }]);
+      // b's clock says a's lease is over; a's says it still runs. b gives up waiting for a lock quickly.
+      clock.skew.b = LEASE;
+      b.db.exec(backend === 'postgres' ? "SET lock_timeout = '300ms'" : 'PRAGMA busy_timeout = 300');
+      a.db.transaction(() => {
+        a.db.prepare('INSERT INTO effects (k, p) VALUES (?, ?)').run('fenced', 0);
+        a.claims.fence(0, e);
+        expect(() => b.claims.heartbeat()).toThrow(backend === 'postgres' ? /lock timeout/ : /locked|busy/);
+      })();
+      expect(a.db.prepare('SELECT k FROM effects').pluck().all()).toEqual(['fenced']);
+      // once a committed, b takes over, and a fences no more
+      expect(b.claims.heartbeat().owned).toEqual(new Map([[0, e + 1], [1, e + 1]]));
+      expect(fencePasses(a, 0, e)).toBe(false);
+    });
+
     it('when the leader dies exactly one node leads next, and a clean shutdown hands over at once', async () => {
       const clock = { t: 4_000_000 };
       const P = 6;
@@ -213,7 +236,7 @@ for (const backend of BACKENDS) {
       // the new leader shuts down cleanly: the other leads and holds everything at its next heartbeat, no lease to wait out
       const [leader, other] = b.claims.held.leaderEpoch ? [b, c] : [c, b];
       leader.claims.release();
-      expect(leader.claims.held).toEqual({ owned: new Map(), leaderEpoch: null });
+      expect(leader.claims.held).toEqual({ owned: new Map(), leaderEpoch: null, leaseUntil: 0 });
       clock.t += 1;
       const r = other.claims.heartbeat();
       expect(r.leader).toBe(true);
