@@ -37,7 +37,13 @@ const MIGRATIONS: Migration[] = [
 
 /** This node no longer holds the partition (or leadership) with that epoch: what it was about to commit must not commit. */
 export class LostClaimError extends AppError {
-  constructor(readonly partition: number, readonly epoch: number, message: string) {
+  constructor(
+    readonly partition: number,
+    readonly epoch: number,
+    /** moved: another node holds it (or nobody, after a hand-back); expired: still ours, but the lease ran out */
+    readonly reason: 'moved' | 'expired',
+    message: string,
+  ) {
     super(message, 503);
   }
 }
@@ -179,7 +185,9 @@ export class Claims {
   /**
    * Throws LostClaimError unless this node still holds `partition` (or LEADER) with `epoch` and its lease has
    * not run out. Call it inside the transaction whose commit must be fenced, just before it commits: on
-   * PostgreSQL it locks the claim row, so no takeover can commit between this check and that commit.
+   * PostgreSQL it locks the claim row, so no takeover can commit between this check and that commit. A
+   * transaction that fences several claims fences them in ascending order (LEADER first), as heartbeat() locks
+   * them, or the two can deadlock.
    */
   fence(partition: number, epoch: number): void {
     if (!this.db.inTransaction) throw new AppError('Claims.fence() must run inside the transaction it protects, just before it commits', 500);
@@ -187,13 +195,13 @@ export class Claims {
       .prepare<Row>(`SELECT part, node_id AS owner, epoch, expires_at AS expires FROM partition_claims WHERE part = ?${this.lockSuffix}`)
       .get(partition);
     const what = partition === LEADER ? 'leadership' : `partition ${partition}`;
-    if (!row) throw new LostClaimError(partition, epoch, `${what} does not exist (this node is configured with ${this.partitions} partitions)`);
+    if (!row) throw new LostClaimError(partition, epoch, 'moved', `${what} does not exist (this node is configured with ${this.partitions} partitions)`);
     const now = this.now();
     if (row.owner !== this.nodeId || row.epoch !== epoch) {
-      throw new LostClaimError(partition, epoch, `node ${this.nodeId} no longer holds ${what} at epoch ${epoch} (now ${row.owner ?? 'nobody'} at epoch ${row.epoch}); its work is left uncommitted for the owner to redo`);
+      throw new LostClaimError(partition, epoch, 'moved', `node ${this.nodeId} no longer holds ${what} at epoch ${epoch} (now ${row.owner ?? 'nobody'} at epoch ${row.epoch}); its work is left uncommitted for the owner to redo`);
     }
     if (row.expires <= now) {
-      throw new LostClaimError(partition, epoch, `node ${this.nodeId}'s lease on ${what} ran out ${now - row.expires} ms ago (no heartbeat within ${this.leaseMs} ms); its work is left uncommitted`);
+      throw new LostClaimError(partition, epoch, 'expired', `node ${this.nodeId}'s lease on ${what} ran out ${now - row.expires} ms ago (no heartbeat within ${this.leaseMs} ms); its work is left uncommitted`);
     }
   }
 
