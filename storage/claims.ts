@@ -64,7 +64,7 @@ export interface HeartbeatResult {
   leader: boolean;
   /** partitions taken by this heartbeat (start consuming them, from the committed position) */
   gained: number[];
-  /** partitions held at the previous heartbeat and not now (stop consuming them) */
+  /** partitions held at the previous heartbeat and not now, or now at another epoch (stop consuming them) */
   lost: number[];
 }
 
@@ -77,6 +77,17 @@ export interface ClaimState {
   /** 0 when free or expired */
   leaseLeftMs: number;
 }
+
+export interface NodeState {
+  nodeId: string;
+  /** heartbeat within the lease */
+  live: boolean;
+  heartbeatAgeMs: number;
+  startedAt: number;
+}
+
+/** A node silent this long leaves cluster_nodes (node ids may be per process: the table must not grow with restarts). */
+const FORGET_NODE_MS = 3_600_000;
 
 interface Row {
   part: number;
@@ -151,6 +162,7 @@ export class Claims {
     // Read after the locks: it sees the heartbeats of every node whose heartbeat we waited for.
     const live = Math.max(1, db.prepare('SELECT COUNT(*) n FROM cluster_nodes WHERE heartbeat_at > ?').pluck().get(now - this.leaseMs) as number);
     const share = Math.ceil(this.partitions / live);
+    db.prepare('DELETE FROM cluster_nodes WHERE heartbeat_at < ?').run(now - Math.max(FORGET_NODE_MS, 10 * this.leaseMs));
     const expires = now + this.leaseMs;
 
     const renew = db.prepare('UPDATE partition_claims SET expires_at = ? WHERE part = ? AND node_id = ? AND epoch = ?');
@@ -225,6 +237,15 @@ export class Claims {
    */
   get held(): { owned: Map<number, number>; leaderEpoch: number | null; leaseUntil: number } {
     return { owned: new Map(this.owned), leaderEpoch: this.leaderEpoch, leaseUntil: this.leaseUntil };
+  }
+
+  /** The nodes heard from in the last hour, for /healthz. */
+  nodes(): NodeState[] {
+    const now = this.now();
+    const rows = this.db
+      .prepare<{ nodeId: string; at: number; startedAt: number }>('SELECT node_id AS "nodeId", heartbeat_at AS at, started_at AS "startedAt" FROM cluster_nodes ORDER BY node_id')
+      .all();
+    return rows.map((r) => ({ nodeId: r.nodeId, live: r.at > now - this.leaseMs, heartbeatAgeMs: now - r.at, startedAt: r.startedAt }));
   }
 
   /** Every claim as the shared state has it now, the leader's first: for /healthz and metrics. */

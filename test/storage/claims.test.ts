@@ -133,6 +133,15 @@ for (const backend of BACKENDS) {
       const state = a!.claims.state();
       expect(state).toHaveLength(P + 1);
       expect(state[0]).toEqual({ partition: LEADER, owner: 'a', epoch: 1, leaseLeftMs: LEASE });
+      expect(a!.claims.nodes().map((n) => [n.nodeId, n.live])).toEqual([['a', true], ['b', true], ['c', true]]);
+
+      // b and c go silent: not live after a lease, forgotten after an hour (node ids may be per process)
+      clock.t += LEASE;
+      a!.claims.heartbeat();
+      expect(a!.claims.nodes().map((n) => [n.nodeId, n.live])).toEqual([['a', true], ['b', false], ['c', false]]);
+      clock.t += 3_600_001;
+      b!.claims.heartbeat();
+      expect(b!.claims.nodes().map((n) => n.nodeId)).toEqual(['b']);
     });
 
     it("a node that stops heartbeating loses its partitions to the others after one lease, with new epochs, and cannot commit when it resumes", async () => {
