@@ -200,6 +200,7 @@ for (const backend of BACKENDS) {
       clock.t += LEASE;
       expect(() => a!.db.transaction(() => a!.claims.fence(0, owned.get(0)!))()).toThrow(/lease on partition 0 ran out/);
       expect(() => a!.claims.fence(0, owned.get(0)!)).toThrow(/inside the transaction/);
+      expect(() => a!.db.transaction(() => a!.claims.heartbeat())()).toThrow(/outside any other/);
       // nobody took it meanwhile: the next heartbeat renews the same epoch
       expect(a!.claims.heartbeat()).toMatchObject({ gained: [], lost: [] });
       expect(fencePasses(a!, 0, owned.get(0)!)).toBe(true);
