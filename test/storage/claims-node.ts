@@ -18,6 +18,8 @@ export interface NodeData {
   clock: Int32Array;
   steps: number;
   seed: number;
+  /** when set: every node connects, then waits here until all of them have, and only then starts (to race them) */
+  barrier?: { nodes: number; arrived: Int32Array };
 }
 
 export interface NodeReport {
@@ -34,6 +36,12 @@ let seed = d.seed;
 const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
 const db = openDb({ url: d.url, dataDir: '' });
+if (d.barrier) {
+  const { nodes, arrived } = d.barrier;
+  Atomics.add(arrived, 0, 1);
+  Atomics.notify(arrived, 0);
+  for (let n; (n = Atomics.load(arrived, 0)) < nodes; ) Atomics.wait(arrived, 0, n, 1000);
+}
 const claims = new Claims(db, { nodeId: d.nodeId, partitions: d.partitions, leaseMs: d.leaseMs, now });
 const report: NodeReport = { heartbeats: 0, commits: 0, refused: { moved: 0, expired: 0 }, violations: [] };
 const last = db.prepare<{ epoch: number; node: string | null }>('SELECT last_epoch AS epoch, last_node AS node FROM fenced_log WHERE part = ?');
