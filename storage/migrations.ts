@@ -21,6 +21,8 @@ export interface AppliedMigration {
 }
 
 const ready = new WeakSet<Db>();
+/** PostgreSQL advisory lock key under which the history table is created and each step applied */
+const MIGRATION_LOCK = 0x5e_0001;
 
 /** Whether the database has a migration history at all (a new database has none). */
 export function hasMigrations(db: Db): boolean {
@@ -34,7 +36,14 @@ function ensureTable(db: Db): void {
   // Checked first: a read-only connection (the scorecard worker's) may not even run CREATE TABLE IF NOT EXISTS on PostgreSQL.
   if (hasMigrations(db)) return void ready.add(db);
   const ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL, PRIMARY KEY (owner, version))`;
-  db.exec(db.dialect === 'postgres' ? toPgDdl(ddl) : ddl);
+  if (db.dialect === 'postgres') {
+    // Cluster nodes starting at once on a new database: IF NOT EXISTS does not stop two concurrent CREATEs
+    // (one fails on the catalog's unique index), so one creates it under the migrations' lock, the others wait.
+    db.transaction(() => {
+      db.prepare('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK);
+      db.exec(toPgDdl(ddl));
+    })();
+  } else db.exec(ddl);
   ready.add(db);
 }
 
@@ -55,7 +64,7 @@ export function migrate(db: Db, owner: string, steps: readonly Migration[]): voi
     db.transaction(() => {
       // Several nodes starting at once against one PostgreSQL: one migrates, the others wait and then skip.
       if (db.dialect === 'postgres') {
-        db.prepare('SELECT pg_advisory_xact_lock(?)').get(0x5e_0001);
+        db.prepare('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK);
         if (current() >= step.version) return;
       }
       if (typeof step.up === 'string') db.exec(db.dialect === 'postgres' ? toPgDdl(step.up) : step.up);
