@@ -26,11 +26,12 @@ import type { Logger } from 'pino';
 import { decodeFrame, encodeFrame, SpoolFullError, type SpoolMessage } from './spool.js';
 
 export const SUBJECT_PREFIX = 'se.ingest';
-export const subjectOf = (p: number): string => `${SUBJECT_PREFIX}.${p}`;
 
 export interface JetStreamLogOptions {
   servers: string | string[];
   stream?: string;
+  /** partition p is subject `<prefix>.<p>`; default se.ingest */
+  subjectPrefix?: string;
   /** P: fixed when the stream is created; an existing stream with another P is refused */
   partitions: number;
   /** stream replicas (3 in a three-server NATS cluster) */
@@ -113,6 +114,7 @@ export class JetStreamLog {
   private batchSeq = 0;
   private closed = false;
   private readonly maxPayload: number;
+  private readonly prefix: string;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -122,6 +124,7 @@ export class JetStreamLog {
   ) {
     this.stream = opts.stream ?? 'SE_INGEST';
     this.partitions = opts.partitions;
+    this.prefix = opts.subjectPrefix ?? SUBJECT_PREFIX;
     this.writer = `${opts.nodeId}.${randomBytes(4).toString('hex')}`;
     this.parts = Array.from({ length: opts.partitions }, () => ({ queue: [], queuedBytes: 0, busy: false, timer: undefined }));
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
@@ -168,13 +171,17 @@ export class JetStreamLog {
     await this.jsm.streams.add({
       name: this.stream,
       description: describe(P),
-      subjects: Array.from({ length: P }, (_, p) => subjectOf(p)),
+      subjects: Array.from({ length: P }, (_, p) => this.subjectOf(p)),
       storage: StorageType.File,
       num_replicas: this.opts.replicas ?? 1,
       duplicate_window: nanos(this.opts.duplicateWindowMs ?? 120_000),
       allow_direct: true,
     });
     this.opts.log.info({ stream: this.stream, partitions: P, replicas: this.opts.replicas ?? 1 }, 'created the JetStream ingest stream');
+  }
+
+  subjectOf(p: number): string {
+    return `${this.prefix}.${p}`;
   }
 
   partitionOf(key: string): number {
@@ -256,7 +263,7 @@ export class JetStreamLog {
     for (let a = 1; a <= attempts; a++) {
       if (this.closed && this.nc.isClosed()) break;
       try {
-        await this.js.publish(subjectOf(p), data, { msgID, timeout, expect: { streamName: this.stream } });
+        await this.js.publish(this.subjectOf(p), data, { msgID, timeout, expect: { streamName: this.stream } });
         return undefined;
       } catch (e) {
         last = e as Error;
@@ -264,7 +271,7 @@ export class JetStreamLog {
         if (a < attempts) await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** a)));
       }
     }
-    return new Error(`JetStream did not store a batch of ${batch.length} messages on ${subjectOf(p)} after ${attempts} attempts: ${last?.message ?? 'connection closed'}`, { cause: last });
+    return new Error(`JetStream did not store a batch of ${batch.length} messages on ${this.subjectOf(p)} after ${attempts} attempts: ${last?.message ?? 'connection closed'}`, { cause: last });
   }
 
   /**
@@ -277,7 +284,7 @@ export class JetStreamLog {
     let seq = afterSeq;
     let bytes = 0;
     while (bytes < maxBytes || entries.length === 0) {
-      const sm = await this.jsm.direct.getMessage(this.stream, { seq: seq + 1, next_by_subj: subjectOf(partition) });
+      const sm = await this.jsm.direct.getMessage(this.stream, { seq: seq + 1, next_by_subj: this.subjectOf(partition) });
       if (!sm) break;
       const data = Buffer.from(sm.data.buffer, sm.data.byteOffset, sm.data.byteLength);
       let at = 0;
@@ -301,7 +308,7 @@ export class JetStreamLog {
 
   /** Stream sequence of the partition's last batch; 0 when it has none. */
   async lastSeq(partition: number): Promise<number> {
-    const sm = await this.jsm.direct.getMessage(this.stream, { last_by_subj: subjectOf(partition) });
+    const sm = await this.jsm.direct.getMessage(this.stream, { last_by_subj: this.subjectOf(partition) });
     return sm?.seq ?? 0;
   }
 
