@@ -1,0 +1,64 @@
+// `npm run bench:jslog`: the cluster log's append rate against one local
+// nats-server (file storage, its own temp store dir).
+//
+// BENCH_APPENDERS concurrent appenders (100), each awaiting its append before
+// the next (like a gateway's in-flight window of 1), BENCH_APPENDS in all
+// (200,000), BENCH_PARTITIONS (16). Prints appends/s, append latency
+// p50/p99, and stream messages per append; then the same without group
+// commit (one stream message per append, BENCH_APPENDS / 10 appends) as the
+// baseline.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { JetStreamLog, type JetStreamLogOptions } from '../storage/jetstream-log.js';
+import { startNatsServer } from './nats-server.js';
+
+const C = Number(process.env.BENCH_APPENDERS ?? 100);
+const TOTAL = Number(process.env.BENCH_APPENDS ?? 200_000);
+const P = Number(process.env.BENCH_PARTITIONS ?? 16);
+const log = pino({ level: 'warn' });
+
+const payload = (e: number, i: number) =>
+  Buffer.from(JSON.stringify({ msgId: `m${e}-${i}`, ts: Date.now(), elevatorId: `3101${String(e).padStart(6, '0')}`, floor: i % 30, door: 'closed', running: true, direction: 'up', speed: 1.5, load: 40 }));
+
+async function run(label: string, url: string, total: number, extra: Partial<JetStreamLogOptions>) {
+  const jl = await JetStreamLog.open({ servers: url, stream: label, subjectPrefix: `se.ingest.${label}`, partitions: P, nodeId: 'bench', maxPendingBytes: 64 << 20, log, ...extra });
+  const per = Math.ceil(total / C);
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: C }, async (_, g) => {
+    for (let i = 0; i < per; i++) {
+      const e = g * 4 + (i % 4);
+      const s = performance.now();
+      await jl.append({ qos: 1, topic: `se/v1/elevator/${e}/status`, sender: `BGW${g}`, receivedAt: Date.now(), payload: payload(e, i) }, String(e));
+      lat.push(performance.now() - s);
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (x: number) => lat[Math.min(lat.length - 1, Math.floor(x * lat.length))]!.toFixed(2);
+  console.log(
+    `${label.padEnd(16)} ${String(jl.appended).padStart(7)} appends in ${secs.toFixed(2)} s: ${Math.round(jl.appended / secs).toLocaleString('en')} appends/s, ` +
+      `append p50 ${q(0.5)} ms p99 ${q(0.99)} ms, ${(jl.batches / jl.appended).toFixed(4)} stream messages per append (${jl.batches} batches)`,
+  );
+  await jl.close();
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'se-bench-jslog-'));
+  const server = await startNatsServer(dir);
+  try {
+    console.log(`nats-server ${server.url}, file storage; ${C} concurrent appenders, ${P} partitions`);
+    await run('GROUP_COMMIT', server.url, TOTAL, {});
+    await run('ONE_PER_APPEND', server.url, Math.round(TOTAL / 10), { maxBatchMessages: 1, lingerMs: 0 });
+  } finally {
+    await server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
