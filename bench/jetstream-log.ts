@@ -3,7 +3,8 @@
 //
 // BENCH_APPENDERS concurrent appenders (100), each awaiting its append before
 // the next (like a gateway's in-flight window of 1), BENCH_APPENDS in all
-// (200,000), BENCH_PARTITIONS (16). Prints appends/s, append latency
+// (200,000), BENCH_PARTITIONS (16), BENCH_LINGER_MS (0 = the same event-loop
+// turn only). Prints appends/s, append latency
 // p50/p99, and stream messages per append; then the same without group
 // commit (one stream message per append, BENCH_APPENDS / 10 appends) as the
 // baseline.
@@ -50,7 +51,7 @@ async function main() {
   const server = await startNatsServer(dir);
   try {
     console.log(`nats-server ${server.url}, file storage; ${C} concurrent appenders, ${P} partitions`);
-    await run('GROUP_COMMIT', server.url, TOTAL, {});
+    await run('GROUP_COMMIT', server.url, TOTAL, { lingerMs: Number(process.env.BENCH_LINGER_MS ?? 0) });
     await run('ONE_PER_APPEND', server.url, Math.round(TOTAL / 10), { maxBatchMessages: 1, lingerMs: 0 });
   } finally {
     await server.kill();

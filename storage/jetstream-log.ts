@@ -45,7 +45,7 @@ export interface JetStreamLogOptions {
   publishTimeoutMs?: number;
   /** attempts per batch (same message id each time) before its appends fail */
   publishAttempts?: number;
-  /** how long an append that finds its partition idle waits for others to join it (ms) */
+  /** how long an append that finds its partition idle waits for others to join it (ms); 0 (default): those of the same event-loop turn */
   lingerMs?: number;
   maxBatchMessages?: number;
   maxBatchBytes?: number;
@@ -98,7 +98,8 @@ interface Partition {
   queue: Pending[];
   queuedBytes: number;
   busy: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** cancels the scheduled flush */
+  timer: (() => void) | undefined;
 }
 
 export class JetStreamLog {
@@ -204,14 +205,23 @@ export class JetStreamLog {
       part.queuedBytes += frame.length;
       if (part.busy) return; // the publish in flight sends the queue when it is done
       if (part.queuedBytes >= this.maxBatchBytes || part.queue.length >= this.maxBatchMessages) {
-        clearTimeout(part.timer);
+        part.timer?.();
         part.timer = undefined;
         void this.flush(p);
       } else if (!part.timer) {
-        part.timer = setTimeout(() => {
+        const go = () => {
           part.timer = undefined;
           void this.flush(p);
-        }, this.opts.lingerMs ?? 1);
+        };
+        const linger = this.opts.lingerMs ?? 0;
+        // 0: only what arrives in the same turn of the event loop joins (as the file spool does)
+        if (linger > 0) {
+          const t = setTimeout(go, linger);
+          part.timer = () => clearTimeout(t);
+        } else {
+          const t = setImmediate(go);
+          part.timer = () => clearImmediate(t);
+        }
       }
     });
   }
@@ -319,7 +329,7 @@ export class JetStreamLog {
     for (let p = 0; p < this.parts.length; p++) {
       const part = this.parts[p]!;
       if (part.timer) {
-        clearTimeout(part.timer);
+        part.timer?.();
         part.timer = undefined;
         void this.flush(p);
       }
