@@ -5,10 +5,11 @@
 // the next (like a gateway's in-flight window of 1), BENCH_APPENDS in all
 // (200,000), BENCH_PARTITIONS (16), BENCH_LINGER_MS (0 = the same event-loop
 // turn only). Prints appends/s, append latency
-// p50/p99, and stream messages per append; then the same without group
+// p50/p99, stream messages per append, and the CPU per append of this
+// process (the client: encoding, publishing) and of nats-server; then the same without group
 // commit (one stream message per append, BENCH_APPENDS / 10 appends) as the
 // baseline.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -23,11 +24,19 @@ const log = pino({ level: 'warn' });
 const payload = (e: number, i: number) =>
   Buffer.from(JSON.stringify({ msgId: `m${e}-${i}`, ts: Date.now(), elevatorId: `3101${String(e).padStart(6, '0')}`, floor: i % 30, door: 'closed', running: true, direction: 'up', speed: 1.5, load: 40 }));
 
-async function run(label: string, url: string, total: number, extra: Partial<JetStreamLogOptions>) {
+/** user + system CPU of a process in ms, from /proc (clock ticks of 10 ms on Linux) */
+function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+async function run(label: string, url: string, serverPid: number, total: number, extra: Partial<JetStreamLogOptions>) {
   const jl = await JetStreamLog.open({ servers: url, stream: label, subjectPrefix: `se.ingest.${label}`, partitions: P, nodeId: 'bench', maxPendingBytes: 64 << 20, log, ...extra });
   const per = Math.ceil(total / C);
   const lat: number[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const srv0 = procCpuMs(serverPid);
   await Promise.all(Array.from({ length: C }, async (_, g) => {
     for (let i = 0; i < per; i++) {
       const e = g * 4 + (i % 4);
@@ -37,11 +46,15 @@ async function run(label: string, url: string, total: number, extra: Partial<Jet
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const clientUs = (cpu.user + cpu.system) / jl.appended;
+  const serverUs = ((procCpuMs(serverPid) - srv0) * 1000) / jl.appended;
   lat.sort((a, b) => a - b);
   const q = (x: number) => lat[Math.min(lat.length - 1, Math.floor(x * lat.length))]!.toFixed(2);
   console.log(
     `${label.padEnd(16)} ${String(jl.appended).padStart(7)} appends in ${secs.toFixed(2)} s: ${Math.round(jl.appended / secs).toLocaleString('en')} appends/s, ` +
-      `append p50 ${q(0.5)} ms p99 ${q(0.99)} ms, ${(jl.batches / jl.appended).toFixed(4)} stream messages per append (${jl.batches} batches)`,
+      `append p50 ${q(0.5)} ms p99 ${q(0.99)} ms, ${(jl.batches / jl.appended).toFixed(4)} stream messages per append (${jl.batches} batches); ` +
+      `CPU per append: client ${clientUs.toFixed(1)} µs, nats-server ${serverUs.toFixed(1)} µs`,
   );
   await jl.close();
 }
@@ -51,8 +64,8 @@ async function main() {
   const server = await startNatsServer(dir);
   try {
     console.log(`nats-server ${server.url}, file storage; ${C} concurrent appenders, ${P} partitions`);
-    await run('GROUP_COMMIT', server.url, TOTAL, { lingerMs: Number(process.env.BENCH_LINGER_MS ?? 0) });
-    await run('ONE_PER_APPEND', server.url, Math.round(TOTAL / 10), { maxBatchMessages: 1, lingerMs: 0 });
+    await run('GROUP_COMMIT', server.url, server.proc.pid!, TOTAL, { lingerMs: Number(process.env.BENCH_LINGER_MS ?? 0) });
+    await run('ONE_PER_APPEND', server.url, server.proc.pid!, Math.round(TOTAL / 10), { maxBatchMessages: 1, lingerMs: 0 });
   } finally {
     await server.kill();
     rmSync(dir, { recursive: true, force: true });
