@@ -162,6 +162,23 @@ describe('JetStream cluster log', () => {
     await expect(log.append(msg(1, 9), 'E1')).resolves.toBeUndefined();
   });
 
+  it('appends fail after the publish attempts time out while NATS is down (never acknowledged), and go through once it is back', async () => {
+    const s = await natsServer();
+    const log = await open({ publishTimeoutMs: 300, publishAttempts: 2 }, s.url);
+    await log.append(msg(1, 0), 'E1');
+    await s.kill();
+    const t0 = Date.now();
+    await expect(log.append(msg(1, 1), 'E1')).rejects.toThrow(/JetStream did not store a batch of 1 messages on se\.ingest\.T\d+\.\d after 2 attempts/);
+    expect(Date.now() - t0).toBeLessThan(5_000); // bounded: attempts × timeout plus the pause between them
+    expect(log.pendingBytes).toBe(0);
+    await s.restart();
+    await waitFor(() => log.append(msg(1, 2), 'E1').then(() => true, () => false), (ok) => ok, 30_000);
+    const ids = (await readAll(log)).flat().map((e) => JSON.parse(e.payload.toString()).i as number);
+    // the failed one may still be stored (the client sends its buffered publishes on reconnect), but once at most: the gateway's retry is deduplicated downstream
+    expect(ids.filter((i) => i === 1).length).toBeLessThanOrEqual(1);
+    expect(ids.filter((i) => i !== 1)).toEqual([0, 2]);
+  });
+
   it('a nats-server killed mid-stream and restarted loses no acknowledged append; in-flight ones resolve or reject', async () => {
     const s = await natsServer();
     const log = await open({ publishTimeoutMs: 1_000, publishAttempts: 4 }, s.url);
