@@ -1,12 +1,13 @@
 // `npm run bench:jslog`: the cluster log's append rate against one local
 // nats-server (file storage, its own temp store dir).
 //
-// BENCH_APPENDERS concurrent appenders (100), each awaiting its append before
-// the next (like a gateway's in-flight window of 1), BENCH_APPENDS in all
+// BENCH_APPENDERS concurrent appenders (100), each with BENCH_WINDOW appends
+// in flight (1: awaiting each before the next), BENCH_APPENDS in all
 // (200,000), BENCH_PARTITIONS (16), BENCH_LINGER_MS (0 = the same event-loop
 // turn only). Prints appends/s, append latency
 // p50/p99, stream messages per append, and the CPU per append of this
-// process (the client: encoding, publishing) and of nats-server; then the same without group
+// process (the client: encoding, publishing) and of nats-server, and the rate
+// of reading them back (one reader per partition); then the same without group
 // commit (one stream message per append, BENCH_APPENDS / 10 appends) as the
 // baseline.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { startNatsServer } from './nats-server.js';
 const C = Number(process.env.BENCH_APPENDERS ?? 100);
 const TOTAL = Number(process.env.BENCH_APPENDS ?? 200_000);
 const P = Number(process.env.BENCH_PARTITIONS ?? 16);
+const W = Number(process.env.BENCH_WINDOW ?? 1);
 const log = pino({ level: 'warn' });
 
 const payload = (e: number, i: number) =>
@@ -32,12 +34,13 @@ function procCpuMs(pid: number): number {
 
 async function run(label: string, url: string, serverPid: number, total: number, extra: Partial<JetStreamLogOptions>) {
   const jl = await JetStreamLog.open({ servers: url, stream: label, subjectPrefix: `se.ingest.${label}`, partitions: P, nodeId: 'bench', maxPendingBytes: 64 << 20, log, ...extra });
-  const per = Math.ceil(total / C);
+  const per = Math.ceil(total / (C * W));
   const lat: number[] = [];
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const srv0 = procCpuMs(serverPid);
-  await Promise.all(Array.from({ length: C }, async (_, g) => {
+  await Promise.all(Array.from({ length: C * W }, async (_, lane) => {
+    const g = lane % C;
     for (let i = 0; i < per; i++) {
       const e = g * 4 + (i % 4);
       const s = performance.now();
@@ -56,6 +59,21 @@ async function run(label: string, url: string, serverPid: number, total: number,
       `append p50 ${q(0.5)} ms p99 ${q(0.99)} ms, ${(jl.batches / jl.appended).toFixed(4)} stream messages per append (${jl.batches} batches); ` +
       `CPU per append: client ${clientUs.toFixed(1)} µs, nats-server ${serverUs.toFixed(1)} µs`,
   );
+  // Read back as the owners of the partitions would: one reader per partition, all at once,
+  // whole batches by direct get up to 1 MiB a read.
+  const r0 = performance.now();
+  let read = 0;
+  let reads = 0;
+  await Promise.all(Array.from({ length: P }, async (_, p) => {
+    const last = await jl.lastSeq(p);
+    for (let after = 0; after < last; reads++) {
+      const b = await jl.read(p, after, 1 << 20);
+      read += b.entries.length;
+      after = b.lastSeq;
+    }
+  }));
+  const rs = (performance.now() - r0) / 1000;
+  console.log(`${''.padEnd(16)} read back ${read} in ${rs.toFixed(2)} s (${P} partitions read concurrently, ${reads} reads of up to 1 MiB): ${Math.round(read / rs).toLocaleString('en')} msg/s`);
   await jl.close();
 }
 
@@ -63,7 +81,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'se-bench-jslog-'));
   const server = await startNatsServer(dir);
   try {
-    console.log(`nats-server ${server.url}, file storage; ${C} concurrent appenders, ${P} partitions`);
+    console.log(`nats-server ${server.url}, file storage; ${C} concurrent appenders × ${W} in flight, ${P} partitions`);
     await run('GROUP_COMMIT', server.url, server.proc.pid!, TOTAL, { lingerMs: Number(process.env.BENCH_LINGER_MS ?? 0) });
     await run('ONE_PER_APPEND', server.url, server.proc.pid!, Math.round(TOTAL / 10), { maxBatchMessages: 1, lingerMs: 0 });
   } finally {
