@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
-  jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType,
+  DiscardPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType,
   type JetStreamClient, type JetStreamManager, type StreamConfig,
 } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -51,6 +51,12 @@ export interface JetStreamLogOptions {
   maxBatchBytes?: number;
   /** duplicate window of a newly created stream (ms) */
   duplicateWindowMs?: number;
+  /**
+   * bytes the stream may hold (like SPOOL_MAX_BYTES; default 1 GiB): beyond,
+   * JetStream refuses new batches (discard new, never drop unprocessed ones)
+   * and appends fail with LogFullError until trim() frees committed batches
+   */
+  maxStreamBytes?: number;
 }
 
 /** One message read back, with its position: the stream sequence of its batch and its index within it. */
@@ -71,10 +77,13 @@ export interface LogBatch {
 
 /** 503, like a full spool: the broker refuses the publish and the gateway retries later. */
 export class LogFullError extends SpoolFullError {
-  constructor(limit: number) {
-    super(limit, `cluster log backlog full (${limit} bytes waiting for JetStream to acknowledge); refusing new messages until NATS catches up`);
+  constructor(limit: number, message = `cluster log backlog full (${limit} bytes waiting for JetStream to acknowledge); refusing new messages until NATS catches up`) {
+    super(limit, message);
   }
 }
+
+/** JetStream's answer when a discard-new stream is at max_bytes (or max_msgs). */
+const streamFull = (e: unknown): boolean => e instanceof Error && /maximum (bytes|messages) exceeded/i.test(e.message);
 
 /** FNV-1a (32 bit) of the key's UTF-8 bytes, modulo P: the same on every node and across restarts. */
 export function partitionOf(key: string, partitions: number): number {
@@ -164,11 +173,16 @@ export class JetStreamLog {
             `(set the partitions back to ${existing}, or drain the stream and delete it to change it)`,
         );
       }
+      if ((info.config.num_replicas ?? 1) !== (this.opts.replicas ?? 1)) {
+        this.opts.log.warn({ stream: this.stream, replicas: info.config.num_replicas, configured: this.opts.replicas ?? 1 }, 'JetStream stream exists with another replica count; keeping it (change it with `nats stream edit --replicas`)');
+      }
+      this.checkRetrySpan(info.config.duplicate_window);
       if (!info.config.allow_direct) await this.jsm.streams.update(this.stream, { ...info.config, allow_direct: true });
       return;
     } catch (e) {
       if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
     }
+    this.checkRetrySpan(nanos(this.opts.duplicateWindowMs ?? 120_000));
     await this.jsm.streams.add({
       name: this.stream,
       description: describe(P),
@@ -176,9 +190,20 @@ export class JetStreamLog {
       storage: StorageType.File,
       num_replicas: this.opts.replicas ?? 1,
       duplicate_window: nanos(this.opts.duplicateWindowMs ?? 120_000),
+      max_bytes: this.opts.maxStreamBytes ?? 1024 ** 3,
+      discard: DiscardPolicy.New,
       allow_direct: true,
     });
     this.opts.log.info({ stream: this.stream, partitions: P, replicas: this.opts.replicas ?? 1 }, 'created the JetStream ingest stream');
+  }
+
+  /** A retry after the duplicate window would store a batch twice: the attempts must end well within it. */
+  private checkRetrySpan(windowNanos: number): void {
+    const attempts = this.opts.publishAttempts ?? 3;
+    const span = attempts * (this.opts.publishTimeoutMs ?? 5_000) + attempts * 1_000;
+    if (span * 1e6 >= windowNanos) {
+      throw new Error(`publish attempts span up to ${span} ms but the stream's duplicate window is ${windowNanos / 1e6} ms: a retried batch could be stored twice; use fewer attempts or a shorter publish timeout`);
+    }
   }
 
   subjectOf(p: number): string {
@@ -277,6 +302,10 @@ export class JetStreamLog {
         return undefined;
       } catch (e) {
         last = e as Error;
+        // Full: retrying cannot help until committed batches are trimmed; refuse now, the gateway retries later.
+        if (streamFull(e)) {
+          return new LogFullError(this.opts.maxStreamBytes ?? 1024 ** 3, `JetStream stream ${this.stream} is full (max_bytes reached: batches not yet processed and trimmed); refusing new messages until processing catches up`);
+        }
         this.opts.log.warn({ err: e, partition: p, msgID, attempt: a, messages: batch.length }, 'JetStream publish failed');
         if (a < attempts) await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** a)));
       }
@@ -314,6 +343,12 @@ export class JetStreamLog {
       if (!entries.length && bytes >= maxBytes) break;
     }
     return { partition, entries, afterSeq, lastSeq: seq, bytes };
+  }
+
+  /** Removes the partition's batches up to and including `throughSeq` (processed and committed), freeing the stream's bytes. */
+  async trim(partition: number, throughSeq: number): Promise<number> {
+    const r = await this.jsm.streams.purge(this.stream, { filter: this.subjectOf(partition), seq: throughSeq + 1 });
+    return r.purged;
   }
 
   /** Stream sequence of the partition's last batch; 0 when it has none. */

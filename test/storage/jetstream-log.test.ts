@@ -149,6 +149,10 @@ describe('JetStream cluster log', () => {
     expect(again.partitions).toBe(4);
   });
 
+  it('refuses publish retries that could outlast the duplicate window (a late retry would store a batch twice)', async () => {
+    await expect(open({ duplicateWindowMs: 10_000, publishTimeoutMs: 5_000, publishAttempts: 3 })).rejects.toThrow(/duplicate window is 10000 ms: a retried batch could be stored twice/);
+  });
+
   it('refuses appends at once beyond maxPendingBytes, and takes them again once acknowledged', async () => {
     const frame = 8 + 1 + 8 + 2 + msg(1, 0).topic.length + 2 + 3 + msg(1, 0).payload.length;
     const log = await open({ maxPendingBytes: frame * 5 });
@@ -160,6 +164,21 @@ describe('JetStream cluster log', () => {
     expect(err.message).toMatch(/cluster log backlog full/);
     expect(log.pendingBytes).toBe(0);
     await expect(log.append(msg(1, 9), 'E1')).resolves.toBeUndefined();
+  });
+
+  it('a full stream refuses appends at once (nothing unprocessed is dropped), and takes them again once processed batches are trimmed', async () => {
+    const log = await open({ maxStreamBytes: 4_096 });
+    let i = 0;
+    let refused: unknown;
+    for (; i < 1_000 && !refused; i++) await log.append(msg(1, i), 'E1').catch((e) => (refused = e));
+    expect(refused).toBeInstanceOf(LogFullError);
+    expect((refused as Error).message).toMatch(/stream T\d+ is full \(max_bytes reached/);
+    const before = (await readAll(log)).flat();
+    expect(before.map((e) => JSON.parse(e.payload.toString()).i)).toEqual(Array.from({ length: i - 1 }, (_, k) => k)); // the oldest are all still there
+    const p = log.partitionOf('E1');
+    expect(await log.trim(p, before.at(-1)!.seq)).toBe(before.length);
+    await expect(log.append(msg(1, 5_000), 'E1')).resolves.toBeUndefined();
+    expect((await log.read(p, before.at(-1)!.seq, 1 << 20)).entries.map((e) => JSON.parse(e.payload.toString()).i)).toEqual([5_000]);
   });
 
   it('appends fail after the publish attempts time out while NATS is down (never acknowledged), and go through once it is back', async () => {
