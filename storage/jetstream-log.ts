@@ -137,7 +137,8 @@ export class JetStreamLog {
     this.prefix = opts.subjectPrefix ?? SUBJECT_PREFIX;
     this.writer = `${opts.nodeId}.${randomBytes(4).toString('hex')}`;
     this.parts = Array.from({ length: opts.partitions }, () => ({ queue: [], queuedBytes: 0, busy: false, timer: undefined }));
-    this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    // room for the headers each publish carries (message id, expected stream)
+    this.maxPayload = (nc.info?.max_payload ?? 1024 * 1024) - 1024;
   }
 
   static async open(opts: JetStreamLogOptions): Promise<JetStreamLog> {
@@ -219,7 +220,7 @@ export class JetStreamLog {
     if (this.closed) return Promise.reject(new Error('cluster log is closed'));
     const frame = encodeFrame(msg);
     if (frame.length > this.maxPayload) {
-      return Promise.reject(new Error(`message of ${frame.length} bytes exceeds the NATS server's max_payload (${this.maxPayload} bytes)`));
+      return Promise.reject(new Error(`message of ${frame.length} bytes exceeds what one NATS message can carry (max_payload less headers: ${this.maxPayload} bytes)`));
     }
     if (this.pendingBytes + frame.length > this.opts.maxPendingBytes) return Promise.reject(new LogFullError(this.opts.maxPendingBytes));
     const p = this.partitionOf(key);

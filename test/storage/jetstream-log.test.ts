@@ -149,6 +149,15 @@ describe('JetStream cluster log', () => {
     expect(again.partitions).toBe(4);
   });
 
+  it('refuses at once a message too large for one NATS message, with the limit in the error', async () => {
+    const log = await open();
+    const big = { ...msg(1, 0), payload: Buffer.alloc(1024 * 1024 - 60, 0x61) }; // fits max_payload alone, not with the publish's headers
+    await expect(log.append(big, 'E1')).rejects.toThrow(/exceeds what one NATS message can carry \(max_payload less headers: \d+ bytes\)/);
+    expect(log.pendingBytes).toBe(0);
+    const near = { ...msg(1, 1), payload: Buffer.alloc(1024 * 1024 - 1024 - 200, 0x61) }; // the largest that fits goes through
+    await expect(log.append(near, 'E1')).resolves.toBeUndefined();
+  });
+
   it('refuses publish retries that could outlast the duplicate window (a late retry would store a batch twice)', async () => {
     await expect(open({ duplicateWindowMs: 10_000, publishTimeoutMs: 5_000, publishAttempts: 3 })).rejects.toThrow(/duplicate window is 10000 ms: a retried batch could be stored twice/);
   });
