@@ -119,6 +119,8 @@ export class JetStreamLog {
   /** stream messages published (batches) and appends acknowledged, since open */
   batches = 0;
   appended = 0;
+  /** publishes attempted again (same message id) after a failure or timeout */
+  retries = 0;
   private readonly parts: Partition[];
   private readonly writer: string;
   private batchSeq = 0;
@@ -308,7 +310,10 @@ export class JetStreamLog {
           return new LogFullError(this.opts.maxStreamBytes ?? 1024 ** 3, `JetStream stream ${this.stream} is full (max_bytes reached: batches not yet processed and trimmed); refusing new messages until processing catches up`);
         }
         this.opts.log.warn({ err: e, partition: p, msgID, attempt: a, messages: batch.length }, 'JetStream publish failed');
-        if (a < attempts) await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** a)));
+        if (a < attempts) {
+          await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** a)));
+          this.retries += 1;
+        }
       }
     }
     return new Error(`JetStream did not store a batch of ${batch.length} messages on ${this.subjectOf(p)} after ${attempts} attempts: ${last?.message ?? 'connection closed'}`, { cause: last });

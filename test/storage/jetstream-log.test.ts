@@ -125,7 +125,7 @@ describe('JetStream cluster log', () => {
     // the same id, then both reach the server when it thaws.
     s.proc.kill('SIGSTOP');
     const pending = Promise.all([1, 2, 3].map((i) => log.append(msg(1, i), 'E1')));
-    await new Promise((r) => setTimeout(r, 900));
+    await waitFor(async () => log.retries, (n) => n >= 1, 30_000);
     s.proc.kill('SIGCONT');
     await pending;
     const entries = (await readAll(log)).flat();
