@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
-  DiscardPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType,
+  DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType,
   type JetStreamClient, type JetStreamManager, type StreamConfig,
 } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -355,6 +355,30 @@ export class JetStreamLog {
   async trim(partition: number, throughSeq: number): Promise<number> {
     const r = await this.jsm.streams.purge(this.stream, { filter: this.subjectOf(partition), seq: throughSeq + 1 });
     return r.purged;
+  }
+
+  /**
+   * Calls fn with the stream sequence of each batch stored on the partition
+   * from now on: the owner's cue to read (instead of polling). An ordered
+   * consumer with headers only, so a watcher receives no payload bytes and
+   * hears only of batches already stored. Returns stop().
+   */
+  async watch(partition: number, fn: (seq: number) => void): Promise<() => Promise<void>> {
+    const c = await this.js.consumers.get(this.stream, { filter_subjects: this.subjectOf(partition), deliver_policy: DeliverPolicy.New, headers_only: true });
+    const msgs = await c.consume({ max_messages: 1_000 });
+    const loop = (async () => {
+      for await (const m of msgs) {
+        try {
+          fn(m.seq);
+        } catch (err) {
+          this.opts.log.error({ err, partition }, 'cluster log watcher threw');
+        }
+      }
+    })();
+    return async () => {
+      await msgs.close();
+      await loop;
+    };
   }
 
   /** Stream sequence of the partition's last batch; 0 when it has none. */

@@ -109,6 +109,24 @@ describe('JetStream cluster log', () => {
     expect(stored).toBeLessThan((G * N) / 5); // group commit: far fewer stream messages than appends
   });
 
+  it('watch() tells the partition\'s reader of each stored batch (headers only), and read() then finds it', async () => {
+    const log = await open();
+    const p = log.partitionOf('E7');
+    const other = log.partitionOf('E1') === p ? 'E2' : 'E1';
+    const seqs: number[] = [];
+    const stop = await log.watch(p, (seq) => seqs.push(seq));
+    await log.append(msg(7, 0), 'E7');
+    if (log.partitionOf(other) !== p) await log.append(msg(1, 0), other); // another partition's batch: not reported
+    await log.append(msg(7, 1), 'E7');
+    const last = await log.lastSeq(p);
+    await waitFor(async () => seqs.length, (n) => n >= 2);
+    expect(seqs.at(-1)).toBe(last);
+    expect(seqs).toHaveLength(2);
+    const b = await log.read(p, seqs[0]! - 1, 1 << 20);
+    expect(b.entries.map((e) => JSON.parse(e.payload.toString()).i)).toEqual([0, 1]);
+    await stop();
+  });
+
   it('partitionOf is a stable FNV-1a hash modulo P', () => {
     expect(partitionOf('', 1_000_003)).toBe(0x811c9dc5 % 1_000_003);
     expect(partitionOf('a', 2 ** 31)).toBe(0xe40c292c % 2 ** 31);
