@@ -16,6 +16,13 @@
 // a random part per open: after a restart the batch counter starts again, and
 // a reused id within the duplicate window would make JetStream drop a new
 // batch as a "duplicate" while we acknowledge it.
+//
+// Bounded: appends waiting for their PubAck (maxPendingBytes) and the stream
+// itself (max_bytes, discard new: JetStream refuses rather than dropping
+// unprocessed batches); the partition's owner trim()s what it has committed.
+// Reading is stateless (direct get by subject from a stream sequence), so any
+// node that takes a partition over resumes from the committed position;
+// watch() cues it when new batches are stored.
 import { randomBytes } from 'node:crypto';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
