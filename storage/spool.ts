@@ -69,15 +69,16 @@ export const comparePositions = (a: SpoolPosition, b: SpoolPosition): number => 
 
 /** 503: the service is sound but cannot take more until InfluxDB catches up. */
 export class SpoolFullError extends AppError {
-  constructor(limit: number) {
-    super(`spool full (${limit} bytes waiting for InfluxDB); refusing new messages until storage catches up`, 503);
+  constructor(limit: number, message = `spool full (${limit} bytes waiting for InfluxDB); refusing new messages until storage catches up`) {
+    super(message, 503);
   }
 }
 
 const HEADER = 8; // u32 body length, u32 crc32(body)
 const segName = (n: number) => `${String(n).padStart(10, '0')}.seg`;
 
-function encode(m: SpoolMessage): Buffer {
+/** One CRC-checked frame; the cluster log (storage/jetstream-log.ts) batches these too. */
+export function encodeFrame(m: SpoolMessage): Buffer {
   const topic = Buffer.from(m.topic);
   const sender = Buffer.from(m.sender);
   const bodyLen = 1 + 8 + 2 + topic.length + 2 + sender.length + m.payload.length;
@@ -96,7 +97,7 @@ function encode(m: SpoolMessage): Buffer {
 }
 
 /** Decodes the frame at `at`; null if incomplete or corrupt (a torn tail). */
-function decode(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | null {
+export function decodeFrame(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | null {
   if (buf.length - at < HEADER) return null;
   const len = buf.readUInt32LE(at);
   if (len < 13 || buf.length - at - HEADER < len) return null;
@@ -251,7 +252,7 @@ export class Spool {
   append(m: SpoolMessage, cb: (err?: Error) => void): void {
     if (this.closed) return cb(new Error('spool is closed'));
     if (this.full) return cb(new SpoolFullError(this.opts.maxBytes));
-    this.pending.push({ frame: encode(m), cb });
+    this.pending.push({ frame: encodeFrame(m), cb });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -384,7 +385,7 @@ export class Spool {
       }
       let at = 0;
       while (at < len) {
-        const f = decode(buf, at);
+        const f = decodeFrame(buf, at);
         if (!f) break;
         entries.push({ ...f.msg, seg, off: off + at });
         at += f.size;
@@ -429,7 +430,7 @@ export class Spool {
     } finally {
       closeSync(fd);
     }
-    for (let p = 0; p + HEADER <= buf.length; p++) if (decode(buf, p)) return from + p;
+    for (let p = 0; p + HEADER <= buf.length; p++) if (decodeFrame(buf, p)) return from + p;
     return end;
   }
 
