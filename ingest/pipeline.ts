@@ -34,12 +34,13 @@ import { Listeners } from '../domain/listeners.js';
 
 /**
  * The durable log the pipeline reads: the file spool (storage/spool.ts) in one process; in a cluster, one
- * partition of a replicated stream. Positions order the messages; a range is committed once it is stored.
+ * partition of a replicated stream (storage/jetstream-partition.ts). Positions order the messages; a range
+ * is committed once it is stored. Reads may be synchronous (the spool's files) or asynchronous (a network log).
  */
 export interface IngestLog {
   onAppend(fn: () => void): () => void;
-  read(maxBytes: number): SpoolBatch;
-  reread(range: Pick<SpoolBatch, 'start' | 'end' | 'bytes'>): SpoolBatch;
+  read(maxBytes: number): SpoolBatch | Promise<SpoolBatch>;
+  reread(range: Pick<SpoolBatch, 'start' | 'end' | 'bytes'>): SpoolBatch | Promise<SpoolBatch>;
   commit(range: SpoolBatch): void;
   readonly depthCount: number;
   readonly depthBytes: number;
@@ -253,8 +254,8 @@ export function createIngest(deps: IngestDeps): Ingest {
 
   /** A batch read but not accepted because the transaction failed: accepted again before anything newer. */
   let unaccepted: SpoolBatch | null = null;
-  function accept(maxBytes: number): boolean {
-    const batch = unaccepted ?? spool.read(maxBytes);
+  async function accept(maxBytes: number): Promise<boolean> {
+    const batch = unaccepted ?? (await spool.read(maxBytes));
     if (batch.entries.length === 0) return false;
     unaccepted = batch;
     const p = prepare(batch);
@@ -345,7 +346,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       const points: string[] = [];
       const metas: PointMeta[] = [];
       for (let q = head; ; ) {
-        const p = prepare(spool.reread(q.range));
+        const p = prepare(await spool.reread(q.range));
         for (const line of p.points) points.push(line);
         metas.push(metaOf(p));
         const next = queue[n];
@@ -369,8 +370,8 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   /** Dead letters for the points InfluxDB refused, found again (by their line) among the range's messages. */
-  function refusedLetters(range: Range, lines: Set<string>): DeadLetter[] {
-    const p = prepare(spool.reread(range));
+  async function refusedLetters(range: Range, lines: Set<string>): Promise<DeadLetter[]> {
+    const p = prepare(await spool.reread(range));
     return p.points.flatMap((line, i) => {
       if (!lines.has(line)) return [];
       const { entry, index, item } = p.origin[i]!;
@@ -382,7 +383,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     const w = await nextWrite();
     if (!w) return false;
     const refused = new Set(await write(w.points));
-    if (refused.size) deadLetters.add(refusedLetters(w.range, new Set([...refused].map((i) => w.points[i]!))));
+    if (refused.size) deadLetters.add(await refusedLetters(w.range, new Set([...refused].map((i) => w.points[i]!))));
     spool.commit({ ...w.range, entries: [] });
     for (const q of queue.splice(0, w.items)) if (q.text !== null) queuedBytes -= q.bytes;
     inWrite = 0;
@@ -416,7 +417,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     while (!stopping) {
       try {
         const t0 = performance.now();
-        if (accept(sliceBytes)) {
+        if (await accept(sliceBytes)) {
           // Keep a slice near SLICE_MS whatever a message costs (zod, rules, GC).
           const ms = performance.now() - t0;
           if (ms > SLICE_MS) sliceBytes = Math.max(SLICE_MIN_BYTES, sliceBytes >> 1);
