@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startNatsServer, type NatsTestServer } from '../../bench/nats-server.js';
 import { createMetrics } from '../../common/metrics.js';
@@ -44,8 +45,8 @@ afterAll(async () => {
 const realInflux = (database: string) =>
   InfluxStore.open({ url: inject('influxUrl'), username: inject('influxUsername') || undefined, password: inject('influxPassword') || undefined, database }, quietLog);
 
-async function streamMessages(stream: string): Promise<number> {
-  const nc = await connect({ servers: server.url });
+async function streamMessages(stream: string, url = server.url): Promise<number> {
+  const nc = await connect({ servers: url });
   try {
     return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
   } finally {
@@ -150,3 +151,49 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('JetStream partition log', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('counts what waits, and a trim that fails (NATS away) is logged and done by the next commit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-jsp-trim-'));
+    const own = await startNatsServer(dir);
+    cleanups.push(async () => {
+      await own.kill();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const logged: { msg: string; partition?: number }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string }) });
+    const log = await JetStreamLog.open({ servers: own.url, stream: 'TRIM', subjectPrefix: 'se.ingest.trim', partitions: 1, nodeId: 'node-a', maxPendingBytes: 1 << 20, log: quietLog });
+    cleanups.push(() => log.close());
+    const part = await JetStreamPartitionLog.open({ log, partition: 0, logger });
+    cleanups.push(() => part.close());
+    const appendOne = (i: number) => log.append({ qos: 1, topic: 'se/v1/elevator/E1/status', sender: 'gw-1', receivedAt: T0 + i, payload: Buffer.from(JSON.stringify(status(`s${i}`, T0 + i))) }, 'E1');
+    for (let i = 0; i < 3; i++) await appendOne(i); // three batches
+    await waitFor(async () => part.depthCount, (d) => d === 1, 5_000); // known to wait, not read yet
+
+    const b1 = await part.read(1); // at least one whole batch
+    expect(b1.entries.map((e) => e.off)).toEqual([0]);
+    expect(b1.end).toEqual({ seg: b1.entries[0]!.seg, off: 1 });
+    expect(part.depthCount).toBe(2);
+    expect(part.depthBytes).toBe(b1.bytes);
+
+    await own.kill();
+    part.commit(b1);
+    await waitFor(async () => part.trimErrors, (n) => n === 1, 20_000);
+    expect(logged.some((l) => /trimming stored batches failed/.test(l.msg))).toBe(true);
+    expect(part.depthCount).toBe(1); // committed: only the unread batches wait
+
+    await own.restart();
+    await waitFor(() => log.lastSeq(0).then(() => true, () => false), (up) => up, 30_000);
+    const b2 = await part.read(1);
+    expect(b2.start).toEqual(b1.end);
+    expect(await part.reread(b2)).toMatchObject({ start: b2.start, end: b2.end, bytes: b2.bytes, entries: b2.entries });
+    part.commit(b2); // trims through b2: b1's batch too
+    await waitFor(() => streamMessages('TRIM', own.url), (m) => m === 1, 20_000);
+    await expect(part.reread(b1)).rejects.toThrow(/cannot re-read batches \d+\.\.\d+, committed \(trimmed\) through \d+/);
+  });
+});
