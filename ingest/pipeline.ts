@@ -31,6 +31,7 @@ import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import { DEDUP_CHANNELS, Dedup } from './dedup.js';
 import { PointSlots, type Reassigned } from './point-slots.js';
 import { Listeners } from '../domain/listeners.js';
+import { LostClaimError } from '../storage/claims.js';
 
 /**
  * The durable log the pipeline reads: the file spool (storage/spool.ts) in one process; in a cluster, one
@@ -61,6 +62,11 @@ export interface IngestDeps {
    * node checks there that it still holds the partition (a claim epoch), so a node that lost it commits nothing.
    */
   fence?: () => void;
+  /**
+   * The fence refused a commit (LostClaimError): the accept stage stops for good instead of retrying, since this
+   * node no longer holds the partition; batches accepted before are still stored until stop(). Called once.
+   */
+  onFenced?: (err: LostClaimError) => void;
   store: InfluxStore;
   registry: Registry;
   db: Db;
@@ -426,6 +432,12 @@ export function createIngest(deps: IngestDeps): Ingest {
           continue;
         }
       } catch (e) {
+        if (e instanceof LostClaimError) {
+          // Retrying cannot succeed: another node owns the partition (or will), and redoes the batch.
+          log.warn({ err: e.message, partition: e.partition, epoch: e.epoch }, 'accept fenced: this node lost the partition; its accept stage stops');
+          deps.onFenced?.(e);
+          return;
+        }
         // A SQLite error (disk full): nothing of the batch was accepted; it is accepted again first.
         log.error({ err: e }, 'accepting from the spool failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
