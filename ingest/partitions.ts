@@ -57,7 +57,7 @@ export class PartitionRunner {
     if (this.timer || this.closed) return;
     const beat = () => {
       // a heartbeat still opening pipelines is not overtaken by the next
-      if (!this.ticking) void this.tick();
+      if (!this.ticking) this.tick().catch((err) => this.opts.logger.error({ err }, 'cluster: a heartbeat failed to update the partitions processed here'));
     };
     this.timer = setInterval(beat, this.opts.heartbeatMs);
     beat();
@@ -130,10 +130,10 @@ export class PartitionRunner {
       fence: () => claims.fence(p, epoch),
       onFenced: () => {
         this.fenced += 1;
-        void this.serial(async () => {
+        this.serial(async () => {
           const r = this.running.get(p);
           if (r?.ingest === ingest) await this.stopPartition(p, r);
-        });
+        }).catch((err) => logger.error({ err, partition: p }, 'cluster: stopping a fenced partition failed'));
       },
     });
     try {

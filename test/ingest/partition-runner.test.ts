@@ -243,5 +243,20 @@ for (const backend of BACKENDS) {
       await b.runner.stop({ release: true });
       expect(owners()).toEqual([null, null, null, null]);
     });
+
+    it('start() heartbeats on its own: two nodes share the partitions, and a clean stop hands them over at once', async () => {
+      const { a, b, owners } = await twoNodes(backend, cleanups);
+      a.runner.start();
+      await waitFor(async () => a.runner.partitions.length, (l) => l === P, 20_000);
+      b.runner.start();
+      await waitFor(async () => [a.runner.partitions.length, b.runner.partitions.length].join(), (l) => l === '2,2', 20_000);
+      // released, not left to expire: the clock is frozen, so only the release can move them
+      await a.runner.stop({ release: true });
+      await waitFor(async () => b.runner.partitions.length, (l) => l === P, 20_000);
+      expect(owners()).toEqual(['node-b', 'node-b', 'node-b', 'node-b']);
+      await b.runner.stop({ release: true });
+      expect(owners()).toEqual([null, null, null, null]);
+      expect(b.runner.partitions).toEqual([]);
+    });
   });
 }
