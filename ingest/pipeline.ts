@@ -58,7 +58,7 @@ export interface IngestDeps {
   /** the accept position's name: one per log (a cluster node keeps one per partition it processes) */
   positionName?: string;
   /**
-   * Runs inside the accept transaction just before it commits: throwing rolls the batch back. A cluster
+   * Runs first inside the accept transaction, before any rule: throwing rolls the batch back. A cluster
    * node checks there that it still holds the partition (a claim epoch), so a node that lost it commits nothing.
    */
   fence?: () => void;
@@ -250,12 +250,15 @@ export function createIngest(deps: IngestDeps): Ingest {
   // Rules, dead letters, seen ids and the accept position commit together: a
   // crash before the commit accepts the batch again, after it never again.
   const acceptTx = db.transaction((p: Prepared, end: SpoolPosition) => {
+    // First: a node that lost the partition runs no rule at all (rules keep state in memory too, which a
+    // rollback would not undo); on PostgreSQL the claim row stays locked until the commit, so no takeover
+    // can commit in between.
+    deps.fence?.();
     deadLetters.add(p.letters);
     dedup.remember(p.seenKeys, Date.now());
     slots.remember(p.reassigned, Date.now());
     if (p.accepted.length) listeners.emit(p.accepted);
     if (comparePositions(end, acceptedUpTo) > 0) savePosition.run(positionName, end.seg, end.off);
-    deps.fence?.();
   });
 
   /** A batch read but not accepted because the transaction failed: accepted again before anything newer. */
