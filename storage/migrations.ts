@@ -24,6 +24,11 @@ const ready = new WeakSet<Db>();
 /** PostgreSQL advisory lock key under which the history table is created and each step applied */
 const MIGRATION_LOCK = 0x5e_0001;
 
+/** Runs DDL written in the SQLite subset (storage/db.ts) on either backend: what a code step uses too. */
+export function execDdl(db: Db, sql: string): void {
+  db.exec(db.dialect === 'postgres' ? toPgDdl(sql) : sql);
+}
+
 /** Whether the database has a migration history at all (a new database has none). */
 export function hasMigrations(db: Db): boolean {
   return db.dialect === 'postgres'
@@ -41,7 +46,7 @@ function ensureTable(db: Db): void {
     // (one fails on the catalog's unique index), so one creates it under the migrations' lock, the others wait.
     db.transaction(() => {
       db.prepare('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK);
-      db.exec(toPgDdl(ddl));
+      execDdl(db, ddl);
     })();
   } else db.exec(ddl);
   ready.add(db);
@@ -67,7 +72,7 @@ export function migrate(db: Db, owner: string, steps: readonly Migration[]): voi
         db.prepare('SELECT pg_advisory_xact_lock(?)').get(MIGRATION_LOCK);
         if (current() >= step.version) return;
       }
-      if (typeof step.up === 'string') db.exec(db.dialect === 'postgres' ? toPgDdl(step.up) : step.up);
+      if (typeof step.up === 'string') execDdl(db, step.up);
       else step.up(db);
       record.run(owner, step.version, step.name, Date.now());
     })();

@@ -1,7 +1,6 @@
 // PostgreSQL behind the synchronous Db API (storage/db.ts). The connection
 // lives in a worker thread (storage/pg-worker.ts); each call blocks this
-// thread until the worker answers (synckit: a shared buffer and
-// Atomics.wait), which costs about 0.1 ms on loopback. That keeps one code
+// thread until the worker answers (a shared flag and Atomics.wait), which costs about 0.1 ms on loopback. That keeps one code
 // path for both backends and keeps a transaction a synchronous unit that
 // nothing can interleave with. Every statement has a deadline (PostgreSQL's
 // statement_timeout, and a wait limit here a little beyond it).
@@ -253,10 +252,15 @@ export class PgDb implements Db {
   }
 
   query(text: string, values: unknown[], name?: string) {
+    return this.send({ op: 'query', conn: this.conn, text, values, name }, text);
+  }
+
+  /** One request with the deferred BEGIN/SAVEPOINTs before it; a refusal becomes a DbError naming the statement. */
+  private send(req: Extract<Request, { op: 'query' | 'exec' }>, sql: string): PgResponse & { ok: true } {
     if (this.closed) throw new DbError('the database connection is closed');
     this.sent++;
-    const r = this.fn({ op: 'query', conn: this.conn, text, values, name, pre: this.takePending() });
-    if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${text.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
+    const r = this.fn({ ...req, pre: this.takePending() });
+    if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${sql.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
     return r;
   }
 
@@ -269,10 +273,7 @@ export class PgDb implements Db {
   }
 
   exec(sql: string): void {
-    if (this.closed) throw new DbError('the database connection is closed');
-    this.sent++;
-    const r = this.fn({ op: 'exec', conn: this.conn, sql, pre: this.takePending() });
-    if (!r.ok) throw new DbError(`PostgreSQL: ${r.message} (in: ${sql.replace(/\s+/g, ' ').slice(0, 120)})`, r.code);
+    this.send({ op: 'exec', conn: this.conn, sql }, sql);
   }
 
   get inTransaction(): boolean {

@@ -4,8 +4,8 @@
 // both, by policy — ranked, with the criteria it failed and its scorecard as
 // evidence. A generated list is a frozen snapshot in the database: new data never
 // changes it; generating again for the same period makes a new version.
-import { toPgDdl, type Db } from '../storage/db.js';
-import { migrate, type Migration } from '../storage/migrations.js';
+import type { Db } from '../storage/db.js';
+import { execDdl, migrate, type Migration } from '../storage/migrations.js';
 import { shownBeside } from '../domain/figures.js';
 import { addDays, cstDate, cstMidnight } from '../domain/time.js';
 import { sorting, type SortOf } from '../storage/sort.js';
@@ -115,8 +115,7 @@ const MIGRATIONS: Migration[] = [
     name: 'listed units counted when saved',
     // The list page showed json_array_length(units), which PostgreSQL spells differently: the count is kept at save instead.
     up: (db) => {
-      const ddl = 'ALTER TABLE interview_lists ADD COLUMN listed INTEGER';
-      db.exec(db.dialect === 'postgres' ? toPgDdl(ddl) : ddl);
+      execDdl(db, 'ALTER TABLE interview_lists ADD COLUMN listed INTEGER');
       const set = db.prepare('UPDATE interview_lists SET listed = ? WHERE id = ?');
       for (const r of db.prepare('SELECT id, units FROM interview_lists').all() as { id: number; units: string }[]) set.run((JSON.parse(r.units) as unknown[]).length, r.id);
     },
