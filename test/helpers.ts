@@ -10,6 +10,7 @@ import pino from 'pino';
 import { inject } from 'vitest';
 import { freePort } from '../bench/free-port.js';
 import { loadConfig } from '../service/config.js';
+import { InfluxStore } from '../storage/influx.js';
 import { startLocalInflux } from '../storage/influxd.js';
 import { startService, type Service } from '../service/service.js';
 
@@ -49,6 +50,10 @@ export async function startTestService(extra: Record<string, string> = {}, env =
     },
   };
 }
+
+/** A store on the suite's InfluxDB (with its credentials), for tests that run the pipeline without a service. */
+export const suiteInflux = (database: string) =>
+  InfluxStore.open({ url: inject('influxUrl'), username: inject('influxUsername') || undefined, password: inject('influxPassword') || undefined, database }, quietLog);
 
 /** The suite's InfluxDB credentials as an HTTP header, for tests that talk to InfluxDB directly. */
 export const influxAuth = (): Record<string, string> =>

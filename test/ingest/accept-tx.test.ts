@@ -47,6 +47,8 @@ function failingPositionOnce(db: Db): Db {
   });
 }
 
+const openSpool = (dir: string) => Spool.open({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, fsync: 'none', log: quietLog });
+
 /** A rule's effect, kept by the test in its own table: one row per accepted object. */
 function effects(db: Db) {
   migrate(db, 'test/effects', [{ version: 1, name: 'effects', up: 'CREATE TABLE effects (n INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, id TEXT NOT NULL)' }]);
@@ -64,18 +66,24 @@ for (const backend of BACKENDS) {
       for (const c of cleanups.splice(0).reverse()) await c();
     });
 
-    it('a listener that fails loses only its own writes for the batch, logged; the rest commits and the stage goes on', async () => {
+    /** A database with one unit and elevator, a spool directory, and an InfluxDB that is never reachable (nothing is stored: a restart reads the whole spool again). */
+    async function world() {
       const db = await openTestDb(backend, cleanups);
       const dir = mkdtempSync(join(tmpdir(), 'se-accept-'));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const registry = new Registry(db, quietLog);
       registry.units.put({ id: 'U1', name: '维保一' });
       registry.elevators.put({ code: 'E1', address: '中山路 1 号', district: '鼓楼区', userUnit: '物业', maintenanceUnit: 'U1' });
+      const store = InfluxStore.open({ url: 'http://127.0.0.1:9', database: 'none' }, quietLog);
+      return { db, dir, registry, store };
+    }
+
+    it('a listener that fails loses only its own writes for the batch, logged; the rest commits and the stage goes on', async () => {
+      const { db, dir, registry, store } = await world();
       const fx = effects(db);
       const logged: { msg: string }[] = [];
       const log = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string }) });
-      const spool = Spool.open({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, fsync: 'none', log: quietLog });
-      const store = InfluxStore.open({ url: 'http://127.0.0.1:9', database: 'none' }, quietLog);
+      const spool = openSpool(dir);
       const ingest = createIngest({ spool, store, registry, db, deadLetters: new DeadLetters(db, 100), dedup: new Dedup(db), metrics: createMetrics(), log });
       // a rule that writes and then throws
       ingest.onAccepted((items) => {
@@ -103,15 +111,9 @@ for (const backend of BACKENDS) {
     });
 
     it('commits nothing while the fence refuses (a lost partition claim), and the batch once when it allows', async () => {
-      const db = await openTestDb(backend, cleanups);
-      const dir = mkdtempSync(join(tmpdir(), 'se-accept-'));
-      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      const registry = new Registry(db, quietLog);
-      registry.units.put({ id: 'U1', name: '维保一' });
-      registry.elevators.put({ code: 'E1', address: '中山路 1 号', district: '鼓楼区', userUnit: '物业', maintenanceUnit: 'U1' });
+      const { db, dir, registry, store } = await world();
       const fx = effects(db);
-      const spool = Spool.open({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, fsync: 'none', log: quietLog });
-      const store = InfluxStore.open({ url: 'http://127.0.0.1:9', database: 'none' }, quietLog);
+      const spool = openSpool(dir);
       let owned = false;
       let refused = 0;
       const ingest = createIngest({
@@ -141,19 +143,12 @@ for (const backend of BACKENDS) {
     });
 
     it('commits effects, dead letters, seen ids and position once; a failure before the commit rolls the batch back whole', async () => {
-      const db = await openTestDb(backend, cleanups);
-      const dir = mkdtempSync(join(tmpdir(), 'se-accept-'));
-      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      const registry = new Registry(db, quietLog);
-      registry.units.put({ id: 'U1', name: '维保一' });
-      registry.elevators.put({ code: 'E1', address: '中山路 1 号', district: '鼓楼区', userUnit: '物业', maintenanceUnit: 'U1' });
+      const { db, dir, registry, store } = await world();
       const deadLetters = new DeadLetters(db, 1000);
       const dedup = new Dedup(db);
       const fx = effects(db);
-      // InfluxDB is never reachable here: nothing is stored, so a restart reads the whole spool again.
-      const store = InfluxStore.open({ url: 'http://127.0.0.1:9', database: 'none' }, quietLog);
       const open = (ingestDb = db) => {
-        const spool = Spool.open({ dir: join(dir, 'spool'), maxBytes: 64 * 1024 * 1024, fsync: 'none', log: quietLog });
+        const spool = openSpool(dir);
         const ingest = createIngest({ spool, store, registry, db: ingestDb, deadLetters, dedup, metrics: createMetrics(), log: quietLog });
         return { spool, ingest };
       };

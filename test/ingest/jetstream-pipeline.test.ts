@@ -8,11 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startNatsServer, type NatsTestServer } from '../../bench/nats-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startNatsServer } from '../../bench/nats-server.js';
 import { createMetrics } from '../../common/metrics.js';
 import { DeadLetters } from '../../ingest/dead-letters.js';
 import { Dedup } from '../../ingest/dedup.js';
@@ -24,35 +22,16 @@ import { InfluxStore } from '../../storage/influx.js';
 import { JetStreamLog } from '../../storage/jetstream-log.js';
 import { JetStreamPartitionLog } from '../../storage/jetstream-partition.js';
 import { BACKENDS, openTestDb } from '../db.js';
-import { count, quietLog, status, waitFor } from '../helpers.js';
+import { count, quietLog, status, suiteInflux, waitFor } from '../helpers.js';
+import { natsServerForFile, streamMessages } from '../nats.js';
 
 const P = 4;
 const ELEVATORS = ['E1', 'E2', 'E3', 'E4', 'E5', 'E6'];
 const GATEWAYS = ['gw-1', 'gw-2', 'gw-3'];
 const T0 = Date.now() - 3 * 3600_000;
 
-let server: NatsTestServer;
-let natsDir: string;
-beforeAll(async () => {
-  natsDir = mkdtempSync(join(tmpdir(), 'se-jsp-'));
-  server = await startNatsServer(natsDir);
-});
-afterAll(async () => {
-  await server?.kill();
-  rmSync(natsDir, { recursive: true, force: true });
-});
+const nats = natsServerForFile('se-jsp-');
 
-const realInflux = (database: string) =>
-  InfluxStore.open({ url: inject('influxUrl'), username: inject('influxUsername') || undefined, password: inject('influxPassword') || undefined, database }, quietLog);
-
-async function streamMessages(stream: string, url = server.url): Promise<number> {
-  const nc = await connect({ servers: url });
-  try {
-    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
-  } finally {
-    await nc.close();
-  }
-}
 
 /** What one cluster node runs for the partitions it holds: a pipeline per partition, its accept position `p<N>`. */
 async function openPipelines(log: JetStreamLog, db: Db, registry: Registry, store: InfluxStore, accepted: Map<string, number>, cleanups: (() => unknown)[], queueBytesMax?: number) {
@@ -89,9 +68,9 @@ for (const backend of BACKENDS) {
       registry.units.put({ id: 'U1', name: '维保一' });
       for (const code of ELEVATORS) registry.elevators.put({ code, address: `中山路 ${code}`, district: '鼓楼区', userUnit: '物业', maintenanceUnit: 'U1' });
       const stream = `JSP_${randomBytes(4).toString('hex')}`;
-      const log = await JetStreamLog.open({ servers: server.url, stream, subjectPrefix: `se.ingest.${stream}`, partitions: P, nodeId: 'node-a', maxPendingBytes: 16 << 20, log: quietLog });
+      const log = await JetStreamLog.open({ servers: nats().url, stream, subjectPrefix: `se.ingest.${stream}`, partitions: P, nodeId: 'node-a', maxPendingBytes: 16 << 20, log: quietLog });
       cleanups.push(() => log.close());
-      const store = realInflux(`t_${randomBytes(4).toString('hex')}`);
+      const store = suiteInflux(`t_${randomBytes(4).toString('hex')}`);
       cleanups.push(() => store.close());
 
       // status keyed by elevator, records by sender: both spread over the partitions
@@ -123,7 +102,7 @@ for (const backend of BACKENDS) {
       const first = await openPipelines(log, db, registry, store, accepted, cleanups, 1);
       await waitFor(async () => accepted.size, (s) => s === 2_060, 20_000);
       await waitFor(stored, (s) => s === 2_060, 20_000);
-      await waitFor(() => streamMessages(stream), (m) => m === 0, 20_000);
+      await waitFor(() => streamMessages(nats().url, stream), (m) => m === 0, 20_000);
       expect(first.parts.reduce((a, p) => a + p.depthCount, 0)).toBe(0);
       expect(first.parts.reduce((a, p) => a + p.rereads, 0)).toBeGreaterThan(0);
       await first.close();
@@ -137,12 +116,12 @@ for (const backend of BACKENDS) {
       await waitFor(async () => accepted.size, (s) => s === 2_390, 20_000);
       await second.close();
       expect(total()).toBe(2_390);
-      expect(await streamMessages(stream)).toBeGreaterThan(0);
+      expect(await streamMessages(nats().url, stream)).toBeGreaterThan(0);
 
       // 3. Reopened over the same stream and database: those are stored and trimmed, nothing is accepted again.
       const third = await openPipelines(log, db, registry, store, accepted, cleanups);
       await waitFor(stored, (s) => s === 2_390, 20_000);
-      await waitFor(() => streamMessages(stream), (m) => m === 0, 20_000);
+      await waitFor(() => streamMessages(nats().url, stream), (m) => m === 0, 20_000);
       await third.close();
       expect(total()).toBe(2_390);
       expect([...accepted.values()].every((c) => c === 1)).toBe(true);
@@ -193,7 +172,7 @@ describe('JetStream partition log', () => {
     expect(b2.start).toEqual(b1.end);
     expect(await part.reread(b2)).toMatchObject({ start: b2.start, end: b2.end, bytes: b2.bytes, entries: b2.entries });
     part.commit(b2); // trims through b2: b1's batch too
-    await waitFor(() => streamMessages('TRIM', own.url), (m) => m === 1, 20_000);
+    await waitFor(() => streamMessages(own.url, 'TRIM'), (m) => m === 1, 20_000);
     await expect(part.reread(b1)).rejects.toThrow(/cannot re-read batches \d+\.\.\d+, committed \(trimmed\) through \d+/);
   });
 });

@@ -13,8 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startNatsServer, type NatsTestServer } from '../../bench/nats-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../common/metrics.js';
 import { DeadLetters } from '../../ingest/dead-letters.js';
 import { Dedup } from '../../ingest/dedup.js';
@@ -23,10 +22,10 @@ import { PointSlots } from '../../ingest/point-slots.js';
 import { Registry } from '../../registry/registry.js';
 import { Claims, LostClaimError } from '../../storage/claims.js';
 import { openDb, type Db } from '../../storage/db.js';
-import { InfluxStore } from '../../storage/influx.js';
 import { JetStreamLog } from '../../storage/jetstream-log.js';
 import { BACKENDS, freshPostgresUrl, type Backend } from '../db.js';
-import { count, quietLog, status, waitFor } from '../helpers.js';
+import { count, quietLog, status, suiteInflux, waitFor } from '../helpers.js';
+import { natsServerForFile } from '../nats.js';
 
 const P = 4;
 const LEASE_MS = 1000;
@@ -34,16 +33,7 @@ const ELEVATORS = Array.from({ length: 12 }, (_, i) => `E${i + 1}`);
 const GATEWAYS = ['gw-1', 'gw-2', 'gw-3'];
 const T0 = Date.now() - 3 * 3600_000;
 
-let server: NatsTestServer;
-let natsDir: string;
-beforeAll(async () => {
-  natsDir = mkdtempSync(join(tmpdir(), 'se-runner-'));
-  server = await startNatsServer(natsDir);
-});
-afterAll(async () => {
-  await server?.kill();
-  rmSync(natsDir, { recursive: true, force: true });
-});
+const nats = natsServerForFile('se-runner-');
 
 /** Two connections to one new database: each node has its own, as on two machines. */
 async function sharedState(backend: Backend, cleanups: (() => unknown)[]): Promise<[Db, Db]> {
@@ -87,9 +77,9 @@ async function twoNodes(backend: Backend, cleanups: (() => unknown)[]) {
 
   async function node(nodeId: string, db: Db, registry: Registry) {
     const claims = new Claims(db, { nodeId, partitions: P, leaseMs: LEASE_MS, now: () => clock.now });
-    const log = await JetStreamLog.open({ servers: server.url, stream, subjectPrefix: `se.ingest.${stream}`, partitions: P, nodeId, maxPendingBytes: 16 << 20, log: quietLog });
+    const log = await JetStreamLog.open({ servers: nats().url, stream, subjectPrefix: `se.ingest.${stream}`, partitions: P, nodeId, maxPendingBytes: 16 << 20, log: quietLog });
     cleanups.push(() => log.close());
-    const store = InfluxStore.open({ url: inject('influxUrl'), username: inject('influxUsername') || undefined, password: inject('influxPassword') || undefined, database }, quietLog);
+    const store = suiteInflux(database);
     cleanups.push(() => store.close());
     const record = db.prepare('INSERT INTO accepted_ids (id, node, part) VALUES (?, ?, ?)');
     const ingestDeps = { registry, db, store, deadLetters: new DeadLetters(db, 1000), dedup: new Dedup(db), slots: new PointSlots(db), metrics: createMetrics(), log: quietLog };

@@ -5,13 +5,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsTestServer } from '../../bench/nats-server.js';
 import { JetStreamLog, LogFullError, partitionOf, type JetStreamLogOptions, type LogEntry } from '../../storage/jetstream-log.js';
 import { SpoolFullError } from '../../storage/spool.js';
 import { quietLog, waitFor } from '../helpers.js';
+import { streamMessages } from '../nats.js';
 
 const dirs: string[] = [];
 const servers: NatsTestServer[] = [];
@@ -67,14 +66,6 @@ async function readAll(log: JetStreamLog): Promise<LogEntry[][]> {
   return out;
 }
 
-async function streamMessages(url: string, stream: string): Promise<number> {
-  const nc = await connect({ servers: url });
-  try {
-    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
-  } finally {
-    await nc.close();
-  }
-}
 
 describe('JetStream cluster log', () => {
   it('10,000 appends from 100 concurrent gateways all resolve, read back exactly once and in order per partition, group-committed', async () => {
