@@ -214,9 +214,11 @@ describe('a three-server NATS cluster on loopback', () => {
 
     // read everything back through one survivor alone
     const reader = await client(survivors[1]!.url, cluster);
-    const rjsm = await jetstreamManager(reader);
-    expect((await rjsm.streams.info('INGEST')).state.messages).toBe(total);
-    // ordered, from the first message; creating it needs the meta leader, which may still be being elected if it was the killed one
+    // the account info behind jetstreamManager() and creating a consumer need the meta leader, which may still be
+    // being elected if it was on the killed server: asked again until it answers
+    const rjsm = await retrying(() => jetstreamManager(reader, { timeout: 2000 }), 20_000);
+    expect((await retrying(() => rjsm.streams.info('INGEST'), 20_000)).state.messages).toBe(total);
+    // ordered, from the first message
     const consumer = await retrying(() => jetstream(reader).consumers.get('INGEST'), 20_000);
     const seen: number[] = [];
     for await (const m of await consumer.fetch({ max_messages: total, expires: 10_000 })) seen.push((m.json() as { i: number }).i);
