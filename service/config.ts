@@ -40,6 +40,14 @@ export const ENV = {
   POSTGRES_LOCAL_PORT: port.default(5433).describe('Port of the project-local PostgreSQL (127.0.0.1 only)'),
   POSTGRES_AUTO_INSTALL: bool.default(true).describe('Install Debian\'s postgresql package when it is missing (root only)'),
   DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000).describe('Longest a PostgreSQL statement of the service may run (statement_timeout) and a connection attempt may take; the service waits for its statements, so keep it short (scorecards run on their own connection with 30 s)'),
+  NATS_URL: z.string().regex(/^nats:\/\/[^,\s]+(\s*,\s*nats:\/\/[^,\s]+)*$/, 'one or more nats://host:port URLs, separated by commas').optional()
+    .describe('Cluster mode: the NATS servers (nats://host:port, comma-separated) whose JetStream stream is the ingest log; needs DATABASE_URL (or POSTGRES_LOCAL). Unset: one process with the file spool'),
+  NATS_USER: opt.describe('NATS user name, when the servers require one'),
+  NATS_PASSWORD: opt.describe('NATS password'),
+  NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe('Replicas of the ingest stream when this node creates it (3 in a three-server NATS cluster)'),
+  CLUSTER_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16).describe('Partitions of the ingest stream, fixed when it is created: each is processed by one node at a time, so this caps the nodes that share the work'),
+  CLUSTER_NODE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - (at most 64)').optional().describe('This node\'s id in the cluster (default: host name and process id)'),
+  CLUSTER_LEASE_MS: z.coerce.number().int().min(1000).max(120_000).default(6000).describe('How long a node\'s claim on a partition (and on leadership) lasts without a heartbeat (every third of it): a dead node\'s partitions move after about this long'),
   INFLUX_URL: opt.describe('External InfluxDB (1.8+, 2.x, 3.x; or 1.x). Unset: start a project-local influxd'),
   INFLUX_DATABASE: z.string().default('se_monitor').describe('Database (1.x) or bucket (2.x/3.x)'),
   INFLUX_TOKEN: opt.describe('API token (2.x/3.x)'),
@@ -97,6 +105,9 @@ export const ENV = {
 const schema = z.object(ENV);
 export type Config = z.infer<typeof schema> & { dataDir: string };
 
+/** The NATS servers of NATS_URL, or null in one-process mode. */
+export const natsServers = (c: Pick<Config, 'NATS_URL'>): string[] | null => (c.NATS_URL ? c.NATS_URL.split(',').map((u) => u.trim()) : null);
+
 /** Bad settings at start-up: never an HTTP answer, so the default 500. */
 export class ConfigError extends AppError {}
 
@@ -111,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.INGEST_QUEUE_POINTS) throw new ConfigError('invalid configuration:\n  INGEST_QUEUE_POINTS is no longer read: the in-memory queue is bounded in bytes by INGEST_QUEUE_BYTES (default 16 MiB); remove it');
   if (r.data.GAS_LEVEL2_LEL <= r.data.GAS_LEVEL1_LEL) throw new ConfigError(`invalid configuration:\n  GAS_LEVEL2_LEL=${r.data.GAS_LEVEL2_LEL} must be above GAS_LEVEL1_LEL=${r.data.GAS_LEVEL1_LEL}`);
   if (r.data.POSTGRES_LOCAL && r.data.DATABASE_URL) throw new ConfigError('invalid configuration:\n  DATABASE_URL and POSTGRES_LOCAL exclude each other: DATABASE_URL uses an existing PostgreSQL, POSTGRES_LOCAL starts one in DATA_DIR/postgres');
+  if (r.data.NATS_URL && !r.data.DATABASE_URL && !r.data.POSTGRES_LOCAL) throw new ConfigError('invalid configuration:\n  NATS_URL (cluster mode) needs shared state: set DATABASE_URL to the PostgreSQL every node uses (SQLite is one machine\'s file)');
   if (Boolean(r.data.MQTT_TLS_CERT) !== Boolean(r.data.MQTT_TLS_KEY)) throw new ConfigError('invalid configuration:\n  MQTT_TLS_CERT and MQTT_TLS_KEY must be set together');
   return { ...r.data, dataDir: resolve(r.data.DATA_DIR) };
 }

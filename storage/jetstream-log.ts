@@ -36,6 +36,9 @@ export const SUBJECT_PREFIX = 'se.ingest';
 
 export interface JetStreamLogOptions {
   servers: string | string[];
+  /** NATS user and password, when the servers require them */
+  user?: string | undefined;
+  pass?: string | undefined;
   stream?: string;
   /** partition p is subject `<prefix>.<p>`; default se.ingest */
   subjectPrefix?: string;
@@ -154,6 +157,7 @@ export class JetStreamLog {
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1) throw new Error(`partitions must be a positive integer, got ${opts.partitions}`);
     const nc = await connect({
       servers: opts.servers,
+      ...(opts.user !== undefined ? { user: opts.user, pass: opts.pass } : {}),
       name: `se-monitor ${opts.nodeId}`,
       timeout: 5_000,
       // A NATS server restarting or failing over must not end the connection: appends wait (bounded) and retry.
@@ -214,6 +218,11 @@ export class JetStreamLog {
     if (span * 1e6 >= windowNanos) {
       throw new Error(`publish attempts span up to ${span} ms but the stream's duplicate window is ${windowNanos / 1e6} ms: a retried batch could be stored twice; use fewer attempts or a shorter publish timeout`);
     }
+  }
+
+  /** The node's NATS connection, shared with the cluster's bus (storage/nats-bus.ts). */
+  get connection(): NatsConnection {
+    return this.nc;
   }
 
   subjectOf(p: number): string {
