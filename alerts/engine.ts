@@ -25,6 +25,12 @@ export interface AlertEngineOptions {
   arrivalMs?: number;
   escalation?: EscalationConfig;
   clock?: () => number;
+  /**
+   * Cluster mode: the timed rules (silence, rescue arrival, unacknowledged alerts) run only while this returns
+   * true (on the leader), in one transaction that `fenceLeader` checks first; silence is judged by the clocks
+   * every node writes to the shared state. Unset: one process, every check runs here.
+   */
+  cluster?: { leader: () => boolean; fenceLeader: () => void };
 }
 
 /** What the engine knows of equipment liveness, for read APIs (the dashboard): no copy of the state. */
@@ -36,7 +42,12 @@ export interface EquipmentLiveness {
 }
 
 /** `timings`: the rescue timings' owner, for the dashboard's entrapment lists. */
-export type AlertEngine = (() => void) & { liveness: EquipmentLiveness; timings: RescueTimings };
+export type AlertEngine = (() => void) & {
+  liveness: EquipmentLiveness;
+  timings: RescueTimings;
+  /** Drops what the rules keep in memory about equipment this node no longer processes (a partition moved away). */
+  forget(keep: (code: string) => boolean): void;
+};
 
 export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
   const { alerts, log } = deps;
@@ -68,7 +79,8 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
 
   function checkOffline(): void {
     const t = now();
-    for (const s of offline.silent(t)) {
+    if (deps.cluster) offline.flush(); // this node's clocks first, then the cluster's from the shared state
+    for (const s of deps.cluster ? offline.silentShared(t) : offline.silent(t)) {
       if (offlineNow.has(s.key)) continue;
       const [kind, code] = s.key.split(':') as ['elevator' | 'gas_site', string];
       const last = alerts.lastResolved('offline', kind, code);
@@ -83,11 +95,21 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
     offline.flush(2000);
     if (offline.pending) setImmediate(persistSeen);
   }
+  const timed = () => {
+    checkOffline();
+    checkArrivals(now());
+    checkUnacknowledged(now());
+  };
   const timer = setInterval(() => {
     try {
-      checkOffline();
-      checkArrivals(now());
-      checkUnacknowledged(now());
+      const cluster = deps.cluster;
+      if (!cluster) return timed();
+      // Not the leader: only hand this node's clocks to the shared state, where the leader judges silence.
+      if (!cluster.leader()) return persistSeen();
+      deps.db.transaction(() => {
+        cluster.fenceLeader();
+        timed();
+      })();
     } catch (err) {
       log.error({ err }, 'timed checks failed');
     }
@@ -183,5 +205,8 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
     lastSeenAt: (kind, code) => offline.lastSeen(`${kind}:${code}`),
     isOffline: (kind, code) => offlineNow.has(`${kind}:${code}`),
   };
-  return Object.assign(stop, { liveness, timings });
+  const forget = (keep: (code: string) => boolean) => {
+    for (const subject of gasStates.keys()) if (!keep(subject.slice(0, subject.indexOf(':')))) gasStates.delete(subject);
+  };
+  return Object.assign(stop, { liveness, timings, forget });
 }

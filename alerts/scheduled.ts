@@ -110,6 +110,12 @@ export interface SchedulerOptions {
   /** on start, run each rule whose last successful run is older than 24 h (default true) */
   catchUp?: boolean;
   clock?: () => number;
+  /**
+   * Cluster mode: scheduled runs happen only on the leader (checked when a schedule fires), fenced by its
+   * leadership epoch inside the run's transaction; the catch-up runs when a node becomes leader (catchUp()),
+   * not at start. A run asked for over the API runs on the node asked.
+   */
+  cluster?: { leader: () => boolean; fenceLeader: () => void };
 }
 
 interface RunRow { id: number; rule: RuleName; trigger: RunTrigger; started_at: number; duration_ms: number; checked: number; raised: number; resolved: number; still_active: number; error: string | null }
@@ -190,16 +196,20 @@ export class Scheduler {
     };
     for (const name of RULE_NAMES) {
       const expr = this.opts.schedules?.[name];
-      if (expr) this.tasks.set(name, cron.schedule(expr, () => this.run(name, 'schedule'), { timezone: TIMEZONE, name: `rule:${name}`, logger }));
+      if (expr) this.tasks.set(name, cron.schedule(expr, () => (this.opts.cluster && !this.opts.cluster.leader() ? undefined : this.run(name, 'schedule')), { timezone: TIMEZONE, name: `rule:${name}`, logger }));
     }
 
-    if (this.opts.catchUp ?? true) {
-      await ingest.drained(CATCH_UP_DRAIN_MS);
-      for (const name of RULE_NAMES) {
-        if (this.stopped) return;
-        const last = this.lastSuccessAt(name);
-        if (last === null || this.clock() - last > DAY_MS) await this.run(name, 'startup');
-      }
+    if (!this.opts.cluster) await this.catchUp();
+  }
+
+  /** Runs each rule whose last successful run is older than 24 h (missed while down), unless catch-up is off. */
+  async catchUp(): Promise<void> {
+    if (!(this.opts.catchUp ?? true)) return;
+    await this.opts.ingest.drained(CATCH_UP_DRAIN_MS);
+    for (const name of RULE_NAMES) {
+      if (this.stopped || (this.opts.cluster && !this.opts.cluster.leader())) return;
+      const last = this.lastSuccessAt(name);
+      if (last === null || this.clock() - last > DAY_MS) await this.run(name, 'startup');
     }
   }
 
@@ -264,7 +274,7 @@ export class Scheduler {
     let counts = { checked: 0, raised: 0, resolved: 0, stillActive: 0 };
     let error: string | null = null;
     try {
-      ({ error, ...counts } = this.evaluate(rule, startedAt));
+      ({ error, ...counts } = this.evaluate(rule, startedAt, trigger));
     } catch (err) {
       error = (err as Error).message;
     }
@@ -276,7 +286,7 @@ export class Scheduler {
   }
 
   /** One pass over the registry: decide in memory, then write in one transaction. */
-  private evaluate(name: RuleName, now: number) {
+  private evaluate(name: RuleName, now: number, trigger: RunTrigger) {
     if (name === 'unit-rates') return this.opts.unitRates?.reevaluate(now) ?? { checked: 0, raised: 0, resolved: 0, stillActive: 0, error: null };
     const { db, registry, alerts } = this.opts;
     const { alertType, evaluate } = RULES[name];
@@ -312,6 +322,8 @@ export class Scheduler {
     let resolved = 0;
     const failures: string[] = [];
     db.transaction(() => {
+      // A node that stopped leading meanwhile (paused, cut off) commits nothing: the leader runs it.
+      if (trigger !== 'api') this.opts.cluster?.fenceLeader();
       for (const code of unknown) this.sql.known.run(code, now);
       // One failed alert must not undo the others (nor their notifications, already sent on commit of each).
       for (const r of toResolve) {

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { CHANNELS, MAX_PAYLOAD_BYTES, PARTNER_CHANNELS, parseTopic, type Route } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../common/metrics.js';
-import { SpoolFullError, type Spool } from '../storage/spool.js';
+import { SpoolFullError, type IngressLog } from '../storage/spool.js';
 import { SessionSet } from './sessions.js';
 import { MqttWireGuard, type WireLimits, type WireRefusal } from './wire-guard.js';
 
@@ -28,7 +28,7 @@ export interface BrokerOptions {
   allowAnonymous?: boolean;
   limits: WireLimits;
   registry: Registry;
-  spool: Spool;
+  spool: IngressLog;
   metrics: Metrics;
   log: Logger;
 }

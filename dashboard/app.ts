@@ -24,7 +24,7 @@ import { viewRoutes } from './view-routes.js';
 import { startLiveFeeds } from './live-feeds.js';
 import type { Metrics } from '../common/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
-import type { Spool } from '../storage/spool.js';
+import type { IngressLog } from '../storage/spool.js';
 import { authenticator } from './auth.js';
 import { staticRoutes } from './static.js';
 import cookie from '@fastify/cookie';
@@ -37,7 +37,7 @@ import { errorHandler } from './errors.js';
 
 export interface AppDeps {
   registry: Registry;
-  spool: Spool;
+  spool: IngressLog;
   ingest: Ingest;
   store: InfluxStore;
   deadLetters: DeadLetters;
@@ -55,6 +55,8 @@ export interface AppDeps {
   login: { max: number; windowMs: number };
   /** fastify's trustProxy (HTTP_TRUST_PROXY): whose X-Forwarded-* headers to believe */
   trustProxy?: boolean | string[];
+  /** cluster mode: this node's part (partitions owned with their lag, leadership, the nodes), for /healthz and /metrics */
+  cluster?: { health(): Record<string, unknown>; updateMetrics(): void };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -85,11 +87,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       status: ok ? 'ok' : 'degraded',
       influx: { reachable: version !== null, connected, version, writing: connected && deps.ingest.influxUp },
       spool,
+      ...(deps.cluster ? { cluster: deps.cluster.health() } : {}),
     });
   });
   app.get('/metrics', async (_req, reply) => {
     deps.metrics.spoolDepth.set(deps.spool.depthCount);
     deps.metrics.spoolBytes.set(deps.spool.depthBytes);
+    deps.cluster?.updateMetrics();
     return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

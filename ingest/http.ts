@@ -10,14 +10,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { publishDenied } from '../broker/broker.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../common/metrics.js';
-import { HTTP_TRANSPORT, SpoolFullError, type Spool } from '../storage/spool.js';
+import { HTTP_TRANSPORT, SpoolFullError, type IngressLog } from '../storage/spool.js';
 import type { Caller, RouteAuth } from '../common/access.js';
 import { decode, REJECT_REASONS } from './decode.js';
 import { DEAD_LETTER_SORT, type DeadLetters } from './dead-letters.js';
 
 export interface IngestHttpOptions {
   registry: Registry;
-  spool: Spool;
+  spool: IngressLog;
   deadLetters: DeadLetters;
   metrics: Metrics;
   auth: RouteAuth;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Claims, HeartbeatResult } from '../storage/claims.js';
 import type { JetStreamLog } from '../storage/jetstream-log.js';
 import { JetStreamPartitionLog } from '../storage/jetstream-partition.js';
+import { Listeners } from '../domain/listeners.js';
 import { createIngest, type Ingest, type IngestDeps } from './pipeline.js';
 
 export interface PartitionRunnerOptions {
@@ -23,6 +24,9 @@ export interface PartitionRunnerOptions {
   logger: Logger;
   /** attaches the accept listeners (the rules) to a partition's pipeline before it starts */
   attach?: (ingest: Ingest, partition: number) => void;
+  /** a partition's pipeline stopped here (moved, fenced, shutdown): rules drop what they keep in memory for it */
+  detached?: (partition: number) => void;
+  now?: () => number;
 }
 
 export interface RunningPartition {
@@ -30,6 +34,13 @@ export interface RunningPartition {
   epoch: number;
   /** messages read and not stored yet, plus one while an unread batch is known (see JetStreamPartitionLog.depthCount) */
   depth: number;
+  /** bytes read and not stored yet */
+  depthBytes: number;
+  /** the pipeline's InfluxDB writes succeed */
+  influxUp: boolean;
+  /** bytes of decoded points waiting for InfluxDB */
+  queuedBytes: number;
+  queueEntries: number;
 }
 
 interface Running {
@@ -49,8 +60,29 @@ export class PartitionRunner {
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private closed = false;
+  private leading = false;
+  private readonly leadership: Listeners<[boolean]>;
 
-  constructor(private readonly opts: PartitionRunnerOptions) {}
+  constructor(private readonly opts: PartitionRunnerOptions) {
+    this.leadership = new Listeners('cluster leadership', opts.logger);
+  }
+
+  /** Whether this node leads (runs the timed and scheduled rules) by its last heartbeat, within its lease. */
+  get leader(): boolean {
+    return this.leading && this.opts.claims.held.leaseUntil > (this.opts.now ?? Date.now)();
+  }
+
+  /** Hears this node becoming leader (true) or ceasing to be (false: deposed, lease ran out, stopped). */
+  onLeadership(fn: (leader: boolean) => void): () => void {
+    return this.leadership.on(fn);
+  }
+
+  private setLeader(leader: boolean): void {
+    if (leader === this.leading) return;
+    this.leading = leader;
+    this.opts.logger.info({ node: this.opts.claims.nodeId }, leader ? 'cluster: this node leads (timed and scheduled rules run here)' : 'cluster: this node no longer leads');
+    this.leadership.emit(leader);
+  }
 
   /** Heartbeats every heartbeatMs (the first at once). */
   start(): void {
@@ -74,8 +106,11 @@ export class PartitionRunner {
       } catch (err) {
         this.heartbeatErrors += 1;
         this.opts.logger.error({ err }, 'cluster: heartbeat failed; partitions keep running until their fence refuses a commit');
+        if (this.leading && !this.leader) this.setLeader(false); // the lease ran out: another node may lead by now
         return null;
       }
+      if (this.closed) return hb; // stop() ran meanwhile: it released or reconciles to nothing
+      this.setLeader(hb.leader);
       await this.serial(() => this.reconcile(hb.owned));
       return hb;
     } finally {
@@ -85,7 +120,10 @@ export class PartitionRunner {
 
   /** The partitions this node processes now, with their epochs and backlog (for /healthz and metrics). */
   get partitions(): RunningPartition[] {
-    return [...this.running].sort(([a], [b]) => a - b).map(([partition, r]) => ({ partition, epoch: r.epoch, depth: r.part.depthCount }));
+    return [...this.running].sort(([a], [b]) => a - b).map(([partition, r]) => ({
+      partition, epoch: r.epoch, depth: r.part.depthCount, depthBytes: r.part.depthBytes,
+      influxUp: r.ingest.influxUp, queuedBytes: r.ingest.queuedBytes, queueEntries: r.ingest.queueEntries,
+    }));
   }
 
   /**
@@ -97,6 +135,7 @@ export class PartitionRunner {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.setLeader(false);
     await this.serial(() => this.reconcile(new Map()));
     if (release) this.opts.claims.release();
   }
@@ -155,5 +194,6 @@ export class PartitionRunner {
       await r.part.close();
     }
     this.opts.logger.info({ partition: p, epoch: r.epoch }, 'cluster: stopped processing a partition');
+    this.opts.detached?.(p);
   }
 }

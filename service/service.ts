@@ -27,8 +27,9 @@ import { InfluxStore } from '../storage/influx.js';
 import { startLocalPostgres } from '../storage/postgres.js';
 import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { RecordLedger } from '../storage/ledger.js';
-import { Spool } from '../storage/spool.js';
-import type { Config } from './config.js';
+import { Spool, type IngressLog } from '../storage/spool.js';
+import { ConfigError, natsServers, type Config } from './config.js';
+import { openClusterNode, type ClusterNode } from './cluster.js';
 import { createMetrics, type Metrics } from '../common/metrics.js';
 
 export interface Service {
@@ -40,8 +41,11 @@ export interface Service {
   supervision: Supervision;
   notifier: Notifier;
   store: InfluxStore;
-  spool: Spool;
+  /** where the broker and HTTP ingest put accepted messages: the file spool, or the cluster's log */
+  spool: IngressLog;
   ingest: Ingest;
+  /** cluster mode (NATS_URL): this node's part of the cluster */
+  cluster: ClusterNode | undefined;
   broker: RunningBroker;
   app: FastifyInstance;
   metrics: Metrics;
@@ -121,7 +125,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const deadLetters = new DeadLetters(db, config.DEAD_LETTER_MAX);
   const dedup = new Dedup(db);
   const slots = new PointSlots(db);
+  let cluster: ClusterNode | undefined;
   const purgeIds = () => {
+    if (cluster && !cluster.leader()) return; // shared tables: the leader purges them
     const before = Date.now() - config.DEDUP_RETENTION_DAYS * 86_400_000;
     const purged = dedup.purge(before);
     if (purged) log.info({ purged }, 'forgot old record ids');
@@ -132,8 +138,22 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const purgeTimer = setInterval(purgeIds, 86_400_000);
   purgeTimer.unref();
 
-  const spool = Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
-  const ingest = createIngest({ spool, store, registry, db, deadLetters, dedup, slots, metrics, queueBytesMax: config.INGEST_QUEUE_BYTES, log: log.child({ part: 'ingest' }) });
+  const ingestDeps = { store, registry, db, deadLetters, dedup, slots, metrics, queueBytesMax: config.INGEST_QUEUE_BYTES, log: log.child({ part: 'ingest' }) };
+  const servers = natsServers(config);
+  // Cluster mode: accepted messages go to the JetStream log, and this node processes the partitions it claims.
+  if (servers) {
+    try {
+      cluster = await openClusterNode({ config, servers, db, metrics, log, ingestDeps });
+    } catch (e) {
+      db.close();
+      await localPg?.stop();
+      await local?.stop();
+      throw new ConfigError(`cluster mode: could not open the JetStream ingest log on ${servers.join(', ')}: ${(e as Error).message}`);
+    }
+  }
+  const spool = cluster ? undefined : Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
+  const ingress: IngressLog = cluster?.ingress ?? spool!;
+  const ingest: Ingest = cluster?.ingest ?? createIngest({ spool: spool!, ...ingestDeps });
 
   // The record ledger (scorecards, interview lists) is written in the same transaction that accepts the records.
   const ledger = new RecordLedger(db);
@@ -157,7 +177,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000,
     gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
     escalation: { renotifyMs: config.ALERT_RENOTIFY_S * 1000, escalateMs: config.ALERT_ESCALATE_S * 1000, maxLevel: config.ALERT_MAX_LEVEL, historicalAfterMs: config.NOTIFY_HISTORICAL_AFTER_S * 1000 },
+    ...(cluster ? { cluster: { leader: cluster.leader, fenceLeader: cluster.fenceLeader } } : {}),
   });
+  cluster?.onDetached((keep) => stopAlerts.forget(keep));
   // Unit flags: a unit's rates re-evaluated when its records are accepted (after the ledger listener above, same transaction).
   const unitFlags = new UnitFlags({ db, alerts, registry, ledger, criteria: interviewCriteria, log: log.child({ part: 'unit-flags' }) });
   ingest.onAccepted((items) => unitFlags.onAccepted(items));
@@ -169,13 +191,25 @@ export async function startService(config: Config, log: Logger): Promise<Service
       maxAttempts: config.NOTIFY_MAX_ATTEMPTS, retryBaseMs: config.NOTIFY_RETRY_BASE_MS, timeoutMs: config.NOTIFY_TIMEOUT_MS, dashboardUrl: config.DASHBOARD_URL,
     },
   });
-  notifier.start();
-  const history = startAlertHistory({ db, alerts, store, log: log.child({ part: 'alert-history' }) });
+  // The transition log's consumers (notifications, the InfluxDB history) run once: in a cluster, on its leader.
+  let history: ReturnType<typeof startAlertHistory> | undefined;
+  const startLeaderWork = () => {
+    notifier.start();
+    history ??= startAlertHistory({ db, alerts, store, log: log.child({ part: 'alert-history' }) });
+  };
+  const stopLeaderWork = async () => {
+    await notifier.stop();
+    const h = history;
+    history = undefined;
+    await h?.stop();
+  };
+  if (!cluster) startLeaderWork();
 
   // Scheduled rules (overdue maintenance / inspection, the daily pass of the unit flags); the start-up catch-up runs in the background.
   const scheduler = new Scheduler({
     db, registry, alerts, ingest, log: log.child({ part: 'scheduled' }), catchUp: config.SCHEDULE_CATCH_UP, unitRates: unitFlags,
     schedules: { 'overdue-maintenance': config.SCHEDULE_OVERDUE_MAINTENANCE, 'overdue-inspection': config.SCHEDULE_OVERDUE_INSPECTION, 'unit-rates': config.SCHEDULE_UNIT_RATES },
+    ...(cluster ? { cluster: { leader: cluster.leader, fenceLeader: cluster.fenceLeader } } : {}),
   });
   scheduler.start().catch((err: unknown) => log.error({ err }, 'scheduled rules: start-up catch-up failed'));
 
@@ -184,14 +218,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
     db, alerts, registry, log: log.child({ part: 'supervision' }),
     criteria: interviewCriteria,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
+    ...(cluster ? { leader: cluster.leader } : {}),
   });
   supervision.start();
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
-    registry, spool, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
+    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
+    ...(cluster ? { cluster } : {}),
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   const addr = app.server.address();
@@ -204,18 +240,27 @@ export async function startService(config: Config, log: Logger): Promise<Service
     allowAnonymous: config.MQTT_ALLOW_ANONYMOUS,
     limits: { maxPacketBytes: config.MQTT_MAX_PACKET_BYTES, maxConnectBytes: config.MQTT_MAX_CONNECT_BYTES },
     registry,
-    spool,
+    spool: ingress,
     metrics,
     log: log.child({ part: 'broker' }),
   });
   log.info({ http: httpUrl, mqtt: broker.port, state: localPg ? 'project-local PostgreSQL' : db.dialect, elevators: registry.elevators.items.size, influx: store.connected ? 'connected' : 'not yet connected: messages wait in the spool' }, 'service started');
   // Listening first: a backlog in the spool is replayed in slices while new messages are acknowledged.
-  if (spool.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
+  if (spool?.depthCount) log.info({ messages: spool.depthCount, bytes: spool.depthBytes }, 'spool holds messages not yet stored; replaying');
+  if (cluster) {
+    // What only one node may run follows leadership; the first heartbeat (at start) decides it.
+    cluster.onLeadership((leader) => {
+      if (leader) {
+        startLeaderWork();
+        scheduler.catchUp().catch((err: unknown) => log.error({ err }, 'scheduled rules: catch-up on becoming leader failed'));
+      } else stopLeaderWork().catch((err: unknown) => log.error({ err }, 'stopping the leader\'s consumers failed'));
+    });
+  }
   ingest.start();
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool, ingest, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -226,16 +271,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await app.close();
       log.debug('draining ingest');
       const drained = await ingest.drained(10_000);
-      if (!drained) log.warn({ messages: spool.depthCount }, 'stopping with messages still in the spool; they are stored on the next start');
+      if (!drained) log.warn({ messages: ingress.depthCount }, cluster ? 'stopping with messages not yet stored; the node taking the partitions over stores them' : 'stopping with messages still in the spool; they are stored on the next start');
       await ingest.stop();
       stopAlerts(); // after the drain, so what is stored on the way down still raises its alerts
       scheduler.stop();
       unitFlags.stop();
       supervision.stop();
-      await notifier.stop();
-      await history.caughtUp(2000);
-      await history.stop();
-      await spool.close();
+      await history?.caughtUp(2000);
+      await stopLeaderWork();
+      await spool?.close();
+      await cluster?.close();
       await store.close();
       db.close();
       await localPg?.stop();

@@ -44,6 +44,22 @@ export interface SpoolMessage {
   payload: Buffer;
 }
 
+/**
+ * Where an accepted publish goes before it is acknowledged (broker, HTTP ingest): the file spool in one
+ * process, the cluster's replicated log (storage/cluster-ingress.ts) in a cluster. `cb`/the promise
+ * completes once the message is durable there; an error means: do not acknowledge.
+ */
+export interface IngressLog {
+  append(m: SpoolMessage, cb: (err?: Error) => void): void;
+  appendAsync(m: SpoolMessage): Promise<void>;
+  /** messages and bytes taken and not yet stored (this node's share, in a cluster) */
+  readonly depthCount: number;
+  readonly depthBytes: number;
+  readonly limitBytes: number;
+  /** new publishes are refused until storage catches up */
+  readonly full: boolean;
+}
+
 export interface SpoolEntry extends SpoolMessage {
   /** segment number and byte offset: unique and stable for this message */
   seg: number;
@@ -157,7 +173,7 @@ function readCheckpoint(path: string, log: Logger): { seg: number; off: number }
   return null;
 }
 
-export class Spool {
+export class Spool implements IngressLog {
   private fd: number;
   private seg: number;
   private size: number;

@@ -26,6 +26,8 @@ export interface SupervisionOptions {
   criteria?: InterviewCriteria;
   /** cron expressions; null = only on demand */
   schedules?: { yearly: string | null; monthly: string | null };
+  /** cluster mode: scheduled lists are generated only while this node leads */
+  leader?: () => boolean;
 }
 
 export class Supervision {
@@ -47,6 +49,7 @@ export class Supervision {
     const at = (expr: string | null, name: string, period: () => { from: string; to: string }) => {
       if (!expr) return;
       this.tasks.push(cron.schedule(expr, async () => {
+        if (this.opts.leader && !this.opts.leader()) return; // a cluster generates the list once, on its leader
         try {
           const l = await this.generate(period(), 'schedule');
           log.info({ id: l.id, period: `${l.periodFrom}..${l.periodTo}`, version: l.version, listed: l.units.length }, `${name} interview list generated`);

@@ -110,7 +110,10 @@ export class Notifier {
     this.update = db.prepare('UPDATE notifications SET status = @status, attempts = @attempts, next_at = @nextAt, sent_at = @sentAt, last_error = @lastError, reason = COALESCE(@reason, reason) WHERE id = @id');
   }
 
+  /** Starts routing and delivering; again after stop() too (a cluster node that becomes leader again). */
   start(): void {
+    if (this.follower && !this.stopped) return;
+    this.stopped = false;
     // A new installation starts paging from now, not from the whole history.
     this.follower = follow({
       db: this.deps.db, alerts: this.deps.alerts, name: 'notifications', from: 'now', log: this.deps.log,

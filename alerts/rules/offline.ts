@@ -50,6 +50,16 @@ export class OfflineMonitor {
   }
 
   /**
+   * Silent equipment by the shared state (a cluster's leader: other nodes keep the clocks of their partitions
+   * and write them here every check period), unless this node heard from it since. Flush this node's own first.
+   */
+  silentShared(now: number): Seen[] {
+    const before = now - this.timeoutMs;
+    const rows = this.db.prepare('SELECT key, at, district, unit FROM last_seen WHERE at < ?').all(before) as Seen[];
+    return rows.filter((r) => (this.last.get(r.key)?.at ?? r.at) < before);
+  }
+
+  /**
    * Writes changed last-seen times to SQLite, at most `slice` per call. The
    * timer calls it often; a city's whole fleet reports within a check period,
    * and writing it in one go would hold the event loop (and every alert) for

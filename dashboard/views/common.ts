@@ -15,7 +15,7 @@ import type { Page, Registry } from '../../registry/registry.js';
 import type { Metrics } from '../../common/metrics.js';
 import type { InfluxStore, SeriesResult } from '../../storage/influx.js';
 import type { RecordLedger } from '../../storage/ledger.js';
-import type { Spool } from '../../storage/spool.js';
+import type { IngressLog } from '../../storage/spool.js';
 import type { Supervision } from '../../supervision/supervision.js';
 import { AppError } from '../../common/errors.js';
 
@@ -41,7 +41,7 @@ export interface ViewsDeps {
   alerts: AlertStore;
   store: InfluxStore;
   ingest: Ingest;
-  spool: Spool;
+  spool: IngressLog;
   deadLetters: DeadLetters;
   metrics: Metrics;
   scheduler: Scheduler;

@@ -1,0 +1,48 @@
+// Cluster mode in one test process: two service nodes on one NATS server and
+// one PostgreSQL schema share the partitions, store every acknowledged message
+// once, raise an entrapment once, and one of them leads.
+import { afterAll, describe, expect, it } from 'vitest';
+import { freshPostgresUrl } from '../db.js';
+import { natsServerForFile } from '../nats.js';
+import { api, connect, count, publish, registerSmallCity, startTestService, status, testEnv, waitFor, type TestService } from '../helpers.js';
+
+const nats = natsServerForFile('se-cluster2-');
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+interface ClusterHealth { nodeId: string; leader: boolean; partitions: { partition: number; lag: number }[] }
+const health = async (s: TestService) => (await api(s, 'GET', '/healthz')).body as { cluster: ClusterHealth };
+
+describe('two nodes in cluster mode', () => {
+  it('share the partitions, store every acknowledged message once and raise an entrapment once', async () => {
+    const pg = await freshPostgresUrl(cleanups);
+    const shared = { NATS_URL: nats().url, DATABASE_URL: pg, CLUSTER_PARTITIONS: '4', CLUSTER_LEASE_MS: '3000' };
+    const envA = testEnv({ ...shared, CLUSTER_NODE_ID: 'a' });
+    const a = await startTestService({}, envA);
+    cleanups.push(() => a.cleanup());
+    const city = await registerSmallCity(a);
+    const b = await startTestService({}, testEnv({ ...shared, CLUSTER_NODE_ID: 'b', INFLUX_DATABASE: envA.INFLUX_DATABASE! }));
+    cleanups.push(() => b.cleanup());
+
+    // each takes its share within a few heartbeats; exactly one leads
+    await waitFor(async () => [await health(a), await health(b)], ([x, y]) => x!.cluster.partitions.length === 2 && y!.cluster.partitions.length === 2, 15_000);
+    const [ha, hb] = [await health(a), await health(b)];
+    expect([ha.cluster.leader, hb.cluster.leader].filter(Boolean)).toHaveLength(1);
+    expect([...ha.cluster.partitions, ...hb.cluster.partitions].map((p) => p.partition).sort()).toEqual([0, 1, 2, 3]);
+
+    const ca = await connect(a.mqttPort, 'GW1', city.secrets.GW1);
+    const cb = await connect(b.mqttPort, 'GW1', city.secrets.GW1, { clientId: 'gw1-b' });
+    cleanups.push(() => ca.endAsync(), () => cb.endAsync());
+    const t0 = Date.now() - 60_000;
+    for (let i = 0; i < 100; i++) {
+      const code = i % 2 ? 'E1' : 'E2';
+      await publish(i % 3 ? ca : cb, `se/v1/elevator/${code}/status`, status(`s-${i}`, t0 + i * 10));
+    }
+    await publish(cb, 'se/v1/elevator/E1/event', { id: 'trap-1', ts: Date.now() - 1000, type: 'entrapment', state: 'raised' });
+    await waitFor(() => count(a, 'elevator_status'), (n) => n === 100, 20_000);
+    const active = await waitFor(async () => (await api(b, 'GET', '/api/v1/alerts?type=entrapment')).body, (r: { total: number; items: unknown[] }) => r.total >= 1, 10_000);
+    expect(active.items).toHaveLength(1);
+  });
+});
