@@ -1,0 +1,90 @@
+// Cluster test fixtures: service nodes as real child processes (so a test can
+// SIGKILL, SIGSTOP and SIGCONT one), all on one NATS and one PostgreSQL
+// schema, storing into one InfluxDB database; and a fleet registered over the API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { freePort } from '../../bench/free-port.js';
+import { api, testEnv, waitFor } from '../helpers.js';
+
+export interface ClusterHealth {
+  status: string;
+  spool: { depthMessages: number };
+  cluster: { nodeId: string; leader: boolean; partitions: { partition: number; epoch: number; lag: number }[]; fenced: number };
+}
+
+export interface NodeProcess {
+  name: string;
+  httpUrl: string;
+  mqttPort: number;
+  child: ChildProcess;
+  /** started again with the same id, ports and data directory (after a kill) */
+  restart(): Promise<void>;
+  health(): Promise<ClusterHealth | null>;
+  kill(signal: NodeJS.Signals): void;
+  /** resolves when the process has exited */
+  exited(): Promise<void>;
+}
+
+export async function startNode(name: string, shared: Record<string, string>, cleanups: (() => unknown)[]): Promise<NodeProcess> {
+  const env = { ...process.env, ...testEnv({ ...shared, CLUSTER_NODE_ID: name, HTTP_PORT: String(await freePort()), MQTT_PORT: String(await freePort()), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' }) };
+  cleanups.push(() => rmSync(env.DATA_DIR!, { recursive: true, force: true }));
+  const httpUrl = `http://127.0.0.1:${env.HTTP_PORT}`;
+  const spawnIt = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+      }
+    });
+    return child;
+  };
+  const health = async (): Promise<ClusterHealth | null> => {
+    try {
+      const r = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(2000) });
+      return (await r.json()) as ClusterHealth;
+    } catch {
+      return null;
+    }
+  };
+  const node: NodeProcess = {
+    name, httpUrl, mqttPort: Number(env.MQTT_PORT), child: spawnIt(), health,
+    async restart() {
+      node.child = spawnIt();
+      await waitFor(health, (h) => h !== null, 60_000);
+    },
+    kill(signal) {
+      node.child.kill(signal);
+    },
+    exited() {
+      const c = node.child;
+      return c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', () => r()));
+    },
+  };
+  await waitFor(health, (h) => h !== null, 60_000);
+  return node;
+}
+
+/** One maintenance unit, `n` elevators C000…, a gateway GWC bound to all of them and a hotline partner; returns the secrets. */
+export async function registerFleet(node: { httpUrl: string }, n: number): Promise<{ gateway: string; codes: string[] }> {
+  const ok = async (r: Promise<{ status: number; body: unknown }>) => {
+    const res = await r;
+    if (res.status >= 300) throw new Error(JSON.stringify(res.body));
+    return res.body as { secret?: string };
+  };
+  await ok(api(node, 'POST', '/api/v1/units', { id: 'MU1', name: '一号电梯维保公司' }));
+  const codes = Array.from({ length: n }, (_, i) => `C${String(i).padStart(3, '0')}`);
+  for (const code of codes) await ok(api(node, 'POST', '/api/v1/elevators', { code, address: `红旗路${code}号`, district: '大祥区', userUnit: '物业一', maintenanceUnit: 'MU1' }));
+  await ok(api(node, 'POST', '/api/v1/gateways', { id: 'GWC', elevators: codes }));
+  const { secret } = await ok(api(node, 'POST', '/api/v1/gateways/GWC/secret'));
+  return { gateway: secret!, codes };
+}
+
+/** Waits until the live nodes hold every partition between them, each node at least one. */
+export async function balanced(nodes: NodeProcess[], partitions: number, timeoutMs = 30_000): Promise<ClusterHealth[]> {
+  return waitFor(
+    async () => Promise.all(nodes.map((n) => n.health())),
+    (hs) => hs.every((h) => h?.cluster && h.cluster.partitions.length > 0) && hs.reduce((s, h) => s + h!.cluster.partitions.length, 0) === partitions,
+    timeoutMs,
+  ) as Promise<ClusterHealth[]>;
+}
