@@ -37,6 +37,8 @@ export class AlertError extends AppError {
 }
 
 const MAX_EVIDENCE = 20;
+/** the lock (Db.lockUntilCommit) that orders the commits of alert transitions */
+const EVENTS_LOCK = 'alerts/alert_events';
 
 /** Adds columns that a table created by an older version lacks (SQLite has no ADD COLUMN IF NOT EXISTS). */
 function addMissingColumns(db: Db, table: string, columns: Record<string, string>): void {
@@ -376,7 +378,13 @@ export class AlertStore {
   }
 
   private tx(fn: () => AlertResult): AlertResult {
-    const result = this.db.transaction(fn)();
+    const result = this.db.transaction(() => {
+      // Transitions commit in seq order cluster-wide, so a reader of the log by seq cursor never passes a seq that
+      // commits later (PostgreSQL allocates seq at insert but shows it at commit). Taken before the alert row is
+      // touched; inside an accept transaction it is held until that commits.
+      this.db.lockUntilCommit(EVENTS_LOCK);
+      return fn();
+    })();
     this.listeners.emit(result);
     return result;
   }
