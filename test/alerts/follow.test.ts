@@ -88,4 +88,15 @@ describe('alert transitions in follow mode (two nodes, PostgreSQL and NATS)', ()
     const heard = await waitFor(async () => b.seqs(), (s) => s.includes(r.seq), 5000);
     expect(heard).toEqual([r.seq]);
   });
+
+  it('a node reads the log when its bus reconnects (notices sent meanwhile are lost)', async () => {
+    const { a, b } = await cluster({ backstopMs: 60_000 });
+    a.bus.close(); // A announces nothing: only B's reconnect can tell it to look
+    const r = a.store.raise(entrapment('E1'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(b.heard).toEqual([]);
+    await nats().restart();
+    const heard = await waitFor(async () => b.seqs(), (s) => s.includes(r.seq), 15_000);
+    expect(heard).toEqual([r.seq]);
+  });
 });
