@@ -4,10 +4,13 @@
 // active alert (count, last occurrence, evidence); a new alert opens only
 // after the previous one is resolved. Every transition is kept as an alert
 // event (to be written to InfluxDB and pushed to notifications).
+import pino from 'pino';
 import type { Db } from '../storage/db.js';
 import { migrate, type Migration } from '../storage/migrations.js';
 import { CITY_WIDE_SQL, SEVERITIES, type Alert, type AlertResult, type AlertState, type Severity, type SubjectKind, type Transition } from '../domain/alerts.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
+import type { Bus } from '../common/bus.js';
+import { TransitionFeed, type FollowOptions } from './transition-feed.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import { AppError } from '../common/errors.js';
 import { CST_OFFSET_MS, cstDate, DAY_MS } from '../domain/time.js';
@@ -37,6 +40,8 @@ export class AlertError extends AppError {
 }
 
 const MAX_EVIDENCE = 20;
+/** the lock (Db.lockUntilCommit) that orders the commits of alert transitions */
+const EVENTS_LOCK = 'alerts/alert_events';
 
 /** Adds columns that a table created by an older version lacks (SQLite has no ADD COLUMN IF NOT EXISTS). */
 function addMissingColumns(db: Db, table: string, columns: Record<string, string>): void {
@@ -147,9 +152,11 @@ function filterSql(q: AlertFilter): { w: string; args: Record<string, unknown> }
 
 export class AlertStore {
   private readonly listeners: Listeners<[AlertResult]>;
+  /** follow mode (cluster): transitions reach the listeners through the shared log, this node's too */
+  private feed: TransitionFeed | null = null;
 
   /** `log` hears a transition listener's failure (default: a plain pino logger). */
-  constructor(private db: Db, log?: ErrorLog) {
+  constructor(private db: Db, private readonly log?: ErrorLog) {
     this.listeners = new Listeners('alert transition', log);
     migrate(db, 'alerts/store', MIGRATIONS);
     this.insertEvent = db.prepare('INSERT INTO alert_events (alert_id, transition, at, snapshot, lag_ms) VALUES (?, ?, ?, ?, ?) RETURNING seq');
@@ -162,9 +169,27 @@ export class AlertStore {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) seq FROM alert_events').get() as { seq: number }).seq;
   }
 
-  /** Listeners hear every transition, after it is committed. */
+  /**
+   * Listeners hear every transition, after it is committed, in seq order. In one process right after its own
+   * (possibly nested) transaction; in follow mode every node's transitions, a moment after they committed.
+   */
   onTransition(fn: (r: AlertResult) => void): () => void {
     return this.listeners.on(fn);
+  }
+
+  /**
+   * Cluster mode: from now on the listeners hear the transitions of every node sharing this database, exactly
+   * once each, in seq order (alerts/transition-feed.ts), and this node's own ones the same way; `bus` tells the
+   * nodes when to look. Returns `stop`, after which this node's transitions are heard directly again.
+   */
+  follow(bus: Bus, opts: FollowOptions = {}): () => void {
+    if (this.feed) throw new Error('AlertStore.follow: already following');
+    const feed = new TransitionFeed({ bus, from: this.lastSeq, read: (seq, limit) => this.eventsSince(seq, limit), deliver: (r) => this.listeners.emit(r), log: this.log ?? pino() }, opts);
+    this.feed = feed;
+    return () => {
+      feed.stop();
+      if (this.feed === feed) this.feed = null;
+    };
   }
 
   get(id: number): Alert | undefined {
@@ -376,8 +401,15 @@ export class AlertStore {
   }
 
   private tx(fn: () => AlertResult): AlertResult {
-    const result = this.db.transaction(fn)();
-    this.listeners.emit(result);
+    const result = this.db.transaction(() => {
+      // Transitions commit in seq order cluster-wide, so a reader of the log by seq cursor never passes a seq that
+      // commits later (PostgreSQL allocates seq at insert but shows it at commit). Taken before the alert row is
+      // touched; inside an accept transaction it is held until that commits.
+      this.db.lockUntilCommit(EVENTS_LOCK);
+      return fn();
+    })();
+    if (this.feed) this.feed.committedHere(result.seq);
+    else this.listeners.emit(result);
     return result;
   }
 }

@@ -51,6 +51,13 @@ export interface Db {
   /** Wraps fn in a transaction (nested calls are savepoints); it commits when fn returns and rolls back when it throws. */
   transaction<F extends (...args: any[]) => any>(fn: F): F;
   readonly inTransaction: boolean;
+  /**
+   * Holds the cluster-wide lock `name` until the current transaction ends, so transactions taking it commit one
+   * after another, in the order they took it (PostgreSQL: an advisory transaction lock; nodes share one database).
+   * What one of them allocated before a later one (an identity value) is then visible first. A no-op on SQLite,
+   * whose one writer serializes transactions anyway. Only inside a transaction.
+   */
+  lockUntilCommit(name: string): void;
   /** Where it lives, to open it again from another thread: a file path or a postgres:// URL; null in memory. */
   readonly location: string | null;
   close(): void;
@@ -105,6 +112,9 @@ export function wrapSqlite(raw: Database.Database): Db {
     transaction: (fn) => raw.transaction(fn) as unknown as typeof fn,
     get inTransaction() {
       return raw.inTransaction;
+    },
+    lockUntilCommit: (name) => {
+      if (!raw.inTransaction) throw new DbError(`lockUntilCommit(${name}) outside a transaction: the lock would end at once`);
     },
     location: raw.memory ? null : raw.name,
     close: () => void raw.close(),

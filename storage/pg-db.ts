@@ -4,6 +4,7 @@
 // path for both backends and keeps a transaction a synchronous unit that
 // nothing can interleave with. Every statement has a deadline (PostgreSQL's
 // statement_timeout, and a wait limit here a little beyond it).
+import { createHash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { DbError, toPgParams, type Db, type Params, type RunResult, type Statement } from './db.js';
 import type { PgRequest, PgResponse, PgWorkerData } from './pg-worker.js';
@@ -236,6 +237,8 @@ export class PgDb implements Db {
   private pending: string[] = [];
   /** requests sent to the server so far: tells a transaction whether anything happened inside it */
   private sent = 0;
+  /** lockUntilCommit's locks held, by name → the (sub)transaction depth that took them: taken once per transaction */
+  private readonly locks = new Map<string, number>();
 
   private constructor(
     private readonly fn: Call,
@@ -280,15 +283,37 @@ export class PgDb implements Db {
     return this.depth > 0;
   }
 
+  lockUntilCommit(name: string): void {
+    if (!this.inTransaction) throw new DbError(`lockUntilCommit(${name}) outside a transaction: the lock would end at once`);
+    if (this.locks.has(name)) return;
+    const text = 'SELECT pg_advisory_xact_lock(CAST($1 AS BIGINT))';
+    this.query(text, [advisoryKey(name)], statementName(text));
+    this.locks.set(name, this.depth);
+  }
+
+  /**
+   * The (sub)transaction at `depth` ended: a release hands its locks to the enclosing one, a rollback (to
+   * savepoint) releases them in PostgreSQL, and the outermost end releases everything.
+   */
+  private endLocks(depth: number, committed: boolean): void {
+    for (const [name, d] of this.locks) {
+      if (d < depth) continue;
+      if (committed && depth > 1) this.locks.set(name, depth - 1);
+      else this.locks.delete(name);
+    }
+  }
+
   transaction<F extends (...args: any[]) => any>(fn: F): F {
     const db = this;
     return function (this: unknown, ...args: unknown[]) {
       const sp = db.depth > 0 ? `sp${db.depth}` : null;
+      const depth = db.depth + 1;
       db.pending.push(sp ? `SAVEPOINT ${sp}` : 'BEGIN');
       const sentBefore = db.sent;
       // Nothing reached the server since the BEGIN/SAVEPOINT: it is still the last pending statement, and can go.
       const untouched = () => db.sent === sentBefore;
       const rollback = () => {
+        db.endLocks(depth, false);
         if (untouched()) return void db.pending.pop();
         try {
           db.exec(sp ? `ROLLBACK TO SAVEPOINT ${sp}` : 'ROLLBACK');
@@ -312,6 +337,7 @@ export class PgDb implements Db {
       }
       try {
         db.exec(sp ? `RELEASE SAVEPOINT ${sp}` : 'COMMIT');
+        db.endLocks(depth, true);
       } catch (e) {
         // fn caught a failed statement itself: PostgreSQL has aborted the (sub)transaction, which must be rolled
         // back before the enclosing one can go on (SQLite would have kept going without that statement).
@@ -328,5 +354,8 @@ export class PgDb implements Db {
     this.fn({ op: 'close', conn: this.conn });
   }
 }
+
+/** A lock name as PostgreSQL's 64-bit advisory lock key (decimal text: the same on every node). */
+const advisoryKey = (name: string) => createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 
 export const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');

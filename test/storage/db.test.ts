@@ -161,3 +161,38 @@ describe('Db on postgres: prepared statements', () => {
     expect(count() - before).toBe(2);
   });
 });
+
+describe('Db.lockUntilCommit', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it('is refused outside a transaction on both backends (the lock would end at once)', async () => {
+    for (const backend of BACKENDS) {
+      const db = await openTestDb(backend, cleanups);
+      expect(() => db.lockUntilCommit('x')).toThrow(/outside a transaction/);
+      expect(db.transaction(() => (db.lockUntilCommit('x'), 1))()).toBe(1);
+    }
+  });
+
+  it('on PostgreSQL holds an advisory lock to the end of the transaction, through savepoints, and again after a savepoint that took it rolled back', async () => {
+    const db = await openTestDb('postgres', cleanups);
+    const held = () => db.prepare(`SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`).pluck().get() as number;
+    db.transaction(() => {
+      db.transaction(() => db.lockUntilCommit('a'))();
+      expect(held()).toBe(1); // a released savepoint hands it on
+      db.lockUntilCommit('a');
+      expect(held()).toBe(1);
+      expect(() => db.transaction(() => {
+        db.lockUntilCommit('b');
+        expect(held()).toBe(2);
+        throw new Error('roll back');
+      })()).toThrow('roll back');
+      expect(held()).toBe(1); // ROLLBACK TO SAVEPOINT released b
+      db.lockUntilCommit('b');
+      expect(held()).toBe(2);
+    })();
+    expect(held()).toBe(0);
+  });
+});
