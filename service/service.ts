@@ -170,6 +170,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   });
 
   const alerts = new AlertStore(db, log.child({ part: 'alerts' }));
+  // In a cluster every node hears every node's transitions (live feed, the rules' in-memory maps), in seq order.
+  const unfollowAlerts = cluster ? alerts.follow(cluster.bus) : undefined;
   const interviewCriteria = { passRateBelow: config.INTERVIEW_PASS_RATE_BELOW, minInspections: config.INTERVIEW_MIN_INSPECTIONS, complaintRateAtLeast: config.INTERVIEW_COMPLAINT_RATE, policy: config.INTERVIEW_POLICY };
   const stopAlerts = startAlertEngine({
     ingest, alerts, db, log: log.child({ part: 'alerts' }),
@@ -280,6 +282,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await history?.caughtUp(2000);
       await stopLeaderWork();
       await spool?.close();
+      unfollowAlerts?.();
       await cluster?.close();
       await store.close();
       db.close();

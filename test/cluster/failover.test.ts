@@ -3,6 +3,7 @@
 // survivors within the lease, every acknowledged message is stored, and an
 // entrapment published to a survivor during the takeover raises one alert.
 import type { MqttClient } from 'mqtt';
+import { WebSocket } from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../storage/jetstream-log.js';
 import { InfluxStore } from '../../storage/influx.js';
@@ -60,6 +61,16 @@ describe('a cluster of three nodes', () => {
     const survivors = nodes.filter((n) => n !== victim);
     const victimParts = new Set(hs[nodes.indexOf(victim)]!.cluster.partitions.map((p) => p.partition));
 
+    // A dashboard on a survivor other than the one the entrapment is published to.
+    const frames: { type: string; transition?: string; alert?: { type: string; subject: string } }[] = [];
+    const ws = new WebSocket(`${survivors[1]!.httpUrl.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: 'Bearer test-admin-token' } });
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('error', reject);
+      ws.on('message', () => frames.some((f) => f.type === 'ready') && resolve());
+    });
+    cleanups.push(() => ws.close());
+
     const acked = new Set<string>();
     let running = true;
     const t0 = Date.now() - 3_600_000;
@@ -98,6 +109,8 @@ describe('a cluster of three nodes', () => {
     expect(alert.items[0]!.subject).toBe(trapped);
     const again = (await api(survivors[0]!, 'GET', '/api/v1/alerts?type=entrapment')).body as { total: number };
     expect(again.total).toBe(1);
+    const pushed = await waitFor(async () => frames.filter((f) => f.type === 'alert' && f.alert?.type === 'entrapment'), (f) => f.length >= 1, 10_000);
+    expect(pushed.map((f) => [f.transition, f.alert!.subject])).toEqual([['raised', trapped]]);
     // one survivor leads now
     const after = await waitFor(async () => Promise.all(survivors.map((n) => n.health())), (h) => h.filter((x) => x?.cluster.leader).length === 1, 20_000);
     expect(after.filter((x) => x?.cluster.leader)).toHaveLength(1);
