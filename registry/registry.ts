@@ -40,6 +40,16 @@ export interface Page<T> {
  * collection stored or removed, or a principal's secret issued.
  */
 export type RegistryNotice = { kind: 'item'; collection: EntityName; key: string } | { kind: 'secret'; id: string };
+/** Many notices of one collection, or of secrets, as one (a bulk write): re-read with a query per few hundred keys. */
+export type RegistryBatch = { kind: 'items'; collection: EntityName; keys: string[] } | { kind: 'secrets'; ids: string[] };
+
+/** Keys per `IN (…)` of a re-read. */
+const RELOAD_CHUNK = 500;
+
+function* chunks<T>(all: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size);
+}
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 export type Principal =
   | { kind: 'gateway'; id: string; elevators: ReadonlySet<string>; gasSites: ReadonlySet<string> }
@@ -67,8 +77,8 @@ class Collection<N extends EntityName> {
   readonly items = new Map<string, EntityTypes[N]>();
   private insert;
   private del;
-  private selectOne;
   private selectAll;
+  private readonly table: string;
   private readonly keyField: string;
   check: Checker<N> = () => null;
   private readonly changes: Listeners<[key: string, item: EntityTypes[N] | undefined]>;
@@ -76,10 +86,9 @@ class Collection<N extends EntityName> {
   /** `wrote` hears each local write (not a reload) once it is in the database. */
   constructor(private db: Db, readonly name: N, private readonly wrote: (key: string) => void, log?: ErrorLog) {
     this.changes = new Listeners(`registry ${name} change`, log);
-    const table = tableOf(name);
+    const table = (this.table = tableOf(name));
     this.insert = db.prepare(`INSERT INTO ${table} (key, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`);
     this.del = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
-    this.selectOne = db.prepare<string>(`SELECT data FROM ${table} WHERE key = ?`).pluck();
     this.selectAll = db.prepare<{ key: string; data: string }>(`SELECT key, data FROM ${table}`);
     this.keyField = ENTITIES[name].key;
     for (const row of this.selectAll.iterate()) this.items.set(row.key, JSON.parse(row.data));
@@ -146,9 +155,15 @@ class Collection<N extends EntityName> {
     this.wrote(key);
   }
 
-  /** Re-reads one item another node wrote; true (and onChange heard) only when memory changed. */
-  reload(key: string): boolean {
-    return this.apply(key, this.selectOne.get(key));
+  /** Re-reads items another node wrote; how many changed in memory (onChange heard for each of those only). */
+  reload(keys: readonly string[]): number {
+    let changed = 0;
+    for (const chunk of chunks(keys, RELOAD_CHUNK)) {
+      const rows = this.db.prepare<{ key: string; data: string }>(`SELECT key, data FROM ${this.table} WHERE key IN (${placeholders(chunk.length)})`).all(...chunk);
+      const stored = new Map(rows.map((r) => [r.key, r.data]));
+      for (const key of chunk) if (this.apply(key, stored.get(key))) changed++;
+    }
+    return changed;
   }
 
   /** Re-reads every item (notices may have been missed); how many changed or vanished. */
@@ -213,7 +228,6 @@ export class Registry {
   private secrets = new Map<string, Buffer>();
   private principals = new Map<string, Principal>();
   private putSecret;
-  private selectSecret;
   private selectSecrets;
   private readonly writes: Listeners<[RegistryNotice]>;
   private readonly revoked: Listeners<[principalId: string]>;
@@ -224,7 +238,6 @@ export class Registry {
     this.writes = new Listeners('registry write', log);
     this.revoked = new Listeners('registry revocation', log);
     this.putSecret = db.prepare(`INSERT INTO credentials (principal, digest, issued_at) VALUES (?, ?, ?) ON CONFLICT(principal) DO UPDATE SET digest = excluded.digest, issued_at = excluded.issued_at`);
-    this.selectSecret = db.prepare<Buffer>('SELECT digest FROM credentials WHERE principal = ?').pluck();
     this.selectSecrets = db.prepare<{ principal: string; digest: Buffer }>('SELECT principal, digest FROM credentials');
     for (const r of this.selectSecrets.iterate()) this.secrets.set(r.principal, r.digest);
     const collection = <N extends EntityName>(name: N) =>
@@ -281,10 +294,24 @@ export class Registry {
     return this.revoked.on(fn);
   }
 
-  /** Applies another node's write: re-reads that item or secret; true when memory changed. */
-  reload(notice: RegistryNotice): boolean {
-    if (notice.kind === 'secret') return this.setDigest(notice.id, this.selectSecret.get(notice.id));
-    return this.collection(notice.collection).reload(notice.key);
+  /** Applies another node's write(s): re-reads those items or secrets; how many changed in memory. */
+  reload(notice: RegistryNotice | RegistryBatch): number {
+    switch (notice.kind) {
+      case 'item': return this.collection(notice.collection).reload([notice.key]);
+      case 'items': return this.collection(notice.collection).reload(notice.keys);
+      case 'secret': return this.reloadSecrets([notice.id]);
+      case 'secrets': return this.reloadSecrets(notice.ids);
+    }
+  }
+
+  private reloadSecrets(ids: readonly string[]): number {
+    let changed = 0;
+    for (const chunk of chunks(ids, RELOAD_CHUNK)) {
+      const rows = this.db.prepare<{ principal: string; digest: Buffer }>(`SELECT principal, digest FROM credentials WHERE principal IN (${placeholders(chunk.length)})`).all(...chunk);
+      const stored = new Map(rows.map((r) => [r.principal, r.digest]));
+      for (const id of chunk) if (this.setDigest(id, stored.get(id))) changed++;
+    }
+    return changed;
   }
 
   /** Re-reads everything (after notices may have been missed); how many items and secrets changed. */
