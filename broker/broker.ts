@@ -40,7 +40,7 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-type Reason = 'bad_credentials' | 'no_credentials' | 'identifier_rejected' | 'topic_not_permitted' | 'subscribe_not_permitted' | 'spool_full' | 'spool_error' | WireRefusal;
+type Reason = 'revoked' | 'bad_credentials' | 'no_credentials' | 'identifier_rejected' | 'topic_not_permitted' | 'subscribe_not_permitted' | 'spool_full' | 'spool_error' | WireRefusal;
 
 /** The session key of a client: its id within its principal's namespace (principal ids never contain `/`). */
 const sessionKey = (principal: string | undefined, clientId: string) => `${principal ?? ''}/${clientId}`;
@@ -134,6 +134,16 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
     },
   };
   const aedes = await Aedes.createBroker(options);
+  // A removed principal, or one with a new secret (here or on another node of
+  // a cluster), loses its connections; a gateway reconnects with its new secret.
+  const offRevoked = registry.onRevoked((id) => {
+    // Aedes keeps its connected clients by id in `clients` (not in its typings).
+    for (const client of Object.values((aedes as Aedes & { clients: Record<string, Client> }).clients)) {
+      if ((client as Client & { principal?: string }).principal !== id) continue;
+      refuse('revoked', client, `credentials of ${id} were revoked (removed or a new secret issued): connection closed`);
+      client.close();
+    }
+  });
   aedes.on('client', () => metrics.clients.inc());
   aedes.on('clientDisconnect', () => metrics.clients.dec());
   aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'mqtt client error'));
@@ -167,6 +177,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       // Stop accepting and close client connections together: server.close
       // alone would wait for every client to leave. Appends already handed to
       // the spool complete; their clients retry unacknowledged QoS 1 on reconnect.
+      offRevoked();
       const listening = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       await new Promise<void>((r) => aedes.close(() => r()));
       await Promise.all(listening);

@@ -35,6 +35,7 @@ export function createMetrics() {
     liveClients: new Gauge({ name: 'se_live_clients', help: 'WebSocket live-feed clients connected', registers: [registry] }),
     postgresEvents: new Counter({ name: 'se_postgres_events_total', help: 'Project-local PostgreSQL supervision (POSTGRES_LOCAL): started, exited (unexpectedly), restarted, stale_stopped, start_failed', labelNames: ['event'], registers: [registry] }),
     influxdEvents: new Counter({ name: 'se_influxd_events_total', help: 'Project-local influxd supervision: started, exited (unexpectedly), restarted, stale_stopped (an orphan of a killed run), start_failed', labelNames: ['event'], registers: [registry] }),
+    registrySync: new Counter({ name: 'se_registry_sync_total', help: 'Cluster registry sync: notices sent, received, items changed by them, bad_notice, reload_all (after a bus reconnect or failure), reload_failed', labelNames: ['event'], registers: [registry] }),
     influxUp: new Gauge({ name: 'se_influx_up', help: '1 when the last InfluxDB write or ping succeeded', registers: [registry] }),
   };
   return m;

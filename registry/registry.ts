@@ -34,6 +34,23 @@ export interface Page<T> {
   pageSize: number;
 }
 
+/**
+ * A local write, as a pointer other nodes follow to re-read the database
+ * (registry/cluster-sync.ts sends it on the cluster's bus): an item of a
+ * collection stored or removed, or a principal's secret issued.
+ */
+export type RegistryNotice = { kind: 'item'; collection: EntityName; key: string } | { kind: 'secret'; id: string };
+/** Many notices of one collection, or of secrets, as one (a bulk write): re-read with a query per few hundred keys. */
+export type RegistryBatch = { kind: 'items'; collection: EntityName; keys: string[] } | { kind: 'secrets'; ids: string[] };
+
+/** Keys per `IN (…)` of a re-read. */
+const RELOAD_CHUNK = 500;
+
+function* chunks<T>(all: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size);
+}
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
 export type Principal =
   | { kind: 'gateway'; id: string; elevators: ReadonlySet<string>; gasSites: ReadonlySet<string> }
   | { kind: 'partner'; id: string; partnerKind: PartnerKind; unit?: string | undefined };
@@ -60,19 +77,21 @@ class Collection<N extends EntityName> {
   readonly items = new Map<string, EntityTypes[N]>();
   private insert;
   private del;
+  private selectAll;
+  private readonly table: string;
   private readonly keyField: string;
   check: Checker<N> = () => null;
   private readonly changes: Listeners<[key: string, item: EntityTypes[N] | undefined]>;
 
-  constructor(private db: Db, readonly name: N, log?: ErrorLog) {
+  /** `wrote` hears each local write (not a reload) once it is in the database. */
+  constructor(private db: Db, readonly name: N, private readonly wrote: (key: string) => void, log?: ErrorLog) {
     this.changes = new Listeners(`registry ${name} change`, log);
-    const table = tableOf(name);
+    const table = (this.table = tableOf(name));
     this.insert = db.prepare(`INSERT INTO ${table} (key, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`);
     this.del = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
+    this.selectAll = db.prepare<{ key: string; data: string }>(`SELECT key, data FROM ${table}`);
     this.keyField = ENTITIES[name].key;
-    for (const row of db.prepare(`SELECT key, data FROM ${table}`).iterate() as Iterable<{ key: string; data: string }>) {
-      this.items.set(row.key, JSON.parse(row.data));
-    }
+    for (const row of this.selectAll.iterate()) this.items.set(row.key, JSON.parse(row.data));
   }
 
   /** Listeners hear every item stored (`item`) or removed (`undefined`), after it is written. */
@@ -119,6 +138,7 @@ class Collection<N extends EntityName> {
     this.insert.run(key, JSON.stringify(item), Date.now());
     this.items.set(key, item);
     this.changes.emit(key, item);
+    this.wrote(key);
     return item;
   }
 
@@ -132,6 +152,48 @@ class Collection<N extends EntityName> {
     if (!this.items.delete(key)) throw new RegistryError(`${this.name} ${key} not found`, 404);
     this.del.run(key);
     this.changes.emit(key, undefined);
+    this.wrote(key);
+  }
+
+  /** Re-reads items another node wrote; how many changed in memory (onChange heard for each of those only). */
+  reload(keys: readonly string[]): number {
+    let changed = 0;
+    for (const chunk of chunks(keys, RELOAD_CHUNK)) {
+      const rows = this.db.prepare<{ key: string; data: string }>(`SELECT key, data FROM ${this.table} WHERE key IN (${placeholders(chunk.length)})`).all(...chunk);
+      const stored = new Map(rows.map((r) => [r.key, r.data]));
+      for (const key of chunk) if (this.apply(key, stored.get(key))) changed++;
+    }
+    return changed;
+  }
+
+  /** Re-reads every item (notices may have been missed); how many changed or vanished. */
+  reloadAll(): number {
+    // all(), not iterate(): a change listener may query the same connection.
+    const rows = this.selectAll.all();
+    const stored = new Set<string>();
+    let changed = 0;
+    for (const row of rows) {
+      stored.add(row.key);
+      if (this.apply(row.key, row.data)) changed++;
+    }
+    for (const key of [...this.items.keys()]) if (!stored.has(key) && this.apply(key, undefined)) changed++;
+    return changed;
+  }
+
+  /** Sets memory to the stored JSON (undefined: gone). Items are stored as JSON.stringify of the item, so equal text is an equal item. */
+  private apply(key: string, data: string | undefined): boolean {
+    const current = this.items.get(key);
+    if (data === undefined) {
+      if (!current) return false;
+      this.items.delete(key);
+      this.changes.emit(key, undefined);
+      return true;
+    }
+    if (current && JSON.stringify(current) === data) return false;
+    const item = JSON.parse(data) as EntityTypes[N];
+    this.items.set(key, item);
+    this.changes.emit(key, item);
+    return true;
   }
 
   /** Stores many items in one transaction; returns per-item errors without aborting the rest. */
@@ -166,20 +228,26 @@ export class Registry {
   private secrets = new Map<string, Buffer>();
   private principals = new Map<string, Principal>();
   private putSecret;
+  private selectSecrets;
+  private readonly writes: Listeners<[RegistryNotice]>;
+  private readonly revoked: Listeners<[principalId: string]>;
 
   /** `log` hears a change listener's failure (default: a plain pino logger). */
   constructor(private db: Db, log?: ErrorLog) {
     migrate(db, 'registry/registry', MIGRATIONS);
+    this.writes = new Listeners('registry write', log);
+    this.revoked = new Listeners('registry revocation', log);
     this.putSecret = db.prepare(`INSERT INTO credentials (principal, digest, issued_at) VALUES (?, ?, ?) ON CONFLICT(principal) DO UPDATE SET digest = excluded.digest, issued_at = excluded.issued_at`);
-    for (const r of db.prepare('SELECT principal, digest FROM credentials').iterate() as Iterable<{ principal: string; digest: Buffer }>) {
-      this.secrets.set(r.principal, r.digest);
-    }
-    this.units = new Collection(db, 'units', log);
-    this.elevators = new Collection(db, 'elevators', log);
-    this.gasSites = new Collection(db, 'gas-sites', log);
-    this.partners = new Collection(db, 'partners', log);
-    this.gateways = new Collection(db, 'gateways', log);
-    this.contacts = new Collection(db, 'contacts', log);
+    this.selectSecrets = db.prepare<{ principal: string; digest: Buffer }>('SELECT principal, digest FROM credentials');
+    for (const r of this.selectSecrets.iterate()) this.secrets.set(r.principal, r.digest);
+    const collection = <N extends EntityName>(name: N) =>
+      new Collection(db, name, (key) => this.writes.emit({ kind: 'item', collection: name, key }), log);
+    this.units = collection('units');
+    this.elevators = collection('elevators');
+    this.gasSites = collection('gas-sites');
+    this.partners = collection('partners');
+    this.gateways = collection('gateways');
+    this.contacts = collection('contacts');
 
     this.elevators.check = (e) => (this.units.get(e.maintenanceUnit) ? null : `maintenanceUnit: unknown maintenance unit ${e.maintenanceUnit}`);
     this.partners.check = (p) => {
@@ -207,6 +275,62 @@ export class Registry {
     this.partners.onChange(refreshPartner);
     for (const [k, g] of this.gateways.items) refreshGateway(k, g);
     for (const [k, p] of this.partners.items) refreshPartner(k, p);
+    // After the principal is gone, so a revocation listener sees the new state.
+    const revokeRemoved = (id: string, item: unknown) => item === undefined && this.revoked.emit(id);
+    this.gateways.onChange(revokeRemoved);
+    this.partners.onChange(revokeRemoved);
+  }
+
+  /** Hears every local write (never a reload), e.g. to tell the other nodes of a cluster; returns `off`. */
+  onWrite(fn: (notice: RegistryNotice) => void): () => void {
+    return this.writes.on(fn);
+  }
+
+  /**
+   * Hears that a gateway's or partner's credentials stopped being valid: it was removed or given a
+   * new secret, here or (through reload) on another node. Its connections should end; returns `off`.
+   */
+  onRevoked(fn: (principalId: string) => void): () => void {
+    return this.revoked.on(fn);
+  }
+
+  /** Applies another node's write(s): re-reads those items or secrets; how many changed in memory. */
+  reload(notice: RegistryNotice | RegistryBatch): number {
+    switch (notice.kind) {
+      case 'item': return this.collection(notice.collection).reload([notice.key]);
+      case 'items': return this.collection(notice.collection).reload(notice.keys);
+      case 'secret': return this.reloadSecrets([notice.id]);
+      case 'secrets': return this.reloadSecrets(notice.ids);
+    }
+  }
+
+  private reloadSecrets(ids: readonly string[]): number {
+    let changed = 0;
+    for (const chunk of chunks(ids, RELOAD_CHUNK)) {
+      const rows = this.db.prepare<{ principal: string; digest: Buffer }>(`SELECT principal, digest FROM credentials WHERE principal IN (${placeholders(chunk.length)})`).all(...chunk);
+      const stored = new Map(rows.map((r) => [r.principal, r.digest]));
+      for (const id of chunk) if (this.setDigest(id, stored.get(id))) changed++;
+    }
+    return changed;
+  }
+
+  /** Re-reads everything (after notices may have been missed); how many items and secrets changed. */
+  reloadAll(): number {
+    let changed = 0;
+    for (const name of Object.keys(ENTITIES) as EntityName[]) changed += this.collection(name).reloadAll();
+    const stored = new Map(this.selectSecrets.all().map((r) => [r.principal, r.digest]));
+    for (const id of new Set([...this.secrets.keys(), ...stored.keys()])) if (this.setDigest(id, stored.get(id))) changed++;
+    return changed;
+  }
+
+  /** Holds `digest` as id's secret; a replaced or dropped secret is a revocation. True when it changed. */
+  private setDigest(id: string, digest: Buffer | undefined): boolean {
+    const old = this.secrets.get(id);
+    if (digest ? old?.equals(digest) : !old) return false;
+    if (digest) this.secrets.set(id, digest);
+    else this.secrets.delete(id);
+    if (old) this.revoked.emit(id);
+    return true;
   }
 
   collection<N extends EntityName>(name: N): Collection<N> {
@@ -224,7 +348,8 @@ export class Registry {
     const secret = randomBytes(24).toString('base64url');
     const digest = sha256(secret);
     this.putSecret.run(id, digest, Date.now());
-    this.secrets.set(id, digest);
+    this.setDigest(id, digest);
+    this.writes.emit({ kind: 'secret', id });
     return secret;
   }
 
