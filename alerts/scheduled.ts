@@ -186,7 +186,11 @@ export class Scheduler {
       else if (ids && transition === 'resolved') ids.delete(alert.subject);
     }));
     this.cleanups.push(ingest.onAccepted((items) => this.onStored(items)));
-    this.cleanups.push(registry.elevators.onChange((code, e) => this.onElevatorChange(code, e)));
+    // Only changes written here: in a cluster, the node that wrote the change applies its effect once (the
+    // others hear it again as a reload).
+    this.cleanups.push(registry.onWrite((w) => {
+      if (w.kind === 'item' && w.collection === 'elevators') this.onElevatorChange(w.key, registry.elevators.get(w.key));
+    }));
 
     const logger = {
       info: (m: string) => this.log.info(m),

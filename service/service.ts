@@ -22,6 +22,7 @@ import { Dedup } from '../ingest/dedup.js';
 import { PointSlots } from '../ingest/point-slots.js';
 import { createIngest, type Ingest } from '../ingest/pipeline.js';
 import { Registry } from '../registry/registry.js';
+import { syncRegistry } from '../registry/cluster-sync.js';
 import { openDb, type Db } from '../storage/db.js';
 import { InfluxStore } from '../storage/influx.js';
 import { startLocalPostgres } from '../storage/postgres.js';
@@ -151,6 +152,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       throw new ConfigError(`cluster mode: could not open the JetStream ingest log on ${servers.join(', ')}: ${(e as Error).message}`);
     }
   }
+  // Registry changes made on any node reach every node's memory (and disconnect revoked gateways everywhere).
+  const unsyncRegistry = cluster ? syncRegistry(registry, cluster.bus, { log: log.child({ part: 'registry-sync' }), metrics }) : undefined;
   const spool = cluster ? undefined : Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.SPOOL_MAX_BYTES, fsync: config.SPOOL_FSYNC, fsyncIntervalMs: config.SPOOL_FSYNC_MS, log });
   const ingress: IngressLog = cluster?.ingress ?? spool!;
   const ingest: Ingest = cluster?.ingest ?? createIngest({ spool: spool!, ...ingestDeps });
@@ -283,6 +286,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await stopLeaderWork();
       await spool?.close();
       unfollowAlerts?.();
+      unsyncRegistry?.();
       await cluster?.close();
       await store.close();
       db.close();
