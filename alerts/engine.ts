@@ -31,6 +31,8 @@ export interface AlertEngineOptions {
    * every node writes to the shared state. Unset: one process, every check runs here.
    */
   cluster?: { leader: () => boolean; fenceLeader: () => void };
+  /** counts each pass of the timed rules run here (in a cluster: only on the leader) */
+  onTimedRun?: () => void;
 }
 
 /** What the engine knows of equipment liveness, for read APIs (the dashboard): no copy of the state. */
@@ -96,6 +98,7 @@ export function startAlertEngine(deps: AlertEngineOptions): AlertEngine {
     if (offline.pending) setImmediate(persistSeen);
   }
   const timed = () => {
+    deps.onTimedRun?.();
     checkOffline();
     checkArrivals(now());
     checkUnacknowledged(now());

@@ -12,6 +12,7 @@ export function createMetrics() {
     duplicates: new Counter({ name: 'se_duplicates_total', help: 'Objects dropped as duplicates of an earlier id, by channel', labelNames: ['channel'], registers: [registry] }),
     refusals: new Counter({ name: 'se_refusals_total', help: 'Connections, publishes and subscriptions refused, by reason', labelNames: ['reason'], registers: [registry] }),
     deadLetters: new Counter({ name: 'se_dead_letters_total', help: 'Objects rejected into dead letters, by reason', labelNames: ['reason'], registers: [registry] }),
+    timedRuns: new Counter({ name: 'se_timed_rule_runs_total', help: 'Passes of the timed rules (silence, rescue arrival, unacknowledged alerts) run on this node; in a cluster only the leader runs them', registers: [registry] }),
     clusterLeader: new Gauge({ name: 'se_cluster_leader', help: 'Cluster mode: 1 while this node leads (runs the timed and scheduled rules)', registers: [registry] }),
     clusterPartitions: new Gauge({ name: 'se_cluster_partitions_owned', help: 'Cluster mode: partitions of the ingest stream this node processes', registers: [registry] }),
     clusterLag: new Gauge({ name: 'se_cluster_partition_lag_messages', help: 'Cluster mode: messages of a partition taken and not stored yet, plus 1 while a newer batch waits unread', labelNames: ['partition'], registers: [registry] }),

@@ -183,6 +183,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     gas: { level1: config.GAS_LEVEL1_LEL, level2: config.GAS_LEVEL2_LEL, clearMargin: config.GAS_CLEAR_MARGIN_LEL, clearHoldMs: config.GAS_CLEAR_HOLD_S * 1000 },
     escalation: { renotifyMs: config.ALERT_RENOTIFY_S * 1000, escalateMs: config.ALERT_ESCALATE_S * 1000, maxLevel: config.ALERT_MAX_LEVEL, historicalAfterMs: config.NOTIFY_HISTORICAL_AFTER_S * 1000 },
     ...(cluster ? { cluster: { leader: cluster.leader, fenceLeader: cluster.fenceLeader } } : {}),
+    onTimedRun: () => metrics.timedRuns.inc(),
   });
   cluster?.onDetached((keep) => stopAlerts.forget(keep));
   // Unit flags: a unit's rates re-evaluated when its records are accepted (after the ledger listener above, same transaction).
