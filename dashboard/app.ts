@@ -22,6 +22,8 @@ import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
 import { startLiveFeeds } from './live-feeds.js';
+import { shareLiveState } from './cluster-state.js';
+import type { Bus } from '../common/bus.js';
 import type { Metrics } from '../common/metrics.js';
 import { InfluxStore } from '../storage/influx.js';
 import type { IngressLog } from '../storage/spool.js';
@@ -56,7 +58,7 @@ export interface AppDeps {
   /** fastify's trustProxy (HTTP_TRUST_PROXY): whose X-Forwarded-* headers to believe */
   trustProxy?: boolean | string[];
   /** cluster mode: this node's part (partitions owned with their lag, leadership, the nodes), for /healthz and /metrics */
-  cluster?: { health(): Record<string, unknown>; updateMetrics(): void };
+  cluster?: { health(): Record<string, unknown>; updateMetrics(): void; bus: Bus };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -116,6 +118,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => live.close());
   const feeds = startLiveFeeds({ live, views, alerts: deps.alerts, cases: deps.supervision.cases, log: deps.log.child({ part: 'live-feeds' }) });
   app.addHook('preClose', async () => (feeds.stop(), views.close()));
+  if (deps.cluster) {
+    const unshare = shareLiveState({ bus: deps.cluster.bus, state: views.state, cases: deps.supervision.cases, live, log: deps.log.child({ part: 'live-cluster' }) });
+    app.addHook('preClose', async () => unshare());
+  }
   await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
   await app.register(staticRoutes); // the web UI at / (dashboard/ui/dist)
   return app;

@@ -35,28 +35,40 @@ export class EquipmentState {
     this.listeners.emit(c); // a listener's failure is logged and never disturbs ingest
   }
 
+  /**
+   * A change another cluster node accepted (its partitions' equipment): the newest status of an elevator or a
+   * reading of a gas site, applied as if accepted here; listeners hear it if it is news here.
+   */
+  applyRemote(c: EquipmentChange & { status?: Status | undefined; reading?: Reading | undefined }): void {
+    if (c.kind === 'elevator' && c.status) this.takeStatus(c.code, c.status);
+    else if (c.kind === 'gas_site' && c.reading) this.takeReading(c.code, c.reading);
+  }
+
   private accept(items: IngestedItem[]): void {
     for (const it of items) {
-      if (it.channel === 'status') {
-        const s = it.record;
-        const prev = this.status.get(it.code!);
-        if (prev && prev.ts > s.ts) continue;
-        this.status.set(it.code!, s);
-        // A first status (start-up, before the warm-up) is news only out of normal service: a whole city's
-        // first statuses would otherwise be one huge frame to every screen.
-        if (prev ? prev.serviceMode !== s.serviceMode : s.serviceMode !== 'normal') this.emit({ kind: 'elevator', code: it.code! });
-      } else if (it.channel === 'reading') {
-        const r = it.record;
-        let site = this.readings.get(it.code!);
-        if (!site) {
-          site = new Map();
-          this.readings.set(it.code!, site);
-          this.emit({ kind: 'gas_site', code: it.code! });
-        }
-        const prev = site.get(r.detector);
-        if (!prev || prev.ts <= r.ts) site.set(r.detector, r);
-      }
+      if (it.channel === 'status') this.takeStatus(it.code!, it.record);
+      else if (it.channel === 'reading') this.takeReading(it.code!, it.record);
     }
+  }
+
+  private takeStatus(code: string, s: Status): void {
+    const prev = this.status.get(code);
+    if (prev && prev.ts > s.ts) return;
+    this.status.set(code, s);
+    // A first status (start-up, before the warm-up) is news only out of normal service: a whole city's
+    // first statuses would otherwise be one huge frame to every screen.
+    if (prev ? prev.serviceMode !== s.serviceMode : s.serviceMode !== 'normal') this.emit({ kind: 'elevator', code });
+  }
+
+  private takeReading(code: string, r: Reading): void {
+    let site = this.readings.get(code);
+    if (!site) {
+      site = new Map();
+      this.readings.set(code, site);
+      this.emit({ kind: 'gas_site', code });
+    }
+    const prev = site.get(r.detector);
+    if (!prev || prev.ts <= r.ts) site.set(r.detector, r);
   }
 
   /** Fills in what was known before a restart from InfluxDB (the last hour), without overriding anything newer. */

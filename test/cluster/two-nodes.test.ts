@@ -2,6 +2,8 @@
 // one PostgreSQL schema share the partitions, store every acknowledged message
 // once, raise an entrapment once, and one of them leads.
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { partitionOf } from '../../storage/jetstream-log.js';
 import { freshPostgresUrl } from '../db.js';
 import { natsServerForFile } from '../nats.js';
 import { api, connect, count, publish, registerSmallCity, startTestService, status, testEnv, waitFor, type TestService } from '../helpers.js';
@@ -42,6 +44,24 @@ describe('two nodes in cluster mode', () => {
     }
     await publish(cb, 'se/v1/elevator/E1/event', { id: 'trap-1', ts: Date.now() - 1000, type: 'entrapment', state: 'raised' });
     await waitFor(() => count(a, 'elevator_status'), (n) => n === 100, 20_000);
+    // A service-mode change accepted by the node that owns the elevator's partition reaches a screen on the other node.
+    const ownsE3 = [ha, hb].findIndex((h) => h.cluster.partitions.some((p) => p.partition === partitionOf('E3', 4)));
+    const screenOn = ownsE3 === 0 ? b : a;
+    const frames: { type: string; items?: { code: string; serviceMode?: string | null }[] }[] = [];
+    const ws = new WebSocket(`${screenOn.httpUrl.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: 'Bearer test-admin-token' } });
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('error', reject);
+      ws.on('message', () => frames.some((f) => f.type === 'ready') && resolve());
+    });
+    cleanups.push(() => ws.close());
+    const gw = await connect(a.mqttPort, 'GW1', city.secrets.GW1, { clientId: 'gw1-mode' });
+    cleanups.push(() => gw.endAsync());
+    expect((await api(a, 'PUT', '/api/v1/gateways/GW1', { id: 'GW1', elevators: ['E1', 'E2', 'E3'] })).status).toBe(200);
+    await waitFor(async () => publish(gw, 'se/v1/elevator/E3/status', status('mode-1', Date.now(), { serviceMode: 'inspection' })).then(() => true, () => false), (ok) => ok, 5000);
+    const frame = await waitFor(async () => frames.find((f) => f.type === 'equipment' && f.items?.some((i) => i.code === 'E3')), (f) => f !== undefined, 10_000);
+    expect(frame!.items!.find((i) => i.code === 'E3')).toMatchObject({ serviceMode: 'inspection' });
+
     const active = await waitFor(async () => (await api(b, 'GET', '/api/v1/alerts?type=entrapment')).body, (r: { total: number; items: unknown[] }) => r.total >= 1, 10_000);
     expect(active.items).toHaveLength(1);
   });
