@@ -5,6 +5,7 @@
 // as supervised children (storage/local-server.ts): each with its own data
 // directory, HTTP and MQTT port, and log file; each dies with us (parent-death
 // signal) and is never left running by a killed launcher (pid file).
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -12,7 +13,6 @@ import { startLocalNatsCluster, type LocalNatsCluster } from '../storage/nats.js
 import { startLocalPostgres, type LocalPostgres } from '../storage/postgres.js';
 import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { superviseServer, type SupervisedServer } from '../storage/local-server.js';
-import { mkdirSync } from 'node:fs';
 
 export interface ClusterInfraOptions {
   dataDir: string;
@@ -37,7 +37,7 @@ export async function startClusterInfra(o: ClusterInfraOptions): Promise<Cluster
   mkdirSync(o.dataDir, { recursive: true });
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => void (await Promise.all(started.map((s) => s.stop())));
-  // one at a time for the failure path's sake, but none waits for another to be ready
+  // all three at once (each takes seconds to be ready); InfluxDB is waited for below, the others here
   const results = await Promise.allSettled([
     launchLocalInflux({ dataDir: join(o.dataDir, 'influxdb'), port: o.influxPort, log: o.log.child({ part: 'influxd' }) }),
     startLocalPostgres({ dataDir: o.dataDir, port: o.postgresPort, log: o.log.child({ part: 'postgres' }) }),
