@@ -47,6 +47,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ClientsResult } from './dashboard-clients.js';
 import { entrapmentCity, entrapmentKnobs, firstLine, metricSum, ms, node, pct, registerCity, rssMb, run, sleep, startService, statusIn, TOKEN, type LoadResult } from './harness.js';
+import { cpuS, statFields } from './proc.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const knobs = entrapmentKnobs();
@@ -59,23 +60,7 @@ const clock = () => performance.timeOrigin + performance.now();
 
 const sortNum = (a: number[]) => a.sort((x, y) => x - y);
 
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux). */
-const HZ = 100;
 const cores = availableParallelism();
-/** Fields of /proc/<pid>/stat after the command name (which may contain spaces): [0] state, [1] ppid, [11] utime, [12] stime. */
-const statFields = (pid: number) => {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return s.slice(s.lastIndexOf(')') + 2).split(' ');
-};
-/** user + system CPU seconds of a process so far (NaN once it is gone). */
-const cpuS = (pid: number | undefined) => {
-  try {
-    const f = statFields(pid!);
-    return (Number(f[11]) + Number(f[12])) / HZ;
-  } catch {
-    return NaN;
-  }
-};
 /** Seconds the main thread of a process has waited on a run queue for a CPU so far (/proc/<pid>/schedstat, field 2, ns). */
 const runqS = (pid: number | undefined) => {
   try {

@@ -1,9 +1,12 @@
 // Load generator (a separate process): C gateways each publish N QoS 1
 // status messages as fast as a window of in-flight messages allows; `ts` is
 // the publish time, so the service's store-lag histogram measures
-// publish → stored. Prints one JSON line with its figures.
+// publish → stored. Prints one JSON line with its figures: counts, PUBACK
+// p50/p99 (publish → PUBACK) and its own CPU time.
 //
-//   node load-generator.js <url> <gateways.json> <perClient> [window] [ratePerSec]
+//   node load-generator.js <url>[,<url>…] <gateways.json> <perClient> [window] [ratePerSec]
+//
+// With several URLs (cluster nodes) the gateways are spread over them round-robin.
 //
 // With ratePerSec the gateways together publish at that fixed rate (split
 // evenly, paced in 10 ms ticks; the window still caps what is in flight)
@@ -19,10 +22,14 @@ const W = Number(window ?? 100);
 /** messages per second per gateway; unpaced when absent */
 const perClientRate = rate ? Number(rate) / gateways.length : Infinity;
 
+const urls = url.split(',');
 const clients = await Promise.all(
-  gateways.map((g) => mqtt.connectAsync(url, { username: g.secret ? g.id : undefined, password: g.secret, clientId: g.id, reconnectPeriod: 0, keepalive: 120 })),
+  gateways.map((g, i) => mqtt.connectAsync(urls[i % urls.length]!, { username: g.secret ? g.id : undefined, password: g.secret, clientId: g.id, reconnectPeriod: 0, keepalive: 120 })),
 );
 const start = Date.now();
+const cpu0 = process.cpuUsage();
+/** publish → PUBACK of each acknowledged message, ms */
+const pubacks: number[] = [];
 let acked = 0;
 let failed = 0;
 let lastAck = start;
@@ -46,10 +53,12 @@ await Promise.all(
               id: `${g.id}-${sent}`, ts: Date.now(), serviceMode: 'normal', carStatus: sent % 3 ? 'running' : 'stopped', direction: 'up',
               floor: sent % 30, doorZone: sent % 3 === 0, doorStatus: 'closed', passengers: true, runCount: sent,
             };
+            const t = performance.now();
             c.publish(`se/v1/elevator/${code}/status`, JSON.stringify(msg), { qos: 1 }, (err) => {
               settled++;
               if (err) failed++;
               else {
+                pubacks.push(performance.now() - t);
                 acked++;
                 lastAck = Date.now();
               }
@@ -65,5 +74,11 @@ await Promise.all(
   ),
 );
 clearInterval(ticker);
+const cpu = process.cpuUsage(cpu0);
 await Promise.all(clients.map((c) => c.endAsync()));
-console.log(JSON.stringify({ sent: gateways.length * N, acked, failed, start, lastAck, seconds: (lastAck - start) / 1000 }));
+pubacks.sort((a, b) => a - b);
+const q = (x: number) => pubacks[Math.min(pubacks.length - 1, Math.floor(x * pubacks.length))] ?? NaN;
+console.log(JSON.stringify({
+  sent: gateways.length * N, acked, failed, start, lastAck, seconds: (lastAck - start) / 1000,
+  pubackP50Ms: q(0.5), pubackP99Ms: q(0.99), cpuMs: (cpu.user + cpu.system) / 1000,
+}));

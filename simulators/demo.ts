@@ -19,6 +19,11 @@
 // city and just run live (finishing the backfill first if it was
 // interrupted; re-sent records are duplicates and change nothing).
 //
+// DEMO_MQTT_URLS (mqtt://host:port, comma-separated): other brokers (the
+// other nodes of a cluster, `npm run cluster`) the live gateways and partners
+// are spread over, round-robin with this service's own; the backfill goes
+// to this service only.
+//
 // Other settings: DEMO_RATE (status messages/s, default 200),
 // DEMO_EVENT_BOOST (faults, entrapments and gas leaks × this, default 30),
 // DEMO_RECORD_SPEED (partner records this many times faster than life, default 200),
@@ -175,6 +180,7 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
   const outageMin = envInt('DEMO_OUTAGE_MIN', 4);
   const live: RunningGateways = await runGateways({
     mqttUrl: `mqtt://127.0.0.1:${service.mqttPort}`,
+    moreMqttUrls: (process.env.DEMO_MQTT_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean),
     city,
     secrets,
     ratePerSecond: envInt('DEMO_RATE', 200),

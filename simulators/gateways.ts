@@ -26,6 +26,8 @@ export type SimLog = Pick<Logger, 'info' | 'warn' | 'error'>;
 export interface GatewayOptions {
   /** e.g. mqtt://127.0.0.1:1883 */
   mqttUrl: string;
+  /** more brokers (cluster nodes): connections are spread round-robin over mqttUrl and these */
+  moreMqttUrls?: string[];
   city: City;
   /** gateway/partner id → secret */
   secrets: ReadonlyMap<string, string> | Readonly<Record<string, string>>;
@@ -87,6 +89,20 @@ export function summary(s: GatewayStats): string {
     `maintenance ${p.maintenance} inspection ${p.inspection} complaint ${p.complaint} rescue ${p.rescue} | acked ${s.acked} inflight ${s.inflight} errors ${s.publishErrors} skipped ${s.skipped}`;
 }
 
+const CONNECT_TRIES = 4;
+const CONNECT_RETRY_MS = 2000;
+
+async function retry<T>(tries: number, fn: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= tries) throw e;
+      await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+    }
+  }
+}
+
 export async function runGateways(opts: GatewayOptions): Promise<RunningGateways> {
   const { city, log } = opts;
   const secretOf = (id: string) => (opts.secrets instanceof Map ? opts.secrets.get(id) : (opts.secrets as Record<string, string>)[id]);
@@ -105,7 +121,8 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   // ---- connections
   const clients = new Map<string, MqttClient>();
   const ids = [...city.gateways.map((g) => g.id), ...(opts.partners === false ? [] : city.partners.map((p) => p.id))];
-  const connectOne = async (id: string) => {
+  const urls = [opts.mqttUrl, ...(opts.moreMqttUrls ?? [])];
+  const connectOne = async (id: string, i: number) => {
     const password = secretOf(id);
     if (!password) {
       st.connectFailures++;
@@ -113,7 +130,8 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
       return;
     }
     try {
-      const c = await mqtt.connectAsync(opts.mqttUrl, { username: id, password, clientId: id, reconnectPeriod: 0, connectTimeout: 15_000, keepalive: 60, clean: true }, false);
+      // A few tries, as a real gateway keeps trying: another cluster node may learn a just-registered secret a moment later.
+      const c = await retry(CONNECT_TRIES, () => mqtt.connectAsync(urls[i % urls.length]!, { username: id, password, clientId: id, reconnectPeriod: 0, connectTimeout: 15_000, keepalive: 60, clean: true }, false));
       c.options.reconnectPeriod = 5000; // from now on, come back after a broker restart
       c.on('connect', () => online.add(id));
       c.on('close', () => online.delete(id));
@@ -127,7 +145,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   };
   const chunk = Math.max(1, opts.connectConcurrency ?? 50);
   for (let i = 0; i < ids.length; i += chunk) {
-    await Promise.all(ids.slice(i, i + chunk).map(connectOne));
+    await Promise.all(ids.slice(i, i + chunk).map((id, k) => connectOne(id, i + k)));
     if (ids.length > 4 * chunk && (i / chunk) % 10 === 9) log.info({ connected: clients.size, of: ids.length }, 'connecting gateways');
   }
   log.info({ connected: clients.size, failed: st.connectFailures, of: ids.length }, 'gateways connected');

@@ -132,6 +132,10 @@ export interface SuperviseOptions extends Identity {
   /** setpriv options that come before --pdeathsig, e.g. to run as another user; they need setpriv */
   setprivArgs?: string[];
   cwd?: string;
+  /** its environment (default: ours) */
+  env?: NodeJS.ProcessEnv;
+  /** restart it when it dies (default true); false for a benchmark that kills it on purpose */
+  restart?: boolean;
   logPath: string;
   port: number;
   /** the setting that chose the port, for the message when it is taken */
@@ -190,7 +194,7 @@ export async function superviseServer(o: SuperviseOptions): Promise<SupervisedSe
     for (const p of [{ port: o.port, setting: o.portSetting }, ...(o.otherPorts ?? [])]) await assertPortFree(p.port, p.setting);
     const logFd = openSync(o.logPath, 'a');
     // Its own session: a Ctrl-C on the terminal reaches only the service, which drains into the server before stopping it.
-    const how = { stdio: ['ignore', logFd, logFd] as ['ignore', number, number], detached: true, ...(o.cwd ? { cwd: o.cwd } : {}) };
+    const how = { stdio: ['ignore', logFd, logFd] as ['ignore', number, number], detached: true, ...(o.cwd ? { cwd: o.cwd } : {}), ...(o.env ? { env: o.env } : {}) };
     const c = setpriv ? spawn(setpriv, [...(o.setprivArgs ?? []), '--pdeathsig', 'KILL', '--', o.bin, ...o.args], how) : spawn(o.bin, o.args, how);
     closeSync(logFd);
     await new Promise<void>((res, rej) => c.once('spawn', res).once('error', rej));
@@ -204,6 +208,10 @@ export async function superviseServer(o: SuperviseOptions): Promise<SupervisedSe
       if (stopping) return;
       event('exited');
       lastError = `${name} exited (${signal ?? `code ${code}`})`;
+      if (o.restart === false) {
+        log.warn({ pid: c.pid, code, signal, log: o.logPath }, `project-local ${name} exited; not restarting it`);
+        return;
+      }
       if (Date.now() - startedAt >= STABLE_MS) restartDelay = RESTART_MIN_MS;
       log.error({ pid: c.pid, code, signal, restartInMs: restartDelay, log: o.logPath }, `project-local ${name} exited; restarting it`);
       scheduleRestart();
