@@ -10,6 +10,7 @@ import { migrate, type Migration } from '../storage/migrations.js';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ROLES, type Role } from '../common/access.js';
 import { AppError } from '../common/errors.js';
+import { Listeners } from '../domain/listeners.js';
 
 export interface User {
   username: string;
@@ -103,6 +104,13 @@ export class Accounts {
   private readonly now: () => number;
 
   /** `now` is the clock (injected by tests of expiry). */
+  private readonly ended = new Listeners<[username: string]>('sessions ended');
+
+  /** Hears a user whose sessions were ended here (disabled, role or districts changed, new password). */
+  onSessionsEnded(fn: (username: string) => void): () => void {
+    return this.ended.on(fn);
+  }
+
   constructor(private readonly db: Db, opts: { sessionTtlMs: number; now?: () => number }) {
     this.sessionTtlMs = opts.sessionTtlMs;
     this.now = opts.now ?? Date.now;
@@ -233,6 +241,8 @@ export class Accounts {
   }
 
   endSessionsOf(username: string): number {
-    return this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username).changes;
+    const n = this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username).changes;
+    this.ended.emit(username);
+    return n;
   }
 }

@@ -116,6 +116,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, auth });
   app.decorate('live', live);
   app.addHook('preClose', async () => live.close());
+  // A user disabled or changed loses the live feed at once, not at the next ping; in a cluster on every node.
+  const offEnded = deps.accounts.onSessionsEnded((username) => {
+    live.recheckSessions();
+    deps.cluster?.bus.publish('sessions-ended', { username });
+  });
+  const offEndedElsewhere = deps.cluster?.bus.on('sessions-ended', () => live.recheckSessions());
+  app.addHook('preClose', async () => (offEnded(), offEndedElsewhere?.()));
   const feeds = startLiveFeeds({ live, views, alerts: deps.alerts, cases: deps.supervision.cases, log: deps.log.child({ part: 'live-feeds' }) });
   app.addHook('preClose', async () => (feeds.stop(), views.close()));
   if (deps.cluster) {

@@ -130,6 +130,16 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
     }
   });
 
+  /** Closes at once every client whose session ended (a user disabled or changed, here or on another node). */
+  function recheckSessions(): void {
+    for (const c of clients) {
+      if (c.session !== null && !deps.auth.sessionAlive(c.session)) {
+        c.ws.close(4401, 'the session ended: sign in again');
+        clients.delete(c);
+      }
+    }
+  }
+
   const ping = setInterval(() => {
     for (const c of clients) {
       if (!c.alive) {
@@ -179,6 +189,7 @@ export function attachLive(server: Server, deps: { alerts: AlertStore; log: Logg
       broadcastMany([{ payload, district }]);
     },
     broadcastMany,
+    recheckSessions,
     close(): void {
       off();
       clearInterval(ping);

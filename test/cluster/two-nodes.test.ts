@@ -62,6 +62,22 @@ describe('two nodes in cluster mode', () => {
     const frame = await waitFor(async () => frames.find((f) => f.type === 'equipment' && f.items?.some((i) => i.code === 'E3')), (f) => f !== undefined, 10_000);
     expect(frame!.items!.find((i) => i.code === 'E3')).toMatchObject({ serviceMode: 'inspection' });
 
+    // A user disabled on one node loses its live feed on the other at once (not at the next 30 s ping).
+    const PW = 'correct-horse-battery-9';
+    expect((await api(a, 'POST', '/api/v1/users', { username: 'insp', role: 'inspector', districts: ['大祥区'], password: PW })).status).toBe(201);
+    const signIn = await api(b, 'POST', '/api/v1/session', { username: 'insp', password: PW, bearer: true }, { 'content-type': 'application/json' });
+    expect(signIn.status).toBe(200);
+    const inspWs = new WebSocket(`${b.httpUrl.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${signIn.body.token}` } });
+    await new Promise<void>((resolve, reject) => {
+      inspWs.once('error', reject);
+      inspWs.on('message', (d) => JSON.parse(String(d)).type === 'ready' && resolve());
+    });
+    const closed = new Promise<number>((r) => inspWs.once('close', (code) => r(code)));
+    const disabledAt = Date.now();
+    expect((await api(a, 'PATCH', '/api/v1/users/insp', { disabled: true })).status).toBe(200);
+    expect(await closed).toBe(4401);
+    expect(Date.now() - disabledAt).toBeLessThan(1000);
+
     const active = await waitFor(async () => (await api(b, 'GET', '/api/v1/alerts?type=entrapment')).body, (r: { total: number; items: unknown[] }) => r.total >= 1, 10_000);
     expect(active.items).toHaveLength(1);
   });
