@@ -3,8 +3,10 @@
 // schema, storing into one InfluxDB database; and a fleet registered over the API.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import type { MqttClient } from 'mqtt';
 import { freePort } from '../../bench/free-port.js';
-import { api, testEnv, waitFor } from '../helpers.js';
+import { InfluxStore } from '../../storage/influx.js';
+import { api, quietLog, status, testEnv, waitFor } from '../helpers.js';
 
 export interface ClusterHealth {
   status: string;
@@ -87,4 +89,40 @@ export async function balanced(nodes: NodeProcess[], partitions: number, timeout
     (hs) => hs.every((h) => h?.cluster && h.cluster.partitions.length > 0) && hs.reduce((s, h) => s + h!.cluster.partitions.length, 0) === partitions,
     timeoutMs,
   ) as Promise<ClusterHealth[]>;
+}
+
+/** Publishes status messages from `client` while `running()`, up to `window` in flight; acked ids are added to `acked`. */
+export function pump(client: MqttClient, codes: string[], prefix: string, acked: { add(id: string): unknown }, running: () => boolean, t0: number, window = 20): Promise<number> {
+  let sent = 0;
+  let inFlight = 0;
+  return new Promise((done) => {
+    const next = () => {
+      while (running() && inFlight < window && client.connected) {
+        const id = `${prefix}-${sent}`;
+        const code = codes[sent % codes.length]!;
+        inFlight += 1;
+        client.publish(`se/v1/elevator/${code}/status`, JSON.stringify(status(id, t0 + sent)), { qos: 1 }, (err) => {
+          inFlight -= 1;
+          if (!err) acked.add(id);
+          // not from within the callback: a closing client fails publishes synchronously, and that would recurse
+          setImmediate(next);
+        });
+        sent += 1;
+      }
+      if ((!running() || !client.connected) && inFlight === 0) done(sent);
+    };
+    // a connection closed by a killed node: what it had in flight is simply not acknowledged
+    client.on('close', () => done(sent));
+    next();
+  });
+}
+
+/** The ids stored in `measurement` of the nodes' InfluxDB database (the env of testEnv()), one per stored point. */
+export async function storedIds(env: Record<string, string>, measurement = 'elevator_status'): Promise<string[]> {
+  const store = await InfluxStore.connect({ url: env.INFLUX_URL!, database: env.INFLUX_DATABASE!, username: env.INFLUX_USERNAME, password: env.INFLUX_PASSWORD }, quietLog);
+  try {
+    return (await store.rows(`SELECT id FROM ${measurement}`)).map((r) => r.id as string);
+  } finally {
+    await store.close();
+  }
 }
