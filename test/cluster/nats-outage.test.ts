@@ -11,9 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
 import { startLocalNatsCluster } from '../../storage/nats.js';
 import { freshPostgresUrl } from '../db.js';
-import { connect, quietLog, testEnv, waitFor } from '../helpers.js';
+import { quietLog, testEnv, waitFor } from '../helpers.js';
 import { holdPort, retrying } from '../nats.js';
-import { balanced, pump, registerFleet, startNode, storedIds, type NodeProcess } from './harness.js';
+import { Acks, balanced, gatewayClients, pump, registerFleet, startNode, storedIds, type NodeProcess } from './harness.js';
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -50,15 +50,11 @@ describe('cluster mode on a three-server NATS cluster', () => {
     const victim = cluster.servers.find((s) => s.name === info.cluster!.leader)!;
     await admin.close();
 
-    const acked = new Set<string>();
-    const ackedAt: number[] = [];
-    const record = { add: (id: string) => (acked.add(id), ackedAt.push(Date.now())) };
+    const acked = new Acks();
     let running = true;
     const t0 = Date.now() - 3_600_000;
-    const clients = await Promise.all(nodes.map((n, i) => connect(n.mqttPort, 'GWC', fleet.gateway, { clientId: `load-${i}` })));
-    for (const c of clients) c.on('error', () => undefined);
-    cleanups.push(() => Promise.all(clients.map((c) => c.endAsync(true))));
-    const pumps = clients.map((c, i) => pump(c, fleet.codes, `n${i}`, record, () => running, t0 + i * 1_000_000));
+    const clients = await gatewayClients(nodes, fleet.gateway, 'load', cleanups);
+    const pumps = clients.map((c, i) => pump(c, fleet.codes, `n${i}`, acked, () => running, t0 + i * 1_000_000));
     await waitFor(async () => acked.size, (n) => n >= 500, 30_000);
 
     const killedAt = Date.now();
@@ -75,15 +71,15 @@ describe('cluster mode on a three-server NATS cluster', () => {
     const sent = (await Promise.all(pumps)).reduce((a, b) => a + b, 0);
     expect(victim.pid).toBeNull(); // still down
 
-    const after = ackedAt.filter((t) => t >= killedAt);
+    const after = acked.at.filter((t) => t >= killedAt);
     const stallMs = Math.max(...after.map((t, k) => t - (k === 0 ? killedAt : after[k - 1]!)));
     const drainStart = Date.now();
     await waitFor(async () => Promise.all(nodes.map((n) => n.health())), (h) => h.every((x) => x?.spool.depthMessages === 0), 60_000);
     const drainMs = Date.now() - drainStart;
     const ids = await storedIds(base);
     const stored = new Set(ids);
-    const lost = [...acked].filter((id) => !stored.has(id));
-    const lateIds = [...acked].slice(ackedBefore);
+    const lost = [...acked.ids].filter((id) => !stored.has(id));
+    const lateIds = [...acked.ids].slice(ackedBefore);
     console.log(
       `NATS server ${victim.name} (stream leader) SIGKILLed under load: ${acked.size} acknowledged of ${sent} sent (${lateIds.length} after the kill); ` +
         `longest PUBACK stall after the kill ${stallMs} ms; backlog empty ${drainMs} ms after the load stopped; ${stored.size} stored, lost ${lost.length}`,
