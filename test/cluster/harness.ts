@@ -165,3 +165,17 @@ export async function storedIds(env: Record<string, string>, measurement = 'elev
     await store.close();
   }
 }
+
+/**
+ * The stored ids once every one of `want` is among them, or as they are after
+ * `timeoutMs` (the caller's lost = 0 check then names the missing ones).
+ */
+export async function storedAll(env: Record<string, string>, want: Iterable<string>, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ids = await storedIds(env);
+    const have = new Set(ids);
+    if ([...want].every((id) => have.has(id)) || Date.now() > deadline) return ids;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

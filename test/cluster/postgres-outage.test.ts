@@ -11,7 +11,7 @@ import { freePort } from '../../bench/free-port.js';
 import { startLocalPostgres } from '../../storage/postgres.js';
 import { api, publish, quietLog, testEnv, waitFor } from '../helpers.js';
 import { natsServerForFile } from '../nats.js';
-import { Acks, balanced, gatewayClients, pump, registerFleet, startNode, storedIds, type ClusterHealth, type NodeProcess } from './harness.js';
+import { Acks, balanced, gatewayClients, pump, registerFleet, startNode, storedAll, storedIds, type ClusterHealth, type NodeProcess } from './harness.js';
 
 const nats = natsServerForFile('se-pgout-');
 const cleanups: (() => unknown)[] = [];
@@ -91,7 +91,7 @@ describe('cluster mode with PostgreSQL stopped for 30 s', () => {
       60_000,
     );
     const resumedMs = Date.now() - backAt;
-    const ids = await storedIds(base);
+    const ids = await storedAll(base, acked.ids, 30_000);
     const stored = new Set(ids);
     const lost = [...acked.ids].filter((id) => !stored.has(id));
     const alerts = await waitFor(() => entrapments(nodes[0]!), (b) => b.total >= trapped.length, 20_000);
