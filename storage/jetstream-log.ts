@@ -93,6 +93,8 @@ export class LogFullError extends SpoolFullError {
 }
 
 /** JetStream's answer when a discard-new stream is at max_bytes (or max_msgs). */
+/** nobody answers for the stream: it has no leader right now (or JetStream is off) */
+const noStreamLeader = (e: unknown): boolean => e instanceof Error && e.name === 'JetStreamNotEnabled';
 const streamFull = (e: unknown): boolean => e instanceof Error && /maximum (bytes|messages) exceeded/i.test(e.message);
 
 /** FNV-1a (32 bit) of the key's UTF-8 bytes, modulo P: the same on every node and across restarts. */
@@ -313,8 +315,18 @@ export class JetStreamLog {
     const msgID = `${this.writer}:${p}:${++this.batchSeq}`;
     const attempts = this.opts.publishAttempts ?? 3;
     const timeout = this.opts.publishTimeoutMs ?? 5_000;
+    // A stream without a leader (its server just died, RAFT electing another)
+    // answers "no responders" at once: such failures do not use up an attempt
+    // but are retried within the time the attempts may take (which the
+    // duplicate window covers, checkRetrySpan), so a leader election stalls
+    // appends instead of refusing them.
+    const span = attempts * (timeout + 1_000);
+    const started = Date.now();
     let last: Error | undefined;
-    for (let a = 1; a <= attempts; a++) {
+    let a = 0;
+    let tries = 0;
+    while (a < attempts) {
+      tries += 1;
       if (this.closed && this.nc.isClosed()) break;
       try {
         await this.js.publish(this.subjectOf(p), data, { msgID, timeout, expect: { streamName: this.stream } });
@@ -325,14 +337,17 @@ export class JetStreamLog {
         if (streamFull(e)) {
           return new LogFullError(this.opts.maxStreamBytes ?? 1024 ** 3, `JetStream stream ${this.stream} is full (max_bytes reached: batches not yet processed and trimmed); refusing new messages until processing catches up`);
         }
-        this.opts.log.warn({ err: e, partition: p, msgID, attempt: a, messages: batch.length }, 'JetStream publish failed');
+        this.opts.log.warn({ err: e, partition: p, msgID, attempt: tries, messages: batch.length }, 'JetStream publish failed');
+        const pause = Math.min(1_000, 100 * 2 ** Math.min(tries, 4));
+        if (Date.now() - started + pause + timeout > span) break; // another try could end beyond the duplicate window's cover
+        if (!noStreamLeader(e)) a += 1;
         if (a < attempts) {
-          await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** a)));
+          await new Promise((r) => setTimeout(r, pause));
           this.retries += 1;
         }
       }
     }
-    return new Error(`JetStream did not store a batch of ${batch.length} messages on ${this.subjectOf(p)} after ${attempts} attempts: ${last?.message ?? 'connection closed'}`, { cause: last });
+    return new Error(`JetStream did not store a batch of ${batch.length} messages on ${this.subjectOf(p)} after ${tries} attempts: ${last?.message ?? 'connection closed'}`, { cause: last });
   }
 
   /**

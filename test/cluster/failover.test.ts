@@ -2,15 +2,13 @@
 // PostgreSQL: SIGKILL the leader under load. Its partitions move to the
 // survivors within the lease, every acknowledged message is stored, and an
 // entrapment published to a survivor during the takeover raises one alert.
-import type { MqttClient } from 'mqtt';
 import { WebSocket } from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../storage/jetstream-log.js';
-import { InfluxStore } from '../../storage/influx.js';
 import { freshPostgresUrl } from '../db.js';
 import { natsServerForFile } from '../nats.js';
-import { api, connect, quietLog, status, testEnv, waitFor } from '../helpers.js';
-import { balanced, registerFleet, startNode, type NodeProcess } from './harness.js';
+import { api, connect, testEnv, waitFor } from '../helpers.js';
+import { balanced, pump, registerFleet, startNode, storedIds, type NodeProcess } from './harness.js';
 
 const nats = natsServerForFile('se-failover-');
 const cleanups: (() => unknown)[] = [];
@@ -20,31 +18,6 @@ afterAll(async () => {
 
 const P = 6;
 const LEASE_MS = 3000;
-
-/** Publishes status messages from `client` while `running()`, up to `window` in flight; acked ids go to `acked`. */
-function pump(client: MqttClient, codes: string[], prefix: string, acked: Set<string>, running: () => boolean, t0: number, window = 20): Promise<number> {
-  let sent = 0;
-  let inFlight = 0;
-  return new Promise((done) => {
-    const next = () => {
-      while (running() && inFlight < window && client.connected) {
-        const id = `${prefix}-${sent}`;
-        const code = codes[sent % codes.length]!;
-        inFlight += 1;
-        client.publish(`se/v1/elevator/${code}/status`, JSON.stringify(status(id, t0 + sent)), { qos: 1 }, (err) => {
-          inFlight -= 1;
-          if (!err) acked.add(id);
-          next();
-        });
-        sent += 1;
-      }
-      if ((!running() || !client.connected) && inFlight === 0) done(sent);
-    };
-    // a connection closed by a killed node: what it had in flight is simply not acknowledged
-    client.on('close', () => done(sent));
-    next();
-  });
-}
 
 describe('a cluster of three nodes', () => {
   it('SIGKILL of the leader under load: partitions move within the lease, every acknowledged message is stored, an entrapment during the takeover raises one alert', async () => {
@@ -98,8 +71,7 @@ describe('a cluster of three nodes', () => {
 
     // everything taken is stored: the survivors' backlog empties
     await waitFor(async () => Promise.all(survivors.map((n) => n.health())), (h) => h.every((x) => x?.spool.depthMessages === 0), 60_000);
-    const store = await InfluxStore.connect({ url: base.INFLUX_URL!, database: base.INFLUX_DATABASE!, username: base.INFLUX_USERNAME, password: base.INFLUX_PASSWORD }, quietLog);
-    const ids = (await store.rows('SELECT id FROM elevator_status')).map((r) => r.id as string);
+    const ids = await storedIds(base);
     const stored = new Set(ids);
     console.log(`cluster failover: ${acked.size} acknowledged of ${sent} sent; partitions of the killed leader processed again after ${failoverMs} ms; entrapment alert visible after ${raisedMs} ms`);
     expect([...acked].filter((id) => !stored.has(id))).toEqual([]); // lost = 0

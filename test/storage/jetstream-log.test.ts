@@ -5,6 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsTestServer } from '../../bench/nats-server.js';
 import { JetStreamLog, LogFullError, partitionOf, type JetStreamLogOptions, type LogEntry } from '../../storage/jetstream-log.js';
@@ -197,6 +199,26 @@ describe('JetStream cluster log', () => {
     expect(await log.trim(p, before.at(-1)!.seq)).toBe(before.length);
     await expect(log.append(msg(1, 5_000), 'E1')).resolves.toBeUndefined();
     expect((await log.read(p, before.at(-1)!.seq, 1 << 20)).entries.map((e) => JSON.parse(e.payload.toString()).i)).toEqual([5_000]);
+  });
+
+  it('a publish nobody answers (the stream electing a leader: "no responders") is retried within the attempts\' time, not refused', async () => {
+    const log = await open({ publishTimeoutMs: 1_000, publishAttempts: 3 });
+    await log.append(msg(1, 0), 'E1');
+    const nc = await connect({ servers: server.url, timeout: 5_000 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const { config } = await jsm.streams.info(log.stream);
+      await jsm.streams.delete(log.stream); // no stream answers on its subjects now, as while its leader is being elected
+      const t0 = Date.now();
+      const result = log.append(msg(1, 1), 'E1').then(() => 'stored', (e: Error) => e.message);
+      await waitFor(async () => log.retries, (n) => n >= 3, 5_000); // more tries than the 3 attempts allow
+      await jsm.streams.add(config);
+      expect(await result).toBe('stored');
+      expect(Date.now() - t0).toBeLessThan(3 * (1_000 + 1_000)); // within the span the duplicate window covers
+      expect((await readAll(log)).flat().map((e) => JSON.parse(e.payload.toString()).i)).toEqual([1]);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('appends fail after the publish attempts time out while NATS is down (never acknowledged), and go through once it is back', async () => {

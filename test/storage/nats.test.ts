@@ -7,16 +7,17 @@
 // publishes of a 3-replica stream when one server is killed.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
-import { sleep, type ServerEvent } from '../../storage/local-server.js';
+import type { ServerEvent } from '../../storage/local-server.js';
 import { startLocalNats, startLocalNatsCluster, type NatsCredentials } from '../../storage/nats.js';
 import { quietLog, waitFor } from '../helpers.js';
+import { holdPort, retrying } from '../nats.js';
 import { alive, parent, tempDir as sharedTempDir } from './local-servers.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -35,13 +36,6 @@ async function client(servers: string | string[], { user, pass }: NatsCredential
   const nc = await connect({ servers, user, pass, timeout: 5000 });
   cleanups.push(() => nc.close());
   return nc;
-}
-
-/** A port held by someone else, as long as the test wants. */
-function holdPort(port: number): Promise<Server> {
-  return new Promise((res, rej) => {
-    const srv = createServer().once('error', rej).listen(port, '127.0.0.1', () => res(srv));
-  });
 }
 
 const text = (d: Uint8Array) => new TextDecoder().decode(d);
@@ -153,19 +147,6 @@ describe('a project-local NATS server', () => {
     expect(events).toEqual(['stale_stopped', 'started']);
   });
 });
-
-/** fn() once it succeeds, trying again for up to ms */
-async function retrying<T>(fn: () => Promise<T>, ms: number): Promise<T> {
-  const giveUpAt = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > giveUpAt) throw e;
-      await sleep(100);
-    }
-  }
-}
 
 /** Publishes message i until the stream acknowledges it (the same msgID: a retry is not stored twice). */
 function publishAcked(js: JetStreamClient, i: number): Promise<unknown> {
