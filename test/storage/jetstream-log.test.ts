@@ -2,7 +2,7 @@
 // loopback, with its own store dir): appends are acknowledged only once
 // stored, group-committed, stored once however often a batch is retried,
 // bounded, and never lost when the server is killed and comes back.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -135,6 +135,8 @@ describe('JetStream cluster log', () => {
     // Freeze the server: the first publish times out, the retry goes out with
     // the same id, then both reach the server when it thaws.
     s.proc.kill('SIGSTOP');
+    // stopped for sure before the appends go out (a loaded machine may take a moment to stop all its threads)
+    await waitFor(async () => readFileSync(`/proc/${s.proc.pid}/stat`, 'utf8').split(') ')[1]![0], (state) => state === 'T', 5000);
     const pending = Promise.all([1, 2, 3].map((i) => log.append(msg(1, i), 'E1')));
     await waitFor(async () => log.retries, (n) => n >= 1, 30_000);
     s.proc.kill('SIGCONT');
