@@ -70,7 +70,7 @@ select,button{font:inherit;padding:10px;width:100%;margin:6px 0;border-radius:6p
 
 function doc(lang: Lang, title: string, body: string, style = STYLE): string {
   return `<!doctype html><html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-    + `<meta name="robots" content="noindex"><title>${esc(title)}</title><style>${style}</style></head><body>${body}</body></html>`;
+    + `<meta name="robots" content="noindex"><link rel="icon" href="data:,"><title>${esc(title)}</title><style>${style}</style></head><body>${body}</body></html>`;
 }
 
 const pagePath = (code: string) => `/e/${encodeURIComponent(code)}`;

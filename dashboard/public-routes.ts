@@ -93,10 +93,10 @@ export const publicRoutes: FastifyPluginAsync<PublicRouteOptions> = async (app, 
       ? `没有注册代码为 ${code} 的电梯。请核对标签上的代码，或拨打 96333 反映。`
       : `No elevator is registered with the code ${code}. Check the code on the label, or call 96333.`));
 
-  r.get('/e/:code', { schema: { params: codeParams, querystring: langQuery, hide: true } }, async (req, reply) => {
+  r.get('/e/:code', { schema: { params: codeParams, querystring: langQuery.extend({ sent: z.string().max(8).optional() }), hide: true } }, async (req, reply) => {
     const e = registry.elevators.get(req.params.code);
     if (!e) return notFound(reply, req.query.lang, req.params.code);
-    const sent = (req.query as { sent?: string }).sent === '1';
+    const sent = req.query.sent === '1';
     return html(reply, 200, renderPublicPage(facts(e), req.query.lang, sent ? { ok: true, text: sentText(req.query.lang) } : undefined));
   });
 
