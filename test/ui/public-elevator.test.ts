@@ -187,4 +187,23 @@ describe('the public elevator page (一梯一码)', () => {
     await screenshot(page, 'public-labels');
     await ctx.close();
   });
+
+  it('the elevator page of the dashboard links to the public page and, for staff, to its labels', async () => {
+    expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password: 'chief-pass-1', role: 'admin' })).status).toBe(201);
+    const ctx = await newContext(browser, s.httpUrl);
+    const page = await ctx.newPage();
+    await page.goto('/');
+    await page.getByTestId('login-username').fill('chief');
+    await page.getByTestId('login-password').fill('chief-pass-1');
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('page-overview').waitFor();
+    await page.goto('/#/equipment/elevator/E1');
+    const links = page.getByTestId('elevator-public-links');
+    await links.waitFor();
+    expect(await links.locator('a').first().getAttribute('href')).toBe('/e/E1');
+    const [label] = await Promise.all([ctx.waitForEvent('page'), page.getByTestId('elevator-qr-label').click()]);
+    await label.getByTestId('qr-label').waitFor(); // signed in by the session cookie
+    expect(await label.getByTestId('qr-label').getAttribute('data-url')).toBe(`${BASE}/e/E1`);
+    await ctx.close();
+  });
 });
