@@ -173,6 +173,13 @@ describe('the public elevator page (一梯一码)', () => {
     const login = await api(s, 'POST', '/api/v1/session', { username: 'watcher', password: 'viewer-pass-1', bearer: true }, { 'content-type': 'application/json' });
     const viewer = await fetch(`${s.httpUrl}/api/v1/public-labels/elevators/E1`, { headers: { authorization: `Bearer ${login.body.token}` } });
     expect(viewer.status).toBe(403);
+    // An inspector prints labels of their districts only.
+    expect((await api(s, 'POST', '/api/v1/users', { username: 'insp', password: 'insp-pass-1', role: 'inspector', districts: ['双清区'] })).status).toBe(201);
+    const insp = (await api(s, 'POST', '/api/v1/session', { username: 'insp', password: 'insp-pass-1', bearer: true }, { 'content-type': 'application/json' })).body.token as string;
+    const asInspector = (path: string) => fetch(`${s.httpUrl}${path}`, { headers: { authorization: `Bearer ${insp}` } });
+    expect((await asInspector('/api/v1/public-labels/elevators/E3')).status).toBe(200);
+    expect((await asInspector('/api/v1/public-labels/elevators/E1')).status).toBe(404);
+    expect((await asInspector(`/api/v1/public-labels/buildings?address=${encodeURIComponent('红旗路1号')}`)).status).toBe(404);
     const none = await api(s, 'GET', `/api/v1/public-labels/buildings?address=${encodeURIComponent('无此地址')}`);
     expect(none.status).toBe(404);
     expect(none.body.error).toMatch(/no elevator at the address/);
