@@ -36,6 +36,7 @@ import { accountRoutes } from './account-routes.js';
 import { registerOpenApi } from './openapi.js';
 import { jsonBodies, securityHeaders } from './security.js';
 import { errorHandler } from './errors.js';
+import { publicRoutes, type PublicRouteOptions } from './public-routes.js';
 
 export interface AppDeps {
   registry: Registry;
@@ -59,6 +60,8 @@ export interface AppDeps {
   trustProxy?: boolean | string[];
   /** cluster mode: this node's part (partitions owned with their lag, leadership, the nodes), for /healthz and /metrics */
   cluster?: { health(): Record<string, unknown>; updateMetrics(): void; bus: Bus };
+  /** the public elevator page (一梯一码): QR base URL, complaint limits, the risk level source */
+  publicPage?: Pick<PublicRouteOptions, 'baseUrl' | 'riskOf' | 'limits'>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -130,6 +133,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('preClose', async () => unshare());
   }
   await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
+  await app.register(publicRoutes, {
+    registry: deps.registry, scheduler: deps.scheduler, spool: deps.spool, metrics: deps.metrics, auth,
+    limits: { perAddress: 5, perElevator: 30, windowMs: 3_600_000 }, ...deps.publicPage,
+  });
   await app.register(staticRoutes); // the web UI at / (dashboard/ui/dist)
   return app;
 }

@@ -233,6 +233,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
+    publicPage: {
+      baseUrl: config.PUBLIC_BASE_URL ?? config.DASHBOARD_URL,
+      limits: { perAddress: config.PUBLIC_COMPLAINT_MAX_PER_ADDRESS, perElevator: config.PUBLIC_COMPLAINT_MAX_PER_ELEVATOR, windowMs: config.PUBLIC_COMPLAINT_WINDOW_S * 1000 },
+    },
     ...(cluster ? { cluster } : {}),
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

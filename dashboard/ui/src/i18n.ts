@@ -312,6 +312,9 @@ const zh = {
   wResolved: '解除',
   wStillActive: '仍有效',
   seriesFloorMax: '最高楼层',
+  pubPage: '公示页（一梯一码）',
+  pubLabel: '二维码标签',
+  pubBuildingLabels: '本楼全部标签',
 };
 
 export type Key = keyof typeof zh;
@@ -613,6 +616,9 @@ const en: Record<Key, string> = {
   wResolved: 'Resolved',
   wStillActive: 'Still active',
   seriesFloorMax: 'Highest floor',
+  pubPage: 'Public page (QR code)',
+  pubLabel: 'QR label',
+  pubBuildingLabels: 'All labels of the building',
 };
 
 /** Alert types (zh from domain/alerts.ts ALERT_TYPE_ZH, copied: the UI does not import server code). */

@@ -11,6 +11,7 @@ import { dateOnly, dateTime, shortDateTime, elapsed } from '../format.js';
 import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
 import { Chart, CHART_TEXT, cst, valueAxis, windowAxis } from '../chart.js';
 import type { ElevatorDetailT, ElevatorSeries } from '../types.js';
+import { canWrite } from '../session.js';
 
 export const RANGES: Record<string, number> = { '6h': 6 * 3600_000, '24h': 24 * 3600_000, '7d': 7 * 86400_000, '30d': 30 * 86400_000 };
 
@@ -74,6 +75,11 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
                   <span>{t('wNextInspection')}</span><b>{d.elevator.nextInspectionDue ?? '—'}</b>
                   <span>{t('wMaintenanceInterval')}</span><b>{d.elevator.maintenanceIntervalDays ?? '—'} {t('wDays')}</b>
                 </div>
+                <p class="muted" data-testid="elevator-public-links">
+                  <a href={`/e/${encodeURIComponent(d.elevator.code)}`} target="_blank" rel="noopener">{t('pubPage')}</a>
+                  {canWrite() && <> · <a href={`/api/v1/public-labels/elevators/${encodeURIComponent(d.elevator.code)}`} target="_blank" rel="noopener" data-testid="elevator-qr-label">{t('pubLabel')}</a>
+                    {' · '}<a href={`/api/v1/public-labels/buildings?address=${encodeURIComponent(d.elevator.address)}`} target="_blank" rel="noopener">{t('pubBuildingLabels')}</a></>}
+                </p>
               </Card>
               <Card title={t('eqCurrent')} testid="elevator-state">
                 <div class="kv">
