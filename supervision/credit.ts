@@ -50,7 +50,7 @@ export type Factor = (typeof FACTORS)[number];
 export const FACTOR_MEASURE: Record<Factor, { zh: string; en: string }> = {
   pass_rate: { zh: '一次检验合格率低于目标的百分点', en: 'percentage points of first-inspection pass rate below the target' },
   complaint_rate: { zh: '每百台电梯投诉数', en: 'complaints per 100 elevators' },
-  overdue_maintenance: { zh: '每百台电梯维保超期次数', en: 'overdue-maintenance episodes per 100 elevators' },
+  overdue_maintenance: { zh: '平均每台电梯维保超期天数', en: 'days overdue for routine maintenance per elevator' },
   overdue_inspections: { zh: '每百台电梯检验超期台次', en: 'overdue periodic inspections per 100 elevators' },
   late_arrivals: { zh: '困人救援到场超时次数', en: 'entrapment arrivals over the limit' },
   dangerous_faults: { zh: '每百台电梯危险故障数', en: 'dangerous faults per 100 elevators' },
@@ -85,10 +85,10 @@ export const DEFAULT_SCORING: CreditScoring = {
   factors: {
     pass_rate: { points: 1, cap: 25 },
     complaint_rate: { points: 2, cap: 15 },
-    overdue_maintenance: { points: 1, cap: 15 },
+    overdue_maintenance: { points: 0.25, cap: 15 },
     overdue_inspections: { points: 2, cap: 15 },
     late_arrivals: { points: 3, cap: 15 },
-    dangerous_faults: { points: 1, cap: 10 },
+    dangerous_faults: { points: 0.5, cap: 10 },
     open_hazards: { points: 0.5, cap: 5 },
     overdue_hazards: { points: 2, cap: 10 },
     overdue_orders: { points: 3, cap: 15 },
@@ -172,7 +172,8 @@ export function measures(s: Scorecard, c: CreditCounts, sc: CreditScoring): Reco
   return {
     pass_rate: first >= sc.minInspections ? Math.max(0, (sc.passRateTarget - s.inspections.passed / first) * 100) : null,
     complaint_rate: per100(s.complaints.count, s.elevators),
-    overdue_maintenance: per100(s.maintenance.overdueEpisodes, s.elevators),
+    // days rather than episodes: a day late and two months late are not the same failure
+    overdue_maintenance: s.elevators > 0 ? s.maintenance.overdueElevatorDays / s.elevators : 0,
     overdue_inspections: per100(s.overdueInspections.count, s.elevators),
     late_arrivals: s.entrapments.arrivalsOverLimit,
     dangerous_faults: per100(s.dangerousFaults, s.elevators),

@@ -30,7 +30,7 @@ for (const backend of BACKENDS) {
       expect(v1.grades.find((g) => g.unit === 'U_A')).toMatchObject({ score: 95, grade: 'A', scorecard: CITY[0] });
 
       // Later records: U_A gets three complaints (20 elevators: 15 per 100 × 2 = 30, capped 15 → 80, B).
-      cards = CITY.map((c) => (c.unit === 'U_A' ? card('U_A', 20, 20, 19, { overdueMaint: 1, complaints: 3 }) : c));
+      cards = CITY.map((c) => (c.unit === 'U_A' ? card('U_A', 20, 20, 19, { overdueDays: 400, complaints: 3 }) : c));
       expect((await book.grades(PERIOD)).find((g) => g.unit === 'U_A')).toMatchObject({ score: 80, grade: 'B' });
       expect(book.get(v1.id)).toEqual(v1); // the published version is unchanged
 

@@ -31,7 +31,7 @@ const EXPECTED: [string, number | null, string | null, boolean, Record<string, n
   ['U_FEW', 100, 'A', true, {}], // 4 first inspections: insufficient, graded without the pass rate, never red-listed
   ['U_GOOD', 100, 'A', false, {}],
   ['U_LOW', 75, 'C', false, { pass_rate: 25 }],
-  ['U_MAINT', null, null, false, { overdue_maintenance: 15 }], // 1 elevator: not graded (its 2 overdue episodes still shown)
+  ['U_MAINT', null, null, false, { overdue_maintenance: 15 }], // 1 elevator: not graded (its 315 overdue days still shown)
   ['U_NONE', 100, 'A', true, {}],
   ['U_REIN', 75, 'C', false, { pass_rate: 25 }], // re-inspections do not count
 ];
