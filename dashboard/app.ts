@@ -18,6 +18,7 @@ import { notificationRoutes } from '../alerts/notify/routes.js';
 import type { Supervision } from '../supervision/supervision.js';
 import { supervisionRoutes } from '../supervision/routes.js';
 import { exportRoutes } from '../supervision/export-routes.js';
+import { creditRoutes } from '../supervision/credit-routes.js';
 import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(ruleRoutes, { scheduler: deps.scheduler });
     await scope.register(supervisionRoutes, { supervision: deps.supervision, alerts: deps.alerts });
     await scope.register(exportRoutes, { supervision: deps.supervision });
+    await scope.register(creditRoutes, { supervision: deps.supervision });
     await scope.register(notificationRoutes, { notifier: deps.notifier });
     await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });

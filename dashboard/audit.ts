@@ -137,6 +137,7 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   if (url === '/api/v1/interview-lists/:id/cases') return { action: 'interview-case.open', target: `interview-list:${params.id}` };
   if (url === '/api/v1/alerts/:id/interview-case') return { action: 'interview-case.open', target: `alert:${params.id}` };
   if ((m = url.match(/^\/api\/v1\/interview-cases\/:id\/([a-z]+)$/))) return { action: `interview-case.${m[1]}`, target: `interview-case:${params.id}`, details: body }; // one route per step
+  if (url === '/api/v1/credit-lists') return { action: 'credit-list.publish', target: null, details: body };
   if (url === '/api/v1/rules/:rule/run') return { action: 'rule.run', target: `rule:${params.rule}` };
   if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && Object.hasOwn(ENTITIES, m[1]!)) {
     const entity = m[1] as EntityName;

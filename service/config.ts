@@ -104,6 +104,7 @@ export const ENV = {
   SCHEDULE_UNIT_RATES: cronExpr.default('20 0 * * *').describe('When every unit\'s rolling twelve-month rates are evaluated again, so records age out of the window (cron, Asia/Shanghai); records re-evaluate their unit at once'),
   SCHEDULE_INTERVIEW_YEARLY: cronExpr.default('30 3 5 1 *').describe('When the interview list for the previous calendar year is generated (cron, Asia/Shanghai)'),
   SCHEDULE_INTERVIEW_MONTHLY: cronExpr.default('0 4 1 * *').describe('When the early-warning list for the rolling twelve months is generated'),
+  CREDIT_SCORING: opt.describe('Unit credit grades: a JSON file overriding the scoring\'s weights, caps and grade thresholds (README "Unit credit grades"); unset = the defaults'),
 } as const;
 
 const schema = z.object(ENV);

@@ -10,6 +10,7 @@ import { startAlertEngine } from '../alerts/engine.js';
 import { AlertStore } from '../alerts/store.js';
 import { Scheduler } from '../alerts/scheduled.js';
 import { UnitFlags } from '../alerts/unit-flags.js';
+import { loadScoring } from '../supervision/credit.js';
 import { Supervision } from '../supervision/supervision.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
@@ -224,6 +225,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     db, alerts, registry, log: log.child({ part: 'supervision' }),
     criteria: interviewCriteria,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
+    credit: { scoring: loadScoring(config.CREDIT_SCORING) },
     ...(cluster ? { leader: cluster.leader } : {}),
   });
   supervision.start();

@@ -134,6 +134,12 @@ export class InterviewCases {
     return { items: rows.map(toCase), total, page, pageSize };
   }
 
+  /** Interviews of a unit: its cases published (the unit summoned) at a time in [from, to) ms — the credit grade's count. */
+  summoned(unit: string, from: number, to: number): number {
+    const rows = this.db.prepare(`SELECT history FROM interview_cases WHERE unit = ? AND state != 'draft'`).all(unit) as { history: string }[];
+    return rows.filter((r) => (JSON.parse(r.history) as InterviewCase['history']).some((h) => h.state === 'published' && h.at >= from && h.at < to)).length;
+  }
+
   /** Moves a case one step on; `input` carries who and the step's fields. */
   advance(id: number, to: string, input: unknown, at = Date.now()): InterviewCase {
     const c = this.db.transaction(() => {

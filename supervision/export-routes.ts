@@ -8,7 +8,7 @@ import { interviewListCsv, interviewListXlsx, NOTICE_PRINT_HANDLER, noticeHtml, 
 import { findList, findListed, idParams, period, resolvePeriod } from './routes.js';
 import type { Supervision } from './supervision.js';
 
-const format = z.enum(['csv', 'xlsx']).default('xlsx');
+export const format = z.enum(['csv', 'xlsx']).default('xlsx');
 const scorecardQuery = period.and(z.object({ format }));
 
 /**
@@ -34,7 +34,7 @@ export function contentDisposition(kind: 'attachment' | 'inline', name: string, 
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${rfc5987(name)}`;
 }
 
-function download(reply: FastifyReply, fmt: 'csv' | 'xlsx', body: string | Buffer, name: string, ascii: string) {
+export function download(reply: FastifyReply, fmt: 'csv' | 'xlsx', body: string | Buffer, name: string, ascii: string) {
   return reply.type(CONTENT_TYPE[fmt]).header('content-disposition', contentDisposition('attachment', `${name}.${fmt}`, `${ascii}.${fmt}`)).send(body);
 }
 

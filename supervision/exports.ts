@@ -40,10 +40,10 @@ export const INSUFFICIENT = '样本不足';
 // ---------------------------------------------------------------------------
 // Columns, shared by CSV, XLSX and the notice's figures.
 
-type Value = string | number | null;
-type Format = 'text' | 'int' | 'dec1' | 'dec2' | 'percent';
+export type Value = string | number | null;
+export type Format = 'text' | 'int' | 'dec1' | 'dec2' | 'percent';
 
-interface Column<T> {
+export interface Column<T> {
   header: string;
   /** XLSX column width, in characters */
   width: number;
@@ -117,7 +117,7 @@ function csvField(s: string, isText: boolean): string {
   return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-function csv<T>(cols: Column<T>[], rows: T[]): string {
+export function csv<T>(cols: Column<T>[], rows: T[]): string {
   const lines = [cols.map((c) => csvField(c.header, true)), ...rows.map((r) => cols.map((c) => {
     const v = c.value(r);
     return csvField(text(v, c.format), typeof v === 'string');
@@ -131,7 +131,7 @@ export const interviewListCsv = (list: InterviewList): string => csv(listColumns
 // ---------------------------------------------------------------------------
 // XLSX
 
-function newWorkbook(): ExcelJS.Workbook {
+export function newWorkbook(): ExcelJS.Workbook {
   const wb = new ExcelJS.Workbook();
   wb.creator = 'se-monitor';
   wb.created = new Date();
@@ -142,7 +142,7 @@ const thin = { style: 'thin' as const };
 const border = { top: thin, left: thin, bottom: thin, right: thin };
 
 /** One sheet: a title row, a bold frozen header with a filter, typed and formatted cells, set up to print on A4 landscape. */
-function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, cols: Column<T>[], rows: T[], frozenColumns: number): ExcelJS.Worksheet {
+export function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, cols: Column<T>[], rows: T[], frozenColumns: number): ExcelJS.Worksheet {
   const ws = wb.addWorksheet(sheetName, {
     views: [{ state: 'frozen', xSplit: frozenColumns, ySplit: 2 }],
     pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '2:2' },
@@ -176,7 +176,7 @@ function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, col
   return ws;
 }
 
-const toBuffer = async (wb: ExcelJS.Workbook): Promise<Buffer> => Buffer.from(await wb.xlsx.writeBuffer());
+export const toBuffer = async (wb: ExcelJS.Workbook): Promise<Buffer> => Buffer.from(await wb.xlsx.writeBuffer());
 
 export async function scorecardsXlsx(cards: Scorecard[], period: DatePeriod): Promise<Buffer> {
   const wb = newWorkbook();

@@ -15,6 +15,8 @@ import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, rollingYear, 
 import { DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
 import { scorecardsOffThread } from './scorecard-worker.js';
 import { computeTrend, type Trend, type TrendQuery } from './trend.js';
+import { CreditBook } from './credit-lists.js';
+import type { CreditScoring, CreditSources } from './credit.js';
 
 export interface SupervisionOptions {
   /** the service's state database: record ledger, rescue timings, lists and cases */
@@ -28,12 +30,16 @@ export interface SupervisionOptions {
   schedules?: { yearly: string | null; monthly: string | null };
   /** cluster mode: scheduled lists are generated only while this node leads */
   leader?: () => boolean;
+  /** unit credit grades: the scoring (CREDIT_SCORING) and the counts other parts keep (hazards, orders; default none) */
+  credit?: { scoring?: CreditScoring; sources?: Partial<CreditSources> };
 }
 
 export class Supervision {
   readonly lists: InterviewLists;
   readonly cases: InterviewCases;
   readonly criteria: InterviewCriteria;
+  /** unit credit grades and the red and black lists (supervision/credit-lists.ts) */
+  readonly credit: CreditBook;
   private readonly ledger: RecordLedger;
   private tasks: ScheduledTask[] = [];
 
@@ -42,6 +48,17 @@ export class Supervision {
     this.cases = new InterviewCases(opts.db, opts.alerts, opts.log);
     this.criteria = opts.criteria ?? DEFAULT_CRITERIA;
     this.ledger = new RecordLedger(opts.db);
+    this.credit = new CreditBook(opts.db, {
+      scorecards: (p) => this.scorecards(p),
+      scoring: opts.credit?.scoring,
+      sources: {
+        interviews: (unit, p) => {
+          const ms = periodMs(p.from, p.to);
+          return this.cases.summoned(unit, ms.from, ms.to);
+        },
+        ...opts.credit?.sources,
+      },
+    });
   }
 
   start(): void {

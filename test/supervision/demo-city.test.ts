@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cstMidnight, DAY_MS, HOUR_MS } from '../../domain/time.js';
 import { generateCity, registerCity } from '../../simulators/city.js';
 import { postHistory, postYear } from '../../simulators/demo.js';
+import { seedDemoCredit } from '../../simulators/demo-credit.js';
 import { expectedList } from '../simulators/expected-list.js';
 import { databaseUrl, BACKENDS } from '../db.js';
 import { api, startTestService, waitFor, type TestService } from '../helpers.js';
@@ -48,6 +49,17 @@ for (const backend of BACKENDS) {
 
         const cards = (await api(s, 'GET', `/api/v1/scorecards?from=${period.from}&to=${period.to}`)).body.items as { unit: string; inspections: { first: number; passed: number } }[];
         for (const u of city.units) expect(cards.find((c) => c.unit === u.id)!.inspections).toMatchObject({ first: first.get(u.id)?.n ?? 0, passed: first.get(u.id)?.pass ?? 0 });
+      });
+
+      it('publishes red and black lists whose grades span the scale (seedDemoCredit)', async () => {
+        const p = (await seedDemoCredit(s, quiet, period))!;
+        expect(p).toMatchObject({ version: 1, periodFrom: period.from, periodTo: period.to, publishedBy: 'demo', trigger: 'demo' });
+        expect(p.grades).toHaveLength(city.units.length);
+        // Every unit of the demo has enough elevators and first inspections to be graded in full.
+        expect(p.grades.filter((g) => g.grade === null || g.partial)).toEqual([]);
+        expect(new Set(p.grades.map((g) => g.grade)).size).toBeGreaterThanOrEqual(3);
+        expect(p.red.length).toBeGreaterThan(0);
+        expect(p.black.length).toBeGreaterThan(0);
       });
 
       it('has figures in every scorecard column for most units: entrapments with arrival times, dangerous faults, overdue inspections', async () => {

@@ -68,3 +68,17 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * A page signed in as this user: the session is opened over the API and its
+ * token handed to the browser as the cookie, for tests about a page rather
+ * than the login form. Console errors fail the test (newContext).
+ */
+export async function signedInPage(browser: Browser, httpUrl: string, username: string, password: string): Promise<{ ctx: BrowserContext; page: Page }> {
+  const res = await fetch(`${httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password, bearer: true }) });
+  if (!res.ok) throw new Error(`signing in ${username} failed: HTTP ${res.status} ${await res.text()}`);
+  const token = ((await res.json()) as { token: string }).token;
+  const ctx = await newContext(browser, httpUrl);
+  await ctx.addCookies([{ name: 'se_session', value: token, url: httpUrl }]);
+  return { ctx, page: await ctx.newPage() };
+}

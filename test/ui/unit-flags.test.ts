@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cstMidnight } from '../../domain/time.js';
 import { api, startTestService, type TestService } from '../helpers.js';
 import { seedInterviewCity } from '../supervision/city.js';
-import { launch, newContext, screenshot } from './browser.js';
+import { launch, screenshot, signedInPage } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
@@ -28,11 +28,7 @@ beforeAll(async () => {
   const password = 'chief-password-1';
   expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password, role: 'admin', displayName: '王科长' })).status).toBe(201);
   // Signed in over the API (the cookie handed to the browser): this test is about the flags, not the login page.
-  const res = await fetch(`${s.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'chief', password, bearer: true }) });
-  const token = ((await res.json()) as { token: string }).token;
-  ctx = await newContext(browser, s.httpUrl);
-  await ctx.addCookies([{ name: 'se_session', value: token, url: s.httpUrl }]);
-  page = await ctx.newPage();
+  ({ ctx, page } = await signedInPage(browser, s.httpUrl, 'chief', password));
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 }, 120_000);
