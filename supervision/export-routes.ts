@@ -17,7 +17,7 @@ const scorecardQuery = period.and(z.object({ format }));
  * its hash ('unsafe-hashes' lets a hash match an attribute), nothing else.
  */
 const PRINT_HASH = `'sha256-${createHash('sha256').update(NOTICE_PRINT_HANDLER).digest('base64')}'`;
-function allowPrint(reply: FastifyReply): FastifyReply {
+export function allowPrint(reply: FastifyReply): FastifyReply {
   const csp = reply.raw.getHeader('content-security-policy');
   if (typeof csp === 'string') reply.header('content-security-policy', csp.replace(/script-src-attr [^;]*/, `script-src-attr 'unsafe-hashes' ${PRINT_HASH}`));
   return reply;
@@ -34,7 +34,7 @@ export function contentDisposition(kind: 'attachment' | 'inline', name: string, 
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${rfc5987(name)}`;
 }
 
-function download(reply: FastifyReply, fmt: 'csv' | 'xlsx', body: string | Buffer, name: string, ascii: string) {
+export function download(reply: FastifyReply, fmt: 'csv' | 'xlsx', body: string | Buffer, name: string, ascii: string) {
   return reply.type(CONTENT_TYPE[fmt]).header('content-disposition', contentDisposition('attachment', `${name}.${fmt}`, `${ascii}.${fmt}`)).send(body);
 }
 

@@ -40,10 +40,10 @@ export const INSUFFICIENT = '样本不足';
 // ---------------------------------------------------------------------------
 // Columns, shared by CSV, XLSX and the notice's figures.
 
-type Value = string | number | null;
-type Format = 'text' | 'int' | 'dec1' | 'dec2' | 'percent';
+export type Value = string | number | null;
+export type Format = 'text' | 'int' | 'dec1' | 'dec2' | 'percent';
 
-interface Column<T> {
+export interface Column<T> {
   header: string;
   /** XLSX column width, in characters */
   width: number;
@@ -117,7 +117,7 @@ function csvField(s: string, isText: boolean): string {
   return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-function csv<T>(cols: Column<T>[], rows: T[]): string {
+export function csv<T>(cols: Column<T>[], rows: T[]): string {
   const lines = [cols.map((c) => csvField(c.header, true)), ...rows.map((r) => cols.map((c) => {
     const v = c.value(r);
     return csvField(text(v, c.format), typeof v === 'string');
@@ -131,7 +131,7 @@ export const interviewListCsv = (list: InterviewList): string => csv(listColumns
 // ---------------------------------------------------------------------------
 // XLSX
 
-function newWorkbook(): ExcelJS.Workbook {
+export function newWorkbook(): ExcelJS.Workbook {
   const wb = new ExcelJS.Workbook();
   wb.creator = 'se-monitor';
   wb.created = new Date();
@@ -142,7 +142,7 @@ const thin = { style: 'thin' as const };
 const border = { top: thin, left: thin, bottom: thin, right: thin };
 
 /** One sheet: a title row, a bold frozen header with a filter, typed and formatted cells, set up to print on A4 landscape. */
-function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, cols: Column<T>[], rows: T[], frozenColumns: number): ExcelJS.Worksheet {
+export function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, cols: Column<T>[], rows: T[], frozenColumns: number): ExcelJS.Worksheet {
   const ws = wb.addWorksheet(sheetName, {
     views: [{ state: 'frozen', xSplit: frozenColumns, ySplit: 2 }],
     pageSetup: { paperSize: 9, orientation: 'landscape', fitToPage: true, fitToWidth: 1, fitToHeight: 0, printTitlesRow: '2:2' },
@@ -176,7 +176,7 @@ function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, col
   return ws;
 }
 
-const toBuffer = async (wb: ExcelJS.Workbook): Promise<Buffer> => Buffer.from(await wb.xlsx.writeBuffer());
+export const toBuffer = async (wb: ExcelJS.Workbook): Promise<Buffer> => Buffer.from(await wb.xlsx.writeBuffer());
 
 export async function scorecardsXlsx(cards: Scorecard[], period: DatePeriod): Promise<Buffer> {
   const wb = newWorkbook();
@@ -227,7 +227,7 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 export const escapeHtml = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 
 /** 2025-01-01 → 2025年1月1日 */
-const zhDate = (date: string) => `${date.slice(0, 4)}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日`;
+export const zhDate = (date: string) => `${date.slice(0, 4)}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日`;
 /** An ISO time with offset → 2025年1月20日 09:30 (Beijing time); anything else as given. */
 function zhDateTime(iso: string): string {
   const t = Date.parse(iso);
@@ -252,7 +252,7 @@ function evidenceTable(title: string, headers: string[], rows: unknown[][]): str
 
 const when = (r: Record<string, unknown>) => (Number.isFinite(Number(r.time)) ? cstTime(Number(r.time)).slice(0, 16) : '');
 
-const STYLE = `
+export const NOTICE_STYLE = `
   :root { color-scheme: light; }
   body { margin: 0; background: #e8e8e8; color: #000;
     font: 15px/1.65 "FangSong", "STFangsong", "仿宋", "SimSun", "Songti SC", "Noto Serif CJK SC", "Source Han Serif SC", serif; }
@@ -336,7 +336,7 @@ export function noticeHtml(list: InterviewList, unit: ListedUnit, evidence: Evid
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>约谈通知书 — ${name}</title>
-<style>${STYLE}</style>
+<style>${NOTICE_STYLE}</style>
 </head>
 <body>
 <div class="toolbar"><button type="button" onclick="${NOTICE_PRINT_HANDLER}">打印</button>打印时可选择“另存为 PDF”；本栏不会打印。</div>

@@ -640,6 +640,7 @@ const TYPES: Record<string, [string, string]> = {
   inspection_overdue: ['定期检验超期', 'Inspection overdue'],
   interview_case: ['维保单位约谈', 'Interview case'],
   unit_rates: ['维保单位指标预警', 'Unit rate flag'],
+  order_overdue: ['监察指令书逾期未整改', 'Supervision order overdue'],
 };
 export const ALERT_TYPES = Object.keys(TYPES);
 
