@@ -7,9 +7,11 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, cstDate, DAY_MS } from '../../domain/time.js';
 import { SupervisionOrders } from '../../supervision/orders.js';
-import { api, startTestService, type TestService } from '../helpers.js';
+import { startWebhookSink, type WebhookSink } from '../../simulators/webhook-sink.js';
+import { api, startTestService, waitFor, type TestService } from '../helpers.js';
 
 let s: TestService;
+let sink: WebhookSink;
 const PW = 'correct horse battery';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/json' });
@@ -25,11 +27,13 @@ async function login(username: string) {
 }
 
 beforeAll(async () => {
-  s = await startTestService();
+  sink = await startWebhookSink();
+  s = await startTestService({ NOTIFY_ALLOW_HOSTS: sink.allow });
   const put = async (entity: string, body: unknown) => expect((await api(s, 'POST', `/api/v1/${entity}`, body)).status).toBe(201);
   await put('units', { id: 'U1', name: '安达电梯维保公司' });
   await put('units', { id: 'U2', name: '顺通电梯维保公司' });
   await put('elevators', { code: 'E1', address: '宝庆路 1 号', district: '大祥区', userUnit: '宝庆物业', maintenanceUnit: 'U1' });
+  await put('contacts', { id: 'daxiang', name: '大祥区监察组', districts: ['大祥区'], minSeverity: 'major', webhook: `${sink.url}/daxiang` });
   await put('partners', { id: 'P-U1', kind: 'maintenance_unit', name: '安达电梯维保公司', unit: 'U1' });
   await put('partners', { id: 'P-U2', kind: 'maintenance_unit', name: '顺通电梯维保公司', unit: 'U2' });
   unitU1 = basic('P-U1', (await api(s, 'POST', '/api/v1/partners/P-U1/secret')).body.secret as string);
@@ -42,6 +46,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await s?.cleanup();
+  await sink?.close();
 });
 
 const due = () => addDays(cstDate(Date.now()), 10);
@@ -93,10 +98,14 @@ describe('supervision orders over HTTP', () => {
     // Opened 30 days ago with a deadline 20 days ago (a clock of its own on the service's database).
     const past = new SupervisionOrders({ db: s.db, alerts: s.alerts, registry: s.registry, now: () => Date.now() - 30 * DAY_MS });
     const o = past.open({ by: 'li', unitKind: 'user', unit: '宝庆物业', items: ['在轿厢内张贴使用登记标志'], dueOn: cstDate(Date.now() - 20 * DAY_MS), evidence: { elevators: ['E1'], hazards: ['HZ-2026-0002'] } });
-    expect(s.orders.checkOverdue().map((x) => x.id)).toEqual([o.id]);
+    const m = past.open({ by: 'li', unitKind: 'maintenance', unit: 'U1', items: ['补做半月维保'], dueOn: cstDate(Date.now() - 20 * DAY_MS), evidence: { elevators: ['E1'] } });
+    expect(s.orders.checkOverdue().map((x) => x.id)).toEqual([o.id, m.id]);
     expect(s.orders.checkOverdue()).toEqual([]);
-    const alerts = (await api(s, 'GET', '/api/v1/alerts?type=order_overdue')).body.items as { subject: string; state: string }[];
-    expect(alerts).toEqual([expect.objectContaining({ subject: `E1:order-${o.id}`, state: 'open' })]);
+    const alerts = (await api(s, 'GET', '/api/v1/alerts?type=order_overdue&sort=id')).body.items as { subject: string; state: string }[];
+    expect(alerts).toEqual([expect.objectContaining({ subject: `E1:order-${o.id}`, state: 'open' }), expect.objectContaining({ subject: `U1:order-${m.id}`, state: 'open' })]);
+    // Both reach the district's inspectors: the user unit's by its elevator, the maintenance unit's by the districts it works in.
+    const heard = await waitFor(async () => sink.received.filter((r) => r.path === '/daxiang'), (r) => r.length === 2, 5000);
+    expect(heard.map((r) => (r.body as { title: string }).title)).toEqual(['【严重】新告警：监察指令书逾期未整改', '【严重】新告警：监察指令书逾期未整改']);
 
     const esc = await api(s, 'POST', `/api/v1/supervision-orders/${o.id}/escalate`, { reason: '逾期未整改' }, insp);
     expect(esc.body).toMatchObject({ state: 'escalated', overdue: false, case: { state: 'filed', filedBy: 'li', actions: ['investigate'] } });
@@ -107,7 +116,7 @@ describe('supervision orders over HTTP', () => {
     const decided = await api(s, 'POST', `/api/v1/enforcement-cases/${caseId}/decide`, { decision: '责令限期改正，处罚款 1 万元', penaltyYuan: 10000 }, insp);
     expect(decided.body.case).toMatchObject({ state: 'decided', decision: '责令限期改正，处罚款 1 万元', penaltyYuan: 10000, actions: ['close'] });
     await api(s, 'POST', `/api/v1/enforcement-cases/${caseId}/close`, { conclusion: '已缴纳罚款并整改' }, insp);
-    expect((await api(s, 'GET', '/api/v1/alerts?type=order_overdue')).body.items[0].state).toBe('resolved');
+    expect((await api(s, 'GET', '/api/v1/alerts?type=order_overdue&sort=id')).body.items[0].state).toBe('resolved');
     const audit = (await api(s, 'GET', `/api/v1/audit?target=enforcement-case:${caseId}&sort=id`)).body.items as { action: string; actor: string }[];
     expect(audit.map((a) => a.action)).toEqual(['enforcement-case.investigate', 'enforcement-case.decide', 'enforcement-case.close']);
   });
