@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { actorOf, type Caller, type Principal } from '../common/access.js';
 import type { Registry } from '../registry/registry.js';
 import { allowPrint, contentDisposition, download } from './export-routes.js';
-import { CASE_ACTIONS, ORDER_ACTIONS, ORDER_STATES, type CaseAction, type OrderAction } from './order-rules.js';
+import { CASE_ACTIONS, CASE_STEP_SCHEMAS, OPEN_SCHEMA, ORDER_ACTIONS, ORDER_STATES, ORDER_STEP_SCHEMAS, type CaseAction, type OrderAction } from './order-rules.js';
 import { orderHtml, ordersCsv, ordersXlsx } from './order-print.js';
 import { ORDER_SORT, type SupervisionOrders } from './orders.js';
 import { idParams } from './routes.js';
@@ -55,14 +55,15 @@ const listQuery = z.object({
 export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, opts) => {
   const { orders, registry, auth } = opts;
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const body = z.record(z.string(), z.unknown()).optional();
+  // The step schemas themselves (so the OpenAPI document shows them); `by` comes from the principal.
+  const optionalBy = { by: z.string().min(1).max(64).optional().describe('only the admin token may name someone; a signed-in user is always themselves') };
   const notFound = (reply: FastifyReply, id: number) => reply.code(404).send({ error: `supervision order ${id} not found` });
 
   r.get('/api/v1/supervision-orders', { onRequest: auth.readers, schema: { summary: 'Supervision orders, newest first, with counts by state', querystring: listQuery } }, async (req) =>
     ({ ...orders.list(req.query), counts: orders.countsByState() }));
 
-  r.post('/api/v1/supervision-orders', { onRequest: auth.actors, schema: { summary: 'Open a supervision order (安全监察指令书) against a maintenance or user unit', body } }, async (req, reply) => {
-    const o = orders.open({ ...req.body, by: actorOf(req, req.body?.by) });
+  r.post('/api/v1/supervision-orders', { onRequest: auth.actors, schema: { summary: 'Open a supervision order (安全监察指令书) against a maintenance or user unit', body: OPEN_SCHEMA.extend(optionalBy) } }, async (req, reply) => {
+    const o = orders.open({ ...req.body, by: actorOf(req, req.body.by) });
     (req as { auditTarget?: string }).auditTarget = `supervision-order:${o.id}`;
     return reply.code(201).send(orders.detail(o.id));
   });
@@ -106,10 +107,10 @@ export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, o
   for (const action of ORDER_ACTIONS) {
     r.post(`/api/v1/supervision-orders/:id/${action}`, {
       onRequest: action === 'reply' ? replyGate : auth.actors,
-      schema: { summary: `Order step: ${action}`, params: idParams, body },
+      schema: { summary: `Order step: ${action}`, params: idParams, body: ORDER_STEP_SCHEMAS[action].extend(optionalBy) },
     }, async (req, reply) => {
       const partnerUnit = (req as { partnerUnit?: string }).partnerUnit;
-      let input: Record<string, unknown> = { ...req.body, by: actorOf(req, req.body?.by) };
+      let input: Record<string, unknown> = { ...req.body, by: actorOf(req, req.body.by) };
       if (partnerUnit !== undefined) {
         input.by = req.principal.username; // a partner never names someone else
         const o = orders.get(req.params.id);
@@ -123,8 +124,8 @@ export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, o
   }
 
   for (const action of CASE_ACTIONS) {
-    r.post(`/api/v1/enforcement-cases/:id/${action}`, { onRequest: auth.actors, schema: { summary: `Enforcement case step: ${action}`, params: idParams, body } }, async (req) => {
-      const c = orders.actCase(req.params.id, action as CaseAction, { ...req.body, by: actorOf(req, req.body?.by) });
+    r.post(`/api/v1/enforcement-cases/:id/${action}`, { onRequest: auth.actors, schema: { summary: `Enforcement case step: ${action}`, params: idParams, body: CASE_STEP_SCHEMAS[action].extend(optionalBy) } }, async (req) => {
+      const c = orders.actCase(req.params.id, action as CaseAction, { ...req.body, by: actorOf(req, req.body.by) });
       return orders.detail(c.orderId);
     });
   }

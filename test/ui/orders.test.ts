@@ -69,6 +69,17 @@ describe('supervision orders', () => {
     expect(await page.getByTestId('order-print').getAttribute('href')).toBe(`/api/v1/supervision-orders/${decided.id}/print`);
     expect(await page.getByTestId('orders-export-xlsx').getAttribute('href')).toBe('/api/v1/supervision-orders/export?format=xlsx&state=escalated');
     await screenshot(page, 'orders-case');
+    // English: the same page in the other language, then back to zh-CN for the next test.
+    await page.keyboard.press('Escape');
+    await page.getByTestId('order-panel').waitFor({ state: 'detached' });
+    await page.getByTestId('lang-switch').click();
+    expect(await page.getByTestId('nav-orders').textContent()).toBe('Orders');
+    expect(await page.getByTestId('order-tab-escalated').textContent()).toBe('Escalated (2)');
+    await page.getByTestId(`order-row-${decided.id}`).click();
+    expect(await page.getByTestId('case-action-close').textContent()).toBe('Close the case');
+    await page.keyboard.press('Escape');
+    await page.getByTestId('lang-switch').click();
+    expect(await page.getByTestId('nav-orders').textContent()).toBe('监察指令书');
   });
 
   it('an inspector enters the unit\'s reply and closes the order with the step forms', async () => {
