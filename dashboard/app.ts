@@ -19,6 +19,8 @@ import type { Supervision } from '../supervision/supervision.js';
 import { supervisionRoutes } from '../supervision/routes.js';
 import { exportRoutes } from '../supervision/export-routes.js';
 import { creditRoutes } from '../supervision/credit-routes.js';
+import { orderRoutes } from '../supervision/order-routes.js';
+import type { SupervisionOrders } from '../supervision/orders.js';
 import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
@@ -51,6 +53,8 @@ export interface AppDeps {
   alerts: AlertStore;
   scheduler: Scheduler;
   supervision: Supervision;
+  /** supervision orders and enforcement cases */
+  orders: SupervisionOrders;
   notifier: Notifier;
   /** dashboard read APIs and live state frames (dashboard/views.ts) */
   views: ViewsOptions;
@@ -118,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(notificationRoutes, { notifier: deps.notifier });
     await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });
+  await app.register(orderRoutes, { orders: deps.orders, registry: deps.registry, auth: { readers: auth.requireUser, actors: auth.requireRole('admin', 'inspector'), caller: auth.caller } });
   const live = attachLive(app.server, { alerts: deps.alerts, log: deps.log.child({ part: 'live' }), metrics: deps.metrics, auth });
   app.decorate('live', live);
   app.addHook('preClose', async () => live.close());

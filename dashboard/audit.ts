@@ -1,6 +1,7 @@
 // The audit log: who changed what, when. One row per change made over the
 // API (and by the user CLI): sign-ins and sign-outs (and failed sign-ins),
 // alert acknowledgements, resolutions and notes, interview-case steps,
+// supervision-order and enforcement-case steps,
 // interview-list generation, registry writes and user management.
 // Details are JSON and never hold a password, token or secret.
 import type { Db, Statement } from '../storage/db.js';
@@ -138,6 +139,9 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   if (url === '/api/v1/alerts/:id/interview-case') return { action: 'interview-case.open', target: `alert:${params.id}` };
   if ((m = url.match(/^\/api\/v1\/interview-cases\/:id\/([a-z]+)$/))) return { action: `interview-case.${m[1]}`, target: `interview-case:${params.id}`, details: body }; // one route per step
   if (url === '/api/v1/credit-lists') return { action: 'credit-list.publish', target: null, details: body };
+  if (url === '/api/v1/supervision-orders') return { action: 'supervision-order.open', target: (req as { auditTarget?: string }).auditTarget ?? null, details: body };
+  if ((m = url.match(/^\/api\/v1\/supervision-orders\/:id\/([a-z_]+)$/))) return { action: `supervision-order.${m[1]}`, target: `supervision-order:${params.id}`, details: body }; // one route per step
+  if ((m = url.match(/^\/api\/v1\/enforcement-cases\/:id\/([a-z]+)$/))) return { action: `enforcement-case.${m[1]}`, target: `enforcement-case:${params.id}`, details: body };
   if (url === '/api/v1/rules/:rule/run') return { action: 'rule.run', target: `rule:${params.rule}` };
   if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && Object.hasOwn(ENTITIES, m[1]!)) {
     const entity = m[1] as EntityName;

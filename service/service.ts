@@ -12,6 +12,7 @@ import { Scheduler } from '../alerts/scheduled.js';
 import { UnitFlags } from '../alerts/unit-flags.js';
 import { loadScoring } from '../supervision/credit.js';
 import { Supervision } from '../supervision/supervision.js';
+import { SupervisionOrders } from '../supervision/orders.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { WebhookTargets } from '../alerts/notify/target.js';
@@ -41,6 +42,7 @@ export interface Service {
   scheduler: Scheduler;
   unitFlags: UnitFlags;
   supervision: Supervision;
+  orders: SupervisionOrders;
   notifier: Notifier;
   store: InfluxStore;
   /** where the broker and HTTP ingest put accepted messages: the file spool, or the cluster's log */
@@ -229,10 +231,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     ...(cluster ? { leader: cluster.leader } : {}),
   });
   supervision.start();
+  // Orders going overdue raise their alerts from a timer: in a cluster only the leader writes them.
+  const orders = new SupervisionOrders({ db, alerts, registry, log: log.child({ part: 'orders' }), ...(cluster ? { isLeader: cluster.leader } : {}) });
+  orders.start();
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
-    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
+    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, orders,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
     publicPage: {
@@ -272,7 +277,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, orders, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -289,6 +294,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       scheduler.stop();
       unitFlags.stop();
       supervision.stop();
+      orders.stop();
       await history?.caughtUp(2000);
       await stopLeaderWork();
       await spool?.close();

@@ -17,7 +17,7 @@ const scorecardQuery = period.and(z.object({ format }));
  * its hash ('unsafe-hashes' lets a hash match an attribute), nothing else.
  */
 const PRINT_HASH = `'sha256-${createHash('sha256').update(NOTICE_PRINT_HANDLER).digest('base64')}'`;
-function allowPrint(reply: FastifyReply): FastifyReply {
+export function allowPrint(reply: FastifyReply): FastifyReply {
   const csp = reply.raw.getHeader('content-security-policy');
   if (typeof csp === 'string') reply.header('content-security-policy', csp.replace(/script-src-attr [^;]*/, `script-src-attr 'unsafe-hashes' ${PRINT_HASH}`));
   return reply;

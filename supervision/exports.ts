@@ -227,7 +227,7 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 export const escapeHtml = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 
 /** 2025-01-01 → 2025年1月1日 */
-const zhDate = (date: string) => `${date.slice(0, 4)}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日`;
+export const zhDate = (date: string) => `${date.slice(0, 4)}年${Number(date.slice(5, 7))}月${Number(date.slice(8, 10))}日`;
 /** An ISO time with offset → 2025年1月20日 09:30 (Beijing time); anything else as given. */
 function zhDateTime(iso: string): string {
   const t = Date.parse(iso);
@@ -252,7 +252,7 @@ function evidenceTable(title: string, headers: string[], rows: unknown[][]): str
 
 const when = (r: Record<string, unknown>) => (Number.isFinite(Number(r.time)) ? cstTime(Number(r.time)).slice(0, 16) : '');
 
-const STYLE = `
+export const NOTICE_STYLE = `
   :root { color-scheme: light; }
   body { margin: 0; background: #e8e8e8; color: #000;
     font: 15px/1.65 "FangSong", "STFangsong", "仿宋", "SimSun", "Songti SC", "Noto Serif CJK SC", "Source Han Serif SC", serif; }
@@ -336,7 +336,7 @@ export function noticeHtml(list: InterviewList, unit: ListedUnit, evidence: Evid
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>约谈通知书 — ${name}</title>
-<style>${STYLE}</style>
+<style>${NOTICE_STYLE}</style>
 </head>
 <body>
 <div class="toolbar"><button type="button" onclick="${NOTICE_PRINT_HANDLER}">打印</button>打印时可选择“另存为 PDF”；本栏不会打印。</div>

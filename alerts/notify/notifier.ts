@@ -184,7 +184,8 @@ export class Notifier {
     if (!PAGED.has(ev.transition)) return;
     const a = ev.alert;
     const now = this.now();
-    const districts = isCityWide(a) ? this.unitDistricts(a.subject) : a.district !== null ? [a.district] : [];
+    // A unit's alert may be about a part of it (`U1:order-7`): the unit it names decides the districts.
+    const districts = isCityWide(a) ? this.unitDistricts(a.unit ?? a.subject) : a.district !== null ? [a.district] : [];
     const covers = (c: Contact) => c.enabled && (c.districts.length === 0 || districts.some((d) => c.districts.includes(d))) && atLeast(a.severity, c.minSeverity);
     let recipients: Contact[];
     let status: NotificationStatus = 'pending';

@@ -20,6 +20,7 @@ import { ScorecardsPage } from './pages/scorecards.js';
 import { InterviewsPage } from './pages/interviews.js';
 import { IngestPage } from './pages/ingest.js';
 import { CreditPage } from './pages/credit.js';
+import { OrdersPage } from './pages/orders.js';
 
 const NAV: [string, Key][] = [
   ['/overview', 'navOverview'],
@@ -28,6 +29,7 @@ const NAV: [string, Key][] = [
   ['/scorecards', 'navScorecards'],
   ['/interviews', 'navInterviews'],
   ['/credit', 'navCredit'],
+  ['/orders', 'navOrders'],
   ['/ingest', 'navIngest'],
 ];
 
@@ -108,6 +110,7 @@ function Page() {
     case 'scorecards': return <ScorecardsPage route={route} />;
     case 'interviews': return <InterviewsPage route={route} />;
     case 'credit': return <CreditPage route={route} />;
+    case 'orders': return <OrdersPage route={route} />;
     case 'ingest': return <IngestPage />;
     default: return <div class="pad muted">{t('notFound')}</div>;
   }
