@@ -234,6 +234,21 @@ export class RecordLedger {
     return this.db.prepare(`SELECT ts AS at, id, kind AS type FROM records WHERE elevator = ? AND channel = 'event' ORDER BY ts DESC LIMIT ?`).all(elevator, limit) as { at: number; id: string; type: string }[];
   }
 
+  /**
+   * Per elevator over [from, to): raised fault events other than entrapments, entrapments, failed inspections
+   * and complaints. One query for every elevator (the risk levels), not one per elevator.
+   */
+  riskCountsByElevator(from: number, to: number): Map<string, { faults: number; entrapments: number; failedInspections: number; complaints: number }> {
+    const rows = this.db.prepare(`SELECT elevator,
+        SUM(CASE WHEN channel = 'event' AND kind <> 'entrapment' THEN 1 ELSE 0 END),
+        SUM(CASE WHEN channel = 'event' AND kind = 'entrapment' THEN 1 ELSE 0 END),
+        SUM(CASE WHEN channel = 'inspection' AND result = 'fail' THEN 1 ELSE 0 END),
+        SUM(CASE WHEN channel = 'complaint' THEN 1 ELSE 0 END)
+      FROM records WHERE channel IN ('event', 'inspection', 'complaint') AND ts >= ? AND ts < ? AND elevator IS NOT NULL GROUP BY elevator`)
+      .raw().all(from, to) as [string, number, number, number, number][];
+    return new Map(rows.map(([e, faults, entrapments, failedInspections, complaints]) => [e, { faults: Number(faults), entrapments: Number(entrapments), failedInspections: Number(failedInspections), complaints: Number(complaints) }]));
+  }
+
   count(channel?: LedgerChannel): number {
     const q = channel ? this.db.prepare('SELECT COUNT(*) n FROM records WHERE channel = ?').get(channel) : this.db.prepare('SELECT COUNT(*) n FROM records').get();
     return (q as { n: number }).n;
