@@ -18,6 +18,9 @@ import { notificationRoutes } from '../alerts/notify/routes.js';
 import type { Supervision } from '../supervision/supervision.js';
 import { supervisionRoutes } from '../supervision/routes.js';
 import { exportRoutes } from '../supervision/export-routes.js';
+import type { RiskLevels } from '../supervision/risk.js';
+import type { SpotChecks } from '../supervision/spot-checks.js';
+import { publicSpotCheckRoutes, riskRoutes, spotCheckRoutes } from '../supervision/spot-check-routes.js';
 import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
@@ -49,6 +52,8 @@ export interface AppDeps {
   alerts: AlertStore;
   scheduler: Scheduler;
   supervision: Supervision;
+  risk: RiskLevels;
+  spotChecks: SpotChecks;
   notifier: Notifier;
   /** dashboard read APIs and live state frames (dashboard/views.ts) */
   views: ViewsOptions;
@@ -110,6 +115,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(ruleRoutes, { scheduler: deps.scheduler });
     await scope.register(supervisionRoutes, { supervision: deps.supervision, alerts: deps.alerts });
     await scope.register(exportRoutes, { supervision: deps.supervision });
+    const spotOpts = { risk: deps.risk, spotChecks: deps.spotChecks, registry: deps.registry, inspectors: () => deps.accounts.list().filter((u) => u.role === 'inspector' && !u.disabled).map((u) => ({ username: u.username, districts: u.districts })) };
+    await scope.register(riskRoutes, spotOpts);
+    await scope.register(spotCheckRoutes, spotOpts);
     await scope.register(notificationRoutes, { notifier: deps.notifier });
     await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });
@@ -130,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('preClose', async () => unshare());
   }
   await app.register(ingestRoutes, { registry: deps.registry, spool: deps.spool, deadLetters: deps.deadLetters, metrics: deps.metrics, auth });
+  await app.register(publicSpotCheckRoutes, { spotChecks: deps.spotChecks }); // 一公开: no sign-in (dashboard/auth.ts open)
   await app.register(staticRoutes); // the web UI at / (dashboard/ui/dist)
   return app;
 }

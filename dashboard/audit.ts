@@ -137,6 +137,11 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   if (url === '/api/v1/interview-lists/:id/cases') return { action: 'interview-case.open', target: `interview-list:${params.id}` };
   if (url === '/api/v1/alerts/:id/interview-case') return { action: 'interview-case.open', target: `alert:${params.id}` };
   if ((m = url.match(/^\/api\/v1\/interview-cases\/:id\/([a-z]+)$/))) return { action: `interview-case.${m[1]}`, target: `interview-case:${params.id}`, details: body }; // one route per step
+  if (url === '/api/v1/spot-checks/draws') { // the route leaves the draw's id and seed (drawn when not asked for) on the request
+    const d = (req as { auditDetails?: { id: number; seed: number } }).auditDetails;
+    return { action: 'spot-check.draw', target: d ? `spot-check-draw:${d.id}` : null, details: { ...body, ...d } };
+  }
+  if (url === '/api/v1/spot-checks/:id/result') return { action: 'spot-check.result', target: `spot-check:${params.id}`, details: body };
   if (url === '/api/v1/rules/:rule/run') return { action: 'rule.run', target: `rule:${params.rule}` };
   if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && Object.hasOwn(ENTITIES, m[1]!)) {
     const entity = m[1] as EntityName;

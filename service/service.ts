@@ -11,6 +11,8 @@ import { AlertStore } from '../alerts/store.js';
 import { Scheduler } from '../alerts/scheduled.js';
 import { UnitFlags } from '../alerts/unit-flags.js';
 import { Supervision } from '../supervision/supervision.js';
+import { parseRiskConfig, RiskLevels } from '../supervision/risk.js';
+import { SpotChecks } from '../supervision/spot-checks.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { WebhookTargets } from '../alerts/notify/target.js';
@@ -40,6 +42,8 @@ export interface Service {
   scheduler: Scheduler;
   unitFlags: UnitFlags;
   supervision: Supervision;
+  risk: RiskLevels;
+  spotChecks: SpotChecks;
   notifier: Notifier;
   store: InfluxStore;
   /** where the broker and HTTP ingest put accepted messages: the file spool, or the cluster's log */
@@ -227,10 +231,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     ...(cluster ? { leader: cluster.leader } : {}),
   });
   supervision.start();
+  // Risk levels computed on demand from the owners' figures (open hazards: wired when the hazard book is); spot checks own their tables.
+  const risk = new RiskLevels({ registry, ledger, alerts, config: parseRiskConfig(config.RISK_SCORING) });
+  const spotChecks = new SpotChecks(db);
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
-    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
+    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, risk, spotChecks,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
     ...(cluster ? { cluster } : {}),
@@ -266,7 +273,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, risk, spotChecks, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;

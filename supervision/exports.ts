@@ -40,10 +40,10 @@ export const INSUFFICIENT = '样本不足';
 // ---------------------------------------------------------------------------
 // Columns, shared by CSV, XLSX and the notice's figures.
 
-type Value = string | number | null;
-type Format = 'text' | 'int' | 'dec1' | 'dec2' | 'percent';
+export type Value = string | number | null;
+export type Format = 'text' | 'int' | 'dec1' | 'dec2' | 'percent';
 
-interface Column<T> {
+export interface Column<T> {
   header: string;
   /** XLSX column width, in characters */
   width: number;
@@ -117,7 +117,7 @@ function csvField(s: string, isText: boolean): string {
   return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-function csv<T>(cols: Column<T>[], rows: T[]): string {
+export function csv<T>(cols: Column<T>[], rows: T[]): string {
   const lines = [cols.map((c) => csvField(c.header, true)), ...rows.map((r) => cols.map((c) => {
     const v = c.value(r);
     return csvField(text(v, c.format), typeof v === 'string');
@@ -177,6 +177,13 @@ function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: string, col
 }
 
 const toBuffer = async (wb: ExcelJS.Workbook): Promise<Buffer> => Buffer.from(await wb.xlsx.writeBuffer());
+
+/** One table as a workbook: a title row, a bold frozen header, typed cells (the other exports' layout). */
+export async function tableXlsx<T>(sheetName: string, title: string, cols: Column<T>[], rows: T[]): Promise<Buffer> {
+  const wb = newWorkbook();
+  addTable(wb, sheetName, title, cols, rows, 1);
+  return toBuffer(wb);
+}
 
 export async function scorecardsXlsx(cards: Scorecard[], period: DatePeriod): Promise<Buffer> {
   const wb = newWorkbook();

@@ -126,16 +126,9 @@ export interface SpotDraw {
   drawnAt: number;
 }
 
-export interface SpotCheck {
+export interface SpotCheck extends Omit<DrawnCheck, 'weight'> {
   id: number;
   drawId: number;
-  code: string;
-  unit: string;
-  unitName: string | null;
-  district: string;
-  address: string;
-  level: RiskLevel;
-  inspector: string;
   result: CheckResult | null;
   problems: string | null;
   checkedOn: string | null;
