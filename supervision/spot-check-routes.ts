@@ -52,6 +52,17 @@ export const riskRoutes: FastifyPluginAsync<SpotCheckRouteOptions> = async (app,
   r.get('/api/v1/risk/scoring', { schema: { summary: 'The risk scoring: weights, age points, thresholds, period' } }, async () => risk.config);
   r.get('/api/v1/risk/districts', { schema: { summary: 'Elevators per district and risk level (the district map)' } }, async (req) =>
     Object.fromEntries(Object.entries(await risk.byDistrict()).filter(([d]) => inScope(req.principal, d))));
+  r.get('/api/v1/risk/levels', {
+    schema: { summary: 'Levels and scores of these elevators (a page of the equipment list)', querystring: z.object({ codes: z.string().max(20_000).transform((v) => v.split(',').filter(Boolean).slice(0, 500)) }) },
+  }, async (req) => {
+    const s = await risk.current();
+    const levels: Record<string, { level: string; score: number }> = {};
+    for (const code of req.query.codes) {
+      const e = s.byCode.get(code);
+      if (e && inScope(req.principal, e.district)) levels[code] = { level: e.level, score: e.score };
+    }
+    return { levels };
+  });
   r.get('/api/v1/risk/:code', { schema: { summary: 'One elevator\'s risk level with the points of each factor', params: z.object({ code: z.string().min(1).max(32) }) } }, async (req, reply) => {
     const e = await risk.of(req.params.code); // RiskError 404 through the app's error handler
     return inScope(req.principal, e.district) ? e : reply.code(404).send({ error: `elevator ${req.params.code} is not registered` });

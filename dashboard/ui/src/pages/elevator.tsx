@@ -10,6 +10,7 @@ import { href, setQuery, type Route } from '../router.js';
 import { dateOnly, dateTime, shortDateTime, elapsed } from '../format.js';
 import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
 import { Chart, CHART_TEXT, cst, valueAxis, windowAxis } from '../chart.js';
+import { ElevatorRiskLine } from './risk.js';
 import type { ElevatorDetailT, ElevatorSeries } from '../types.js';
 
 export const RANGES: Record<string, number> = { '6h': 6 * 3600_000, '24h': 24 * 3600_000, '7d': 7 * 86400_000, '30d': 30 * 86400_000 };
@@ -93,6 +94,7 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
                   <b class={d.overdue.maintenance.overdue ? 'bad' : 'ok'} data-testid="overdue-maintenance">{d.overdue.maintenance.overdue ? t('yes') : t('no')}{d.overdue.maintenance.lastRoutineAt ? ` · ${t('wLast')} ${dateOnly(d.overdue.maintenance.lastRoutineAt)}` : ''}</b>
                   <span>{t('eqInspOverdue')}</span>
                   <b class={d.overdue.inspection.overdue ? 'bad' : 'ok'} data-testid="overdue-inspection">{d.overdue.inspection.overdue ? t('yes') : t('no')}{d.overdue.inspection.nextInspectionDue ? ` · ${t('wDue')} ${d.overdue.inspection.nextInspectionDue}` : ''}</b>
+                  <span>{t('riskLevel')}</span><b><ElevatorRiskLine code={d.elevator.code} /></b>
                 </div>
                 <h3>{t('eqOpenAlerts')}</h3>
                 {d.openAlerts.length === 0 ? <Empty text={t('none')} /> : (
