@@ -236,17 +236,20 @@ export class RecordLedger {
 
   /**
    * Per elevator over [from, to): raised fault events other than entrapments, entrapments, failed inspections
-   * and complaints. One query for every elevator (the risk levels), not one per elevator.
+   * and complaints (the risk levels). One query for every elevator, not one per elevator, a page of `limit`
+   * elevators after `after` at a time (in code order on records_by_elevator: no sort), so a caller can yield
+   * between pages instead of holding the event loop for a province at once.
    */
-  riskCountsByElevator(from: number, to: number): Map<string, { faults: number; entrapments: number; failedInspections: number; complaints: number }> {
+  riskCountsByElevator(from: number, to: number, after: string | null, limit: number): { elevator: string; faults: number; entrapments: number; failedInspections: number; complaints: number }[] {
     const rows = this.db.prepare(`SELECT elevator,
         SUM(CASE WHEN channel = 'event' AND kind <> 'entrapment' THEN 1 ELSE 0 END),
         SUM(CASE WHEN channel = 'event' AND kind = 'entrapment' THEN 1 ELSE 0 END),
         SUM(CASE WHEN channel = 'inspection' AND result = 'fail' THEN 1 ELSE 0 END),
         SUM(CASE WHEN channel = 'complaint' THEN 1 ELSE 0 END)
-      FROM records WHERE channel IN ('event', 'inspection', 'complaint') AND ts >= ? AND ts < ? AND elevator IS NOT NULL GROUP BY elevator`)
-      .raw().all(from, to) as [string, number, number, number, number][];
-    return new Map(rows.map(([e, faults, entrapments, failedInspections, complaints]) => [e, { faults: Number(faults), entrapments: Number(entrapments), failedInspections: Number(failedInspections), complaints: Number(complaints) }]));
+      FROM records${sqliteIndex(this.db, 'records_by_elevator')} WHERE elevator IS NOT NULL AND elevator > ? AND channel IN ('event', 'inspection', 'complaint') AND ts >= ? AND ts < ?
+      GROUP BY elevator ORDER BY elevator LIMIT ?`)
+      .raw().all(after ?? '', from, to, limit) as [string, number, number, number, number][];
+    return rows.map(([elevator, faults, entrapments, failedInspections, complaints]) => ({ elevator, faults: Number(faults), entrapments: Number(entrapments), failedInspections: Number(failedInspections), complaints: Number(complaints) }));
   }
 
   count(channel?: LedgerChannel): number {

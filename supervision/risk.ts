@@ -153,6 +153,8 @@ export class RiskError extends AppError {
   }
 }
 
+/** Elevators per page of the ledger's counts: a page reads in tens of milliseconds on SQLite. */
+const LEDGER_PAGE = 20_000;
 const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Risk levels of every registered elevator, computed on demand and kept for a minute. */
@@ -186,8 +188,14 @@ export class RiskLevels {
     const from = now - this.config.periodDays * DAY_MS;
     const { registry, ledger, alerts, hazards } = this.opts;
     // One query per owner and factor, for every elevator at once.
-    const counts = ledger.riskCountsByElevator(from, now);
-    await yieldNow();
+    const counts = new Map<string, { faults: number; entrapments: number; failedInspections: number; complaints: number }>();
+    for (let after: string | null = null; ;) {
+      const page = ledger.riskCountsByElevator(from, now, after, LEDGER_PAGE);
+      for (const { elevator, ...c } of page) counts.set(elevator, c);
+      await yieldNow();
+      if (page.length < LEDGER_PAGE) break;
+      after = page.at(-1)!.elevator;
+    }
     const maint = alerts.activeBySubject('maintenance_overdue', 'elevator');
     const insp = alerts.activeBySubject('inspection_overdue', 'elevator');
     const hazardMap = hazards?.openCountsByElevator?.();
