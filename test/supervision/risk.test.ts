@@ -54,10 +54,12 @@ describe.each(BACKENDS)('risk levels on %s', (backend) => {
     const hazards = { openByElevator: (code: string) => (code === 'HIGH' ? 2 : 0) };
     const risk = new RiskLevels({ registry, ledger, alerts, hazards, clock: () => NOW });
 
-    // The ledger's counts a page at a time, in code order (LOW has none: no row).
+    // The ledger's counts a page at a time, in code order (LOW's passed inspection counts for nothing).
     const page1 = ledger.riskCountsByElevator(at(365), NOW, null, 2);
     expect(page1.map((r) => r.elevator)).toEqual(['ELEV', 'GEN']);
-    expect(ledger.riskCountsByElevator(at(365), NOW, 'GEN', 2)).toEqual([{ elevator: 'HIGH', faults: 0, entrapments: 2, failedInspections: 1, complaints: 0 }]);
+    expect(ledger.riskCountsByElevator(at(365), NOW, 'GEN', 2)).toEqual([
+      { elevator: 'HIGH', faults: 0, entrapments: 2, failedInspections: 1, complaints: 0 }, { elevator: 'LOW', faults: 0, entrapments: 0, failedInspections: 0, complaints: 0 },
+    ]);
 
     const s = await risk.compute();
     const summary = Object.fromEntries(s.items.map((i) => [i.code, { level: i.level, score: i.score, factors: Object.fromEntries(i.factors.map((f) => [f.factor, [f.value, f.points]])) }]));
