@@ -96,10 +96,10 @@ export const spotCheckRoutes: FastifyPluginAsync<SpotCheckRouteOptions> = async 
 /** The published results (一公开): no sign-in, only public fields. */
 export const publicSpotCheckRoutes: FastifyPluginAsync<{ spotChecks: SpotChecks }> = async (app, opts) => {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.get('/api/v1/public/spot-checks', { schema: { summary: 'Published spot-check results (no sign-in)', querystring: publicQuery } }, async (req) =>
+  r.get('/api/v1/public/spot-checks', { schema: { summary: 'Published spot-check results (no sign-in)', security: [], querystring: publicQuery } }, async (req) =>
     ({ items: opts.spotChecks.published({ drawId: req.query.draw }) }));
   r.get('/api/v1/public/spot-checks/export', {
-    schema: { summary: 'Published spot-check results as CSV or XLSX (no sign-in)', querystring: publicQuery.extend({ format: z.enum(['csv', 'xlsx']).default('xlsx') }) },
+    schema: { summary: 'Published spot-check results as CSV or XLSX (no sign-in)', security: [], querystring: publicQuery.extend({ format: z.enum(['csv', 'xlsx']).default('xlsx') }) },
   }, async (req, reply) => {
     const rows = opts.spotChecks.published({ drawId: req.query.draw, limit: 10_000 });
     const fmt = req.query.format;

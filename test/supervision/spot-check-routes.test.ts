@@ -71,6 +71,10 @@ describe('risk and spot-check API', () => {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(Buffer.from(await x.arrayBuffer()) as never);
     expect(wb.worksheets[0]!.getRow(3).getCell(1).value).toBe(c!.code);
+    // The API document says which need no sign-in.
+    const doc = (await (await fetch(`${s.httpUrl}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[]; tags?: string[] }>> };
+    expect(doc.paths['/api/v1/public/spot-checks']!.get).toMatchObject({ security: [], tags: ['supervision'] });
+    expect(doc.paths['/api/v1/spot-checks/draws']!.post!.security).toBeUndefined();
     // The rest of the API still needs a sign-in.
     expect((await fetch(`${s.httpUrl}/api/v1/spot-checks/draws`)).status).toBe(401);
   });
