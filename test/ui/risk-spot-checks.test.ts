@@ -48,6 +48,11 @@ describe('risk and spot checks in Chromium', () => {
     await page.goto('/#/equipment');
     expect(await page.getByTestId('risk-OLD').getAttribute('data-level')).toBe('general');
     expect(await page.getByTestId('risk-N1').getAttribute('data-level')).toBe('low');
+    // The overview's map by risk: no high or elevated elevator in 北塔区, and other districts without elevators unlabelled.
+    await page.goto('/#/overview');
+    await page.getByTestId('map-mode-risk').click();
+    await expect.poll(() => page.getByTestId('map-district-北塔区').textContent()).toBe('北塔区0');
+    expect(await page.getByTestId('map-district-大祥区').textContent()).toBe('大祥区');
     await page.goto('/#/equipment/elevator/OLD');
     expect(await page.getByTestId('elevator-risk-level').innerText()).toBe('一般');
     expect(await page.getByTestId('elevator-risk-factors').innerText()).toMatch(/梯龄 26 年/);

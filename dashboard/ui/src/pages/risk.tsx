@@ -67,6 +67,20 @@ export function ElevatorRiskLine(props: { code: string }) {
   );
 }
 
+/**
+ * The district map by risk: per district the count of high and elevated elevators (or of `level`), from
+ * the map's base colour to red by the share of the largest count (the risk page and the overview).
+ */
+export function riskMapValues(byDistrict: Record<string, Record<RiskLevel, number>> | undefined, level = ''): Record<string, MapValue> {
+  const count = (c: Record<RiskLevel, number>) => (level ? c[level as RiskLevel] : c.high + c.elevated);
+  const entries = Object.entries(byDistrict ?? {});
+  const max = Math.max(1, ...entries.map(([, c]) => count(c)));
+  return Object.fromEntries(entries.map(([d, c]) => {
+    const a = count(c) / max;
+    return [d, { color: `rgb(${Math.round(42 + a * 150)}, ${Math.round(52 - a * 20)}, ${Math.round(72 - a * 30)})`, label: String(count(c)) }];
+  }));
+}
+
 const PAGE_SIZE = 50;
 
 export function RiskPage(props: { route: Route }) {
@@ -78,18 +92,7 @@ export function RiskPage(props: { route: Route }) {
   const byDistrict = useApi<Record<string, Record<RiskLevel, number>>>('/api/v1/risk/districts');
   const scoring = useApi<Scoring>('/api/v1/risk/scoring');
   const districts = currentUser()?.districts?.length ? currentUser()!.districts! : MAP_DISTRICTS;
-  const mapValues = useMemo(() => {
-    const out: Record<string, MapValue> = {};
-    const counts = Object.values(byDistrict.data ?? {}).map((c) => (level ? c[level as RiskLevel] : c.high + c.elevated));
-    const max = Math.max(1, ...counts);
-    for (const [d, c] of Object.entries(byDistrict.data ?? {})) {
-      const n = level ? c[level as RiskLevel] : c.high + c.elevated;
-      // From the map's base colour to red by the share of the largest count.
-      const a = n / max;
-      out[d] = { color: `rgb(${Math.round(42 + a * 150)}, ${Math.round(52 - a * 20)}, ${Math.round(72 - a * 30)})`, label: String(n) };
-    }
-    return out;
-  }, [byDistrict.data, level]);
+  const mapValues = useMemo(() => riskMapValues(byDistrict.data, level), [byDistrict.data, level]);
   return (
     <div class="page" data-testid="page-risk">
       <div class="page-head">
