@@ -100,7 +100,8 @@ describe.each(BACKENDS)('the spot-check store on %s', (backend) => {
     expect(checks.map((c) => [c.code, c.inspector])).toEqual(expected.map((c) => [c.code, c.inspector]));
 
     // The next draw knows the previous one's assignments.
-    const second = store.draw({ ...params, seed: 778 }, { candidates: CANDIDATES, inspectors: POOL, by: 'admin1', at: 2000 });
+    const second = store.draw({ ...params, seed: 4_000_000_000 }, { candidates: CANDIDATES, inspectors: POOL, by: 'admin1', at: 2000 });
+    expect(second.draw.seed).toBe(4_000_000_000); // a seed above 2^31 is kept whole (64-bit on PostgreSQL)
     const before = new Map(checks.map((c) => [c.unit, c.inspector]));
     for (const c of second.checks) expect(c.inspector).not.toBe(before.get(c.unit));
     expect(store.draws().items.map((d) => d.id)).toEqual([second.draw.id, draw.id]);
