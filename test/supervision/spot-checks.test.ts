@@ -49,16 +49,19 @@ describe('the draw', () => {
     expect(new Set(a.map((c) => c.code)).size).toBe(10); // without replacement
   });
 
-  it('draws higher risk more often, in the configured proportion (4:3:2:1 over 4000 fixed seeds)', () => {
-    const counts: Record<RiskLevel, number> = { high: 0, elevated: 0, general: 0, low: 0 };
+  it('draws higher risk more often, in the configured proportion (4:3:2:1, and 1:1:1:5, over 4000 fixed seeds each)', () => {
     const draws = 4000;
-    for (let seed = 1; seed <= draws; seed++) {
-      const [c] = drawChecks({ candidates: CANDIDATES, n: 1, seed, weights: DEFAULT_LEVEL_WEIGHTS, inspectors: POOL, previous: new Map() });
-      counts[c!.level]++;
+    for (const weights of [DEFAULT_LEVEL_WEIGHTS, { high: 1, elevated: 1, general: 1, low: 5 }]) {
+      const counts: Record<RiskLevel, number> = { high: 0, elevated: 0, general: 0, low: 0 };
+      for (let seed = 1; seed <= draws; seed++) {
+        const [c] = drawChecks({ candidates: CANDIDATES, n: 1, seed, weights, inspectors: POOL, previous: new Map() });
+        counts[c!.level]++;
+      }
+      // Ten elevators per level: each level's share is its weight over the sum (4+3+2+1: 40 %, 30 %, 20 %, 10 %).
+      // Three standard deviations of a share over 4000 draws is at most 2.4 points.
+      const sum = RISK_LEVELS.reduce((n, l) => n + weights[l], 0);
+      for (const l of RISK_LEVELS) expect(Math.abs(counts[l] / draws - weights[l] / sum), `${l}: ${counts[l]}`).toBeLessThan(0.024);
     }
-    // Ten elevators per level: each level's share is its weight over the sum (4+3+2+1 = 10): 40 %, 30 %, 20 %, 10 %.
-    // Three standard deviations of a share over 4000 draws is at most 2.4 points.
-    for (const l of RISK_LEVELS) expect(Math.abs(counts[l] / draws - DEFAULT_LEVEL_WEIGHTS[l] / 10), `${l}: ${counts[l]}`).toBeLessThan(0.024);
     // A weight of 0 is never drawn.
     for (let seed = 1; seed <= 200; seed++) {
       const drawn = drawChecks({ candidates: CANDIDATES, n: 5, seed, weights: { ...DEFAULT_LEVEL_WEIGHTS, low: 0 }, inspectors: POOL, previous: new Map() });
