@@ -75,6 +75,7 @@ describe('risk and spot checks in Chromium', () => {
     await form.getByTestId('result-date').fill('2026-03-02');
     await form.getByTestId('result-submit').click();
     await page.getByTestId(`check-result-${first}`).getByText('发现问题：轿厢照明不足').waitFor();
+    await expect.poll(() => page.getByTestId('draws-list').innerText()).toMatch(/已完成 1\/2/); // the list of draws follows
     await screenshot(page, 'spot-checks');
 
     // Nobody signed in, on a phone.

@@ -91,7 +91,7 @@ function ResultForm(props: { c: Check; onDone: () => void }) {
   );
 }
 
-function DrawDetail(props: { id: number }) {
+function DrawDetail(props: { id: number; onChanged: () => void }) {
   const res = useApi<{ draw: Draw; checks: Check[] }>(`/api/v1/spot-checks/draws/${props.id}`);
   const me = currentUser();
   return (
@@ -115,7 +115,7 @@ function DrawDetail(props: { id: number }) {
                   <td>{c.inspector}</td>
                   <td data-testid={`check-result-${c.code}`}>
                     {c.result ? <span class={c.result === 'problems' ? 'bad' : ''}>{resultText(c.result)}{c.problems ? `：${c.problems}` : ''}</span>
-                      : me && (me.role === 'admin' || me.username === c.inspector) ? <ResultForm c={c} onDone={res.reload} /> : <span class="muted">{t('spPending')}</span>}
+                      : me && (me.role === 'admin' || me.username === c.inspector) ? <ResultForm c={c} onDone={() => (res.reload(), props.onChanged())} /> : <span class="muted">{t('spPending')}</span>}
                   </td>
                   <td>{c.checkedOn ?? '—'}</td>
                 </tr>
@@ -149,7 +149,7 @@ export function SpotChecksPage(props: { route: Route }) {
         <Card title={t('spDraws')} testid="draws-list">
           <Loaded data={draws.data} error={draws.error} reload={draws.reload}>
             {(d) => (
-              <ul class="plain-list">
+              <ul class="list">
                 {d.items.length === 0 && <li class="muted">{t('empty')}</li>}
                 {d.items.map((x) => (
                   <li key={x.id} class={x.id === id ? 'selected' : ''} data-testid={`draw-${x.id}`}>
@@ -161,7 +161,7 @@ export function SpotChecksPage(props: { route: Route }) {
             )}
           </Loaded>
         </Card>
-        {id ? <DrawDetail key={id} id={id} /> : <div />}
+        {id ? <DrawDetail key={id} id={id} onChanged={draws.reload} /> : <div />}
       </div>
     </div>
   );
