@@ -60,6 +60,8 @@ describe('risk and spot-check API', () => {
     const ok = await api(s, 'POST', `/api/v1/spot-checks/${c!.id}/result`, { result: 'problems', problems: '安全钳动作试验不合格', checkedOn: '2026-02-01' }, bearer(tokens[c!.inspector]!));
     expect(ok).toMatchObject({ status: 200, body: { result: 'problems', recordedBy: c!.inspector } });
     expect((await api(s, 'GET', `/api/v1/spot-checks/draws/${r.body.draw.id}`, undefined, bearer(tokens.guest!))).body.checks[0].result).toBe('problems');
+    const results = (await api(s, 'GET', `/api/v1/audit?target=spot-check:${c!.id}`)).body.items as { action: string; actor: string }[];
+    expect(results.map((e) => `${e.action}:${e.actor}`)).toEqual([`spot-check.result:${c!.inspector}`]); // the refused attempt is not a change
 
     const pub = await fetch(`${s.httpUrl}/api/v1/public/spot-checks`);
     expect(pub.status).toBe(200);
