@@ -21,6 +21,9 @@ import { exportRoutes } from '../supervision/export-routes.js';
 import { creditRoutes } from '../supervision/credit-routes.js';
 import { orderRoutes } from '../supervision/order-routes.js';
 import type { SupervisionOrders } from '../supervision/orders.js';
+import type { RiskLevels } from '../supervision/risk.js';
+import type { SpotChecks } from '../supervision/spot-checks.js';
+import { publicSpotCheckRoutes, riskRoutes, spotCheckRoutes } from '../supervision/spot-check-routes.js';
 import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
@@ -55,6 +58,8 @@ export interface AppDeps {
   supervision: Supervision;
   /** supervision orders and enforcement cases */
   orders: SupervisionOrders;
+  risk: RiskLevels;
+  spotChecks: SpotChecks;
   notifier: Notifier;
   /** dashboard read APIs and live state frames (dashboard/views.ts) */
   views: ViewsOptions;
@@ -119,6 +124,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(supervisionRoutes, { supervision: deps.supervision, alerts: deps.alerts });
     await scope.register(exportRoutes, { supervision: deps.supervision });
     await scope.register(creditRoutes, { supervision: deps.supervision });
+    const spotOpts = { risk: deps.risk, spotChecks: deps.spotChecks, registry: deps.registry, inspectors: () => deps.accounts.list().filter((u) => u.role === 'inspector' && !u.disabled).map((u) => ({ username: u.username, districts: u.districts })) };
+    await scope.register(riskRoutes, spotOpts);
+    await scope.register(spotCheckRoutes, spotOpts);
     await scope.register(notificationRoutes, { notifier: deps.notifier });
     await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });
@@ -144,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registry: deps.registry, scheduler: deps.scheduler, spool: deps.spool, metrics: deps.metrics, auth,
     limits: { perAddress: 5, perElevator: 30, windowMs: 3_600_000 }, ...deps.publicPage,
   });
+  await app.register(publicSpotCheckRoutes, { spotChecks: deps.spotChecks }); // 一公开: no sign-in (dashboard/auth.ts open)
   await app.register(staticRoutes); // the web UI at / (dashboard/ui/dist)
   return app;
 }

@@ -142,6 +142,11 @@ export function describeChange(req: FastifyRequest): { action: string; target: s
   if (url === '/api/v1/supervision-orders') return { action: 'supervision-order.open', target: (req as { auditTarget?: string }).auditTarget ?? null, details: body };
   if ((m = url.match(/^\/api\/v1\/supervision-orders\/:id\/([a-z_]+)$/))) return { action: `supervision-order.${m[1]}`, target: `supervision-order:${params.id}`, details: body }; // one route per step
   if ((m = url.match(/^\/api\/v1\/enforcement-cases\/:id\/([a-z]+)$/))) return { action: `enforcement-case.${m[1]}`, target: `enforcement-case:${params.id}`, details: body };
+  if (url === '/api/v1/spot-checks/draws') { // the route leaves the draw's id and seed (drawn when not asked for) on the request
+    const d = (req as { auditDetails?: { id: number; seed: number } }).auditDetails;
+    return { action: 'spot-check.draw', target: d ? `spot-check-draw:${d.id}` : null, details: { ...body, ...d } };
+  }
+  if (url === '/api/v1/spot-checks/:id/result') return { action: 'spot-check.result', target: `spot-check:${params.id}`, details: body };
   if (url === '/api/v1/rules/:rule/run') return { action: 'rule.run', target: `rule:${params.rule}` };
   if ((m = url.match(/^\/api\/v1\/([a-z-]+)(\/:key)?(\/import|\/secret)?$/)) && Object.hasOwn(ENTITIES, m[1]!)) {
     const entity = m[1] as EntityName;

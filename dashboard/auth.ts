@@ -57,9 +57,10 @@ const STRICT: [string, RegExp, Role[]][] = [
   ['POST', /^\/api\/v1\/rules\//, ['admin']],
 ];
 
-/** Requests that take no principal: signing in, asking whether one is signed in, partner ingest (HTTP Basic, checked by the route). */
+/** Requests that take no principal: signing in, asking whether one is signed in, partner ingest (HTTP Basic, checked by the route), published results. */
 const open = (method: string, url: string) =>
-  (method === 'POST' && (url === '/api/v1/session' || url.startsWith('/api/v1/ingest/'))) || (method === 'GET' && url === '/api/v1/session/probe');
+  (method === 'POST' && (url === '/api/v1/session' || url.startsWith('/api/v1/ingest/'))) || (method === 'GET' && url === '/api/v1/session/probe')
+  || (method === 'GET' && url.startsWith('/api/v1/public/spot-checks')); // published spot-check results (一公开)
 
 const ROLE_WORDS: Record<Role, string> = { admin: 'an administrator', inspector: 'an inspector', viewer: 'a viewer' };
 

@@ -23,6 +23,8 @@ export const elevatorSchema = z.object({
   /** next periodic-inspection due date, YYYY-MM-DD */
   nextInspectionDue: z.iso.date().nullable().default(null),
   maintenanceIntervalDays: z.coerce.number().int().min(1).max(365).default(15),
+  /** installation (or first registration) date, YYYY-MM-DD: the age in the elevator's risk level */
+  installedOn: z.iso.date().optional(),
 });
 
 export const gasSiteSchema = z.object({

@@ -1,6 +1,7 @@
 // Configuration from environment variables, validated at start-up with one
 // clear message per bad value. README.md "Configuration" lists the same.
 import { resolve } from 'node:path';
+import { parseRiskConfig } from '../supervision/risk.js';
 import { validateDetailed } from 'node-cron';
 import { z } from 'zod';
 import { parseAllowHosts } from '../alerts/notify/target.js';
@@ -101,6 +102,13 @@ export const ENV = {
   INTERVIEW_MIN_INSPECTIONS: z.coerce.number().int().min(1).default(5).describe('Interview list: first inspections needed for the pass rate to count ("insufficient data" below)'),
   INTERVIEW_COMPLAINT_RATE: z.coerce.number().min(0).default(5).describe('Interview list: complaints per 100 elevators at or above this fail'),
   INTERVIEW_POLICY: z.enum(['any', 'all']).default('any').describe('Interview list: listed when any criterion fails, or only when all do'),
+  RISK_SCORING: z.string().optional().superRefine((v, ctx) => {
+    try {
+      parseRiskConfig(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  }).describe('Elevator risk levels: JSON overriding any part of the scoring (weights, age, thresholds, periodDays; README "Elevator risk levels")'),
   SCHEDULE_UNIT_RATES: cronExpr.default('20 0 * * *').describe('When every unit\'s rolling twelve-month rates are evaluated again, so records age out of the window (cron, Asia/Shanghai); records re-evaluate their unit at once'),
   SCHEDULE_INTERVIEW_YEARLY: cronExpr.default('30 3 5 1 *').describe('When the interview list for the previous calendar year is generated (cron, Asia/Shanghai)'),
   SCHEDULE_INTERVIEW_MONTHLY: cronExpr.default('0 4 1 * *').describe('When the early-warning list for the rolling twelve months is generated'),

@@ -13,6 +13,8 @@ import { UnitFlags } from '../alerts/unit-flags.js';
 import { loadScoring } from '../supervision/credit.js';
 import { Supervision } from '../supervision/supervision.js';
 import { SupervisionOrders } from '../supervision/orders.js';
+import { parseRiskConfig, RiskLevels } from '../supervision/risk.js';
+import { SpotChecks } from '../supervision/spot-checks.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { WebhookTargets } from '../alerts/notify/target.js';
@@ -43,6 +45,8 @@ export interface Service {
   unitFlags: UnitFlags;
   supervision: Supervision;
   orders: SupervisionOrders;
+  risk: RiskLevels;
+  spotChecks: SpotChecks;
   notifier: Notifier;
   store: InfluxStore;
   /** where the broker and HTTP ingest put accepted messages: the file spool, or the cluster's log */
@@ -234,10 +238,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Orders going overdue raise their alerts from a timer: in a cluster only the leader writes them.
   const orders = new SupervisionOrders({ db, alerts, registry, log: log.child({ part: 'orders' }), ...(cluster ? { isLeader: cluster.leader } : {}) });
   orders.start();
+  // Risk levels computed on demand from the owners' figures (open hazards: wired when the hazard book is); spot checks own their tables.
+  const risk = new RiskLevels({ registry, ledger, alerts, config: parseRiskConfig(config.RISK_SCORING) });
+  const spotChecks = new SpotChecks(db);
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
-    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, orders,
+    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, orders, risk, spotChecks,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
     publicPage: {
@@ -277,7 +284,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, orders, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, orders, risk, spotChecks, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -234,6 +234,24 @@ export class RecordLedger {
     return this.db.prepare(`SELECT ts AS at, id, kind AS type FROM records WHERE elevator = ? AND channel = 'event' ORDER BY ts DESC LIMIT ?`).all(elevator, limit) as { at: number; id: string; type: string }[];
   }
 
+  /**
+   * Per elevator over [from, to): raised fault events other than entrapments, entrapments, failed inspections
+   * and complaints (the risk levels). One query for every elevator, not one per elevator, a page of `limit`
+   * elevators after `after` at a time (in code order on records_by_elevator: no sort), so a caller can yield
+   * between pages instead of holding the event loop for a province at once.
+   */
+  riskCountsByElevator(from: number, to: number, after: string | null, limit: number): { elevator: string; faults: number; entrapments: number; failedInspections: number; complaints: number }[] {
+    const rows = this.db.prepare(`SELECT elevator,
+        SUM(CASE WHEN channel = 'event' AND kind <> 'entrapment' THEN 1 ELSE 0 END),
+        SUM(CASE WHEN channel = 'event' AND kind = 'entrapment' THEN 1 ELSE 0 END),
+        SUM(CASE WHEN channel = 'inspection' AND result = 'fail' THEN 1 ELSE 0 END),
+        SUM(CASE WHEN channel = 'complaint' THEN 1 ELSE 0 END)
+      FROM records${sqliteIndex(this.db, 'records_by_elevator')} WHERE elevator IS NOT NULL AND elevator > ? AND channel IN ('event', 'inspection', 'complaint') AND ts >= ? AND ts < ?
+      GROUP BY elevator ORDER BY elevator LIMIT ?`)
+      .raw().all(after ?? '', from, to, limit) as [string, number, number, number, number][];
+    return rows.map(([elevator, faults, entrapments, failedInspections, complaints]) => ({ elevator, faults: Number(faults), entrapments: Number(entrapments), failedInspections: Number(failedInspections), complaints: Number(complaints) }));
+  }
+
   count(channel?: LedgerChannel): number {
     const q = channel ? this.db.prepare('SELECT COUNT(*) n FROM records WHERE channel = ?').get(channel) : this.db.prepare('SELECT COUNT(*) n FROM records').get();
     return (q as { n: number }).n;

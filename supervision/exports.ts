@@ -178,6 +178,13 @@ export function addTable<T>(wb: ExcelJS.Workbook, sheetName: string, title: stri
 
 export const toBuffer = async (wb: ExcelJS.Workbook): Promise<Buffer> => Buffer.from(await wb.xlsx.writeBuffer());
 
+/** One table as a workbook: a title row, a bold frozen header, typed cells (the other exports' layout). */
+export async function tableXlsx<T>(sheetName: string, title: string, cols: Column<T>[], rows: T[]): Promise<Buffer> {
+  const wb = newWorkbook();
+  addTable(wb, sheetName, title, cols, rows, 1);
+  return toBuffer(wb);
+}
+
 export async function scorecardsXlsx(cards: Scorecard[], period: DatePeriod): Promise<Buffer> {
   const wb = newWorkbook();
   addTable(wb, `评分卡 ${periodText(period)}`, `维保单位评分卡（${periodText(period, ' 至 ')}）`, scorecardColumns(period), cards, ID_COLUMNS.length);

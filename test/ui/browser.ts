@@ -62,6 +62,19 @@ export async function newContext(browser: Browser, baseURL: string, opts: { view
   return ctx;
 }
 
+/** Signs in through the login page in a new context (kept in `contexts` to be closed); resolves on the overview. */
+export async function signInAs(browser: Browser, baseURL: string, username: string, password: string, contexts: BrowserContext[]): Promise<Page> {
+  const ctx = await newContext(browser, baseURL);
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  await page.goto('/');
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('page-overview').waitFor();
+  return page;
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SHOTS_DIR, { recursive: true });
   const path = join(SHOTS_DIR, `${name}.png`);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../domain/channels.js';
 import { api, connect, publish, startTestService, status, waitFor, type TestService } from '../helpers.js';
 import { seedInterviewCity } from '../supervision/city.js';
-import { expectConsoleError, launch, newContext, screenshot } from './browser.js';
+import { expectConsoleError, launch, newContext, screenshot, signInAs } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
@@ -22,17 +22,7 @@ const contexts: BrowserContext[] = [];
 /** The elevator the browsers watch: U_LOW's, in 大祥区. */
 const E = 'U_LOW-E0';
 
-async function signIn(username: string): Promise<Page> {
-  const ctx = await newContext(browser, s.httpUrl);
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  await page.goto('/');
-  await page.getByTestId('login-username').fill(username);
-  await page.getByTestId('login-password').fill(PASSWORD[username]!);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('page-overview').waitFor();
-  return page;
-}
+const signIn = (username: string): Promise<Page> => signInAs(browser, s.httpUrl, username, PASSWORD[username]!, contexts);
 
 /** The session cookie of a signed-in page, for API calls as that person. */
 async function sessionHeaders(page: Page): Promise<Record<string, string>> {

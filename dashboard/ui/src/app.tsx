@@ -6,7 +6,7 @@ import { getLang, setLang, t, useLang, type Key } from './i18n.js';
 import { live, useConnState, useLiveFrames } from './live.js';
 import { beep, soundOn } from './alarm.js';
 import type { KpiNumbers } from './types.js';
-import { afterLogin, href, navigate, useRoute } from './router.js';
+import { afterLogin, href, navigate, parseHash, useRoute } from './router.js';
 import { clearUser, loadSession, logout, useSession } from './session.js';
 import { useTick } from './hooks.js';
 import { Brand } from './ui.js';
@@ -21,6 +21,8 @@ import { InterviewsPage } from './pages/interviews.js';
 import { IngestPage } from './pages/ingest.js';
 import { CreditPage } from './pages/credit.js';
 import { OrdersPage } from './pages/orders.js';
+import { RiskPage } from './pages/risk.js';
+import { PublicSpotChecksPage, SpotChecksPage } from './pages/spot-checks.js';
 
 const NAV: [string, Key][] = [
   ['/overview', 'navOverview'],
@@ -30,8 +32,13 @@ const NAV: [string, Key][] = [
   ['/interviews', 'navInterviews'],
   ['/credit', 'navCredit'],
   ['/orders', 'navOrders'],
+  ['/risk', 'navRisk'],
+  ['/spot-checks', 'navSpotChecks'],
   ['/ingest', 'navIngest'],
 ];
+
+/** Pages anyone may see without signing in. */
+const isPublic = (path: string) => path.startsWith('/public/');
 
 function ConnState() {
   const c = useConnState();
@@ -112,6 +119,8 @@ function Page() {
     case 'credit': return <CreditPage route={route} />;
     case 'orders': return <OrdersPage route={route} />;
     case 'ingest': return <IngestPage />;
+    case 'risk': return <RiskPage route={route} />;
+    case 'spot-checks': return <SpotChecksPage route={route} />;
     default: return <div class="pad muted">{t('notFound')}</div>;
   }
 }
@@ -125,7 +134,7 @@ export function App() {
     void loadSession();
     return onUnauthorized(() => {
       clearUser();
-      if (!location.hash.startsWith('#/login')) navigate('/login', { next: location.hash.slice(1) || '/overview' });
+      if (!location.hash.startsWith('#/login') && !isPublic(parseHash().path)) navigate('/login', { next: location.hash.slice(1) || '/overview' });
     });
   }, []);
   useEffect(() => {
@@ -133,10 +142,11 @@ export function App() {
     else live.stop();
   }, [user]);
   useEffect(() => {
-    if (checked && !user && !location.hash.startsWith('#/login')) navigate('/login', { next: location.hash.slice(1) || '/overview' });
+    if (checked && !user && !location.hash.startsWith('#/login') && !isPublic(route.path)) navigate('/login', { next: location.hash.slice(1) || '/overview' });
     if (checked && user && route.path === '/login') location.hash = afterLogin();
   }, [checked, user, route.path]);
 
+  if (route.path === '/public/spot-checks') return <PublicSpotChecksPage />; // 一公开: no sign-in
   if (!checked) return <div class="pad muted">{t('loading')}</div>;
   if (!user || route.path === '/login') return <LoginPage />;
   return (

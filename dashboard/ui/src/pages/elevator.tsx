@@ -10,6 +10,7 @@ import { href, setQuery, type Route } from '../router.js';
 import { dateOnly, dateTime, shortDateTime, elapsed } from '../format.js';
 import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
 import { Chart, CHART_TEXT, cst, valueAxis, windowAxis } from '../chart.js';
+import { ElevatorRiskLine } from './risk.js';
 import type { ElevatorDetailT, ElevatorSeries } from '../types.js';
 import { canWrite } from '../session.js';
 
@@ -99,6 +100,7 @@ export function ElevatorDetail(props: { code: string; route: Route }) {
                   <b class={d.overdue.maintenance.overdue ? 'bad' : 'ok'} data-testid="overdue-maintenance">{d.overdue.maintenance.overdue ? t('yes') : t('no')}{d.overdue.maintenance.lastRoutineAt ? ` · ${t('wLast')} ${dateOnly(d.overdue.maintenance.lastRoutineAt)}` : ''}</b>
                   <span>{t('eqInspOverdue')}</span>
                   <b class={d.overdue.inspection.overdue ? 'bad' : 'ok'} data-testid="overdue-inspection">{d.overdue.inspection.overdue ? t('yes') : t('no')}{d.overdue.inspection.nextInspectionDue ? ` · ${t('wDue')} ${d.overdue.inspection.nextInspectionDue}` : ''}</b>
+                  <span>{t('riskLevel')}</span><b><ElevatorRiskLine code={d.elevator.code} /></b>
                 </div>
                 <h3>{t('eqOpenAlerts')}</h3>
                 {d.openAlerts.length === 0 ? <Empty text={t('none')} /> : (

@@ -12,6 +12,7 @@ import { currentUser } from '../session.js';
 import { Card, Loaded, OnlineDot, Pager, Select, SevBadge } from '../ui.js';
 import { MAP_DISTRICTS } from '../map/DistrictMap.js';
 import type { ElevatorRow, GasSiteRow, Paged } from '../types.js';
+import { RiskBadge } from './risk.js';
 
 const PAGE_SIZE = 50;
 
@@ -91,6 +92,9 @@ function ElevatorList(props: { route: Route }) {
   useEffect(() => void (res.data && setItems(res.data.items)), [res.data]);
   useEquipmentFrames<ElevatorRow>('elevator', setItems);
   useLiveRefresh([], res.reload, 2000, ['kpi', 'equipment']);
+  // The page's risk levels in one request (the equipment list itself does not compute them).
+  const codes = items.map((e) => e.code).join(',');
+  const risk = useApi<{ levels: Record<string, { level: string; score: number }> }>(codes ? `/api/v1/risk/levels${qs({ codes })}` : null);
   const th = (key: string, label: string, cls = '') => (
     <th class={`sortable ${cls}`} onClick={() => setQuery({ sort: sort === key ? `-${key}` : key })}>{label}{sort === key ? ' ▲' : sort === `-${key}` ? ' ▼' : ''}</th>
   );
@@ -102,11 +106,11 @@ function ElevatorList(props: { route: Route }) {
       </Filters>
       <Loaded data={res.data} error={res.error} reload={res.reload}>
         {(d) => (
-          <ListTable testid="elevators-table" columns={10} page={page} total={d.total}
+          <ListTable testid="elevators-table" columns={11} page={page} total={d.total}
             head={
               <tr>
                 {th('code', t('code'))}{th('district', t('district'))}{th('address', t('address'))}{th('unit', t('unit'))}
-                <th>{t('state')}</th>{th('serviceMode', t('eqServiceMode'))}<th class="num">{t('eqFloor')}</th>{th('lastSeenAt', t('eqLastSeen'))}{th('activeAlerts', t('eqOpenAlerts'), 'num')}<th>{t('eqOverdue')}</th>
+                <th>{t('state')}</th>{th('serviceMode', t('eqServiceMode'))}<th class="num">{t('eqFloor')}</th>{th('lastSeenAt', t('eqLastSeen'))}{th('activeAlerts', t('eqOpenAlerts'), 'num')}<th>{t('eqOverdue')}</th><th>{t('riskLevel')}</th>
               </tr>
             }
             rows={items.map((e) => (
@@ -124,6 +128,7 @@ function ElevatorList(props: { route: Route }) {
                   {e.overdueMaintenance && <span class="badge overdue">{t('eqMaintOverdue')}</span>}
                   {e.overdueInspection && <span class="badge overdue">{t('eqInspOverdue')}</span>}
                 </td>
+                <td><RiskBadge level={risk.data?.levels[e.code]?.level} score={risk.data?.levels[e.code]?.score} testid={`risk-${e.code}`} /></td>
               </tr>
             ))}
           />

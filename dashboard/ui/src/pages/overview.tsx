@@ -10,6 +10,7 @@ import { elapsed, num, pct, periodText, shortDateTime, timeOnly } from '../forma
 import { qs } from '../api.js';
 import { Card, Empty, Loaded, OnlineDot, SevBadge, StateBadge } from '../ui.js';
 import { DistrictMap, type MapValue } from '../map/DistrictMap.js';
+import { riskMapValues, type RiskLevel } from './risk.js';
 import type { Alert, Entrapment, GasSiteRow, KpiNumbers, Overview, Paged } from '../types.js';
 
 const SEVS = ['critical', 'major', 'minor', 'warning'] as const;
@@ -49,7 +50,9 @@ function alertColor(n: number, max: number): string {
 
 export function OverviewPage(props: { route: Route }) {
   const district = props.route.query.get('district');
-  const mode = props.route.query.get('map') === 'online' ? 'online' : 'alerts';
+  const mapParam = props.route.query.get('map');
+  const mode = mapParam === 'online' || mapParam === 'risk' ? mapParam : 'alerts';
+  const risk = useApi<Record<string, Record<RiskLevel, number>>>(mode === 'risk' ? '/api/v1/risk/districts' : null);
   const ov = useApi<Overview>('/api/v1/overview');
   const gas = useApi<Paged<Alert>>('/api/v1/alerts?type=gas_leak&state=active&pageSize=50');
   // what fills the space of a quiet city: the newest active alerts beside the district table (the daily
@@ -81,8 +84,8 @@ export function OverviewPage(props: { route: Route }) {
   const shown = district ? districts.filter((d) => d.district === district) : districts;
   const totals = districts.length ? sumKpi(shown) : ov.data?.totals;
   const maxAlerts = Math.max(1, ...districts.map((d) => d.activeAlerts));
-  const mapValues: Record<string, MapValue> = {};
-  for (const d of districts) {
+  const mapValues: Record<string, MapValue> = mode === 'risk' ? riskMapValues(risk.data) : {};
+  if (mode !== 'risk') for (const d of districts) {
     mapValues[d.district] = mode === 'online'
       ? { color: rateColor(d.elevatorOnlineRate), label: pct(d.elevatorOnlineRate) }
       : { color: alertColor(d.activeAlerts, maxAlerts), label: String(d.activeAlerts) };
@@ -114,6 +117,7 @@ export function OverviewPage(props: { route: Route }) {
                 <div class="seg">
                   <button class={`btn small ${mode === 'alerts' ? 'on' : ''}`} onClick={() => setQuery({ map: null })} data-testid="map-mode-alerts">{t('ovMapAlerts')}</button>
                   <button class={`btn small ${mode === 'online' ? 'on' : ''}`} onClick={() => setQuery({ map: 'online' })} data-testid="map-mode-online">{t('ovMapOnline')}</button>
+                  <button class={`btn small ${mode === 'risk' ? 'on' : ''}`} onClick={() => setQuery({ map: 'risk' })} data-testid="map-mode-risk" title={t('riskMapHigh')}>{t('ovMapRisk')}</button>
                 </div>
               }>
                 <DistrictMap values={mapValues} selected={district} onSelect={(d) => setQuery({ district: d })} />
