@@ -30,7 +30,7 @@ const CATEGORY_EN: Record<ComplaintCategoryCode, string> = {
 };
 export const categoryText = (c: ComplaintCategoryCode, lang: Lang) => (lang === 'zh' ? COMPLAINT_CATEGORIES[c] : CATEGORY_EN[c]);
 
-const RISK: Record<string, [string, string]> = { high: ['高', 'High'], elevated: ['较高', 'Elevated'], medium: ['一般', 'Medium'], low: ['低', 'Low'] };
+const RISK: Record<string, [string, string]> = { high: ['高', 'High'], elevated: ['较高', 'Elevated'], general: ['一般', 'General'], low: ['低', 'Low'] };
 
 const T = {
   title: ['电梯公示信息', 'Elevator information'],

@@ -241,6 +241,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Risk levels computed on demand from the owners' figures (open hazards: wired when the hazard book is); spot checks own their tables.
   const risk = new RiskLevels({ registry, ledger, alerts, config: parseRiskConfig(config.RISK_SCORING) });
   const spotChecks = new SpotChecks(db);
+  // Credit grades count the units' overdue orders and cases (hazards: below, with the hazard book).
+  supervision.credit.setSources({ orderCounts: (unit, period) => orders.orderCounts(unit, period) });
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
@@ -249,6 +251,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
     publicPage: {
       baseUrl: config.PUBLIC_BASE_URL ?? config.DASHBOARD_URL,
+      riskOf: (code) => risk.known(code),
       limits: { perAddress: config.PUBLIC_COMPLAINT_MAX_PER_ADDRESS, perElevator: config.PUBLIC_COMPLAINT_MAX_PER_ELEVATOR, windowMs: config.PUBLIC_COMPLAINT_WINDOW_S * 1000 },
     },
     ...(cluster ? { cluster } : {}),

@@ -45,6 +45,10 @@
 // (DEMO_WEBHOOK_PORT, default 8090) that logs every message it receives in
 // DingTalk's markdown format. Webhooks may not reach loopback, so main.ts
 // adds 127.0.0.1:DEMO_WEBHOOK_PORT to NOTIFY_ALLOW_HOSTS for the demo.
+import { seedDemoCredit } from './demo-credit.js';
+import { seedDemoOrders } from './demo-orders.js';
+import { seedDemoPublic } from './demo-public.js';
+import { seedDemoSpotCheck } from './demo-risk.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -176,6 +180,7 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
   }
 
   await registerDemoContacts(service, log);
+  await seedSupervision(service, params.seed, log);
 
   const outageMin = envInt('DEMO_OUTAGE_MIN', 4);
   const live: RunningGateways = await runGateways({
@@ -198,6 +203,27 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   log.info({ rate: envInt('DEMO_RATE', 200), gateways: bindings }, 'demo gateways running');
+}
+
+/**
+ * The supervision work of the demo city (issue 13): orders in every state, one spot-check draw, the credit
+ * lists of the previous year, the public page. Each step is idempotent (a restarted demo adds nothing) and a
+ * failed one is logged, never the end of the demo.
+ */
+async function seedSupervision(service: Service, seed: number, log: Logger): Promise<void> {
+  const steps: [string, () => Promise<unknown>][] = [
+    ['orders', () => seedDemoOrders(service, log)],
+    ['spot check', () => seedDemoSpotCheck(service, log, seed)],
+    ['credit lists', () => seedDemoCredit(service, log)],
+    ['public page', () => seedDemoPublic(service, log)],
+  ];
+  for (const [what, step] of steps) {
+    try {
+      await step();
+    } catch (err) {
+      log.error({ err }, `demo ${what} could not be seeded`);
+    }
+  }
 }
 
 function report(log: SimLog, what: string, p: PostProgress, since: number): void {

@@ -177,6 +177,17 @@ export class RiskLevels {
     return this.running;
   }
 
+  /**
+   * The level as last computed, without waiting (the public page): null until a first computation; a stale
+   * snapshot starts a new one in the background and is answered meanwhile.
+   */
+  known(code: string): { level: RiskLevel } | null {
+    const s = this.snapshot;
+    if (!s || this.clock() - s.computedAt >= (this.opts.maxAgeMs ?? 60_000)) void this.current().catch(() => undefined);
+    const r = s?.byCode.get(code);
+    return r ? { level: r.level } : null;
+  }
+
   /** Forget the snapshot (after a change that should show at once). */
   invalidate(): void {
     this.snapshot = null;
