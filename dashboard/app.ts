@@ -18,6 +18,8 @@ import { notificationRoutes } from '../alerts/notify/routes.js';
 import type { Supervision } from '../supervision/supervision.js';
 import { supervisionRoutes } from '../supervision/routes.js';
 import { exportRoutes } from '../supervision/export-routes.js';
+import type { HazardBook } from '../supervision/hazards.js';
+import { hazardRoutes } from '../supervision/hazard-routes.js';
 import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   alerts: AlertStore;
   scheduler: Scheduler;
   supervision: Supervision;
+  /** the hazard book (records/hazard, protocol v1.1) */
+  hazards: HazardBook;
   notifier: Notifier;
   /** dashboard read APIs and live state frames (dashboard/views.ts) */
   views: ViewsOptions;
@@ -110,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(ruleRoutes, { scheduler: deps.scheduler });
     await scope.register(supervisionRoutes, { supervision: deps.supervision, alerts: deps.alerts });
     await scope.register(exportRoutes, { supervision: deps.supervision });
+    await scope.register(hazardRoutes, { hazards: deps.hazards });
     await scope.register(notificationRoutes, { notifier: deps.notifier });
     await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });

@@ -11,6 +11,7 @@ import { AlertStore } from '../alerts/store.js';
 import { Scheduler } from '../alerts/scheduled.js';
 import { UnitFlags } from '../alerts/unit-flags.js';
 import { Supervision } from '../supervision/supervision.js';
+import { HazardBook } from '../supervision/hazards.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { WebhookTargets } from '../alerts/notify/target.js';
@@ -40,6 +41,7 @@ export interface Service {
   scheduler: Scheduler;
   unitFlags: UnitFlags;
   supervision: Supervision;
+  hazards: HazardBook;
   notifier: Notifier;
   store: InfluxStore;
   /** where the broker and HTTP ingest put accepted messages: the file spool, or the cluster's log */
@@ -189,6 +191,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Unit flags: a unit's rates re-evaluated when its records are accepted (after the ledger listener above, same transaction).
   const unitFlags = new UnitFlags({ db, alerts, registry, ledger, criteria: interviewCriteria, log: log.child({ part: 'unit-flags' }) });
   ingest.onAccepted((items) => unitFlags.onAccepted(items));
+  // The hazard book: found and rectified records booked in the accept transaction; the overdue check on a timer (the leader's, in a cluster).
+  const hazardDueDays = { general: config.HAZARD_DUE_DAYS_GENERAL, major: config.HAZARD_DUE_DAYS_MAJOR };
+  const hazards = new HazardBook({ db, alerts, log: log.child({ part: 'hazards' }), dueDays: hazardDueDays, checkMs: config.ALERT_CHECK_MS, ...(cluster ? { isLeader: cluster.leader } : {}) });
+  ingest.onAccepted((items) => hazards.onAccepted(items));
+  hazards.start();
   alerts.onTransition(({ alert, transition }) => metrics.alertTransitions.inc({ type: alert.type, transition }));
   const notifier = new Notifier({
     db, alerts, registry, metrics, log: log.child({ part: 'notify' }), targets: webhookTargets,
@@ -222,7 +229,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const token = adminToken(config, log);
   const supervision = new Supervision({
     db, alerts, registry, log: log.child({ part: 'supervision' }),
-    criteria: interviewCriteria,
+    criteria: interviewCriteria, hazardDueDays,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
     ...(cluster ? { leader: cluster.leader } : {}),
   });
@@ -230,7 +237,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
-    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision,
+    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, hazards,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
     ...(cluster ? { cluster } : {}),
@@ -266,7 +273,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, hazards, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -283,6 +290,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       scheduler.stop();
       unitFlags.stop();
       supervision.stop();
+      hazards.stop();
       await history?.caughtUp(2000);
       await stopLeaderWork();
       await spool?.close();

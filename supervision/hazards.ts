@@ -104,7 +104,8 @@ export class HazardStore {
   private due(args: Record<string, unknown>): string {
     args.dueGeneral = this.dueDays.general * DAY_MS;
     args.dueMajor = this.dueDays.major * DAY_MS;
-    return `(found_at + CASE level WHEN 'major' THEN @dueMajor ELSE @dueGeneral END)`;
+    // CAST: PostgreSQL cannot infer a parameter's type inside CASE (it would take text).
+    return `(found_at + CASE level WHEN 'major' THEN CAST(@dueMajor AS BIGINT) ELSE CAST(@dueGeneral AS BIGINT) END)`;
   }
 
   dueAt(level: HazardLevel, foundAt: number): number {
@@ -367,6 +368,14 @@ export class HazardBook {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  list(q: Parameters<HazardStore['list']>[0] = {}) {
+    return this.store.list(q, this.clock());
+  }
+
+  get(id: string): HazardRow | undefined {
+    return this.store.get(id, this.clock());
   }
 
   // The agreed interface for the credit and risk parts (issue 13 brief).
