@@ -42,6 +42,8 @@ export const ALERT_TYPE_ZH: Record<string, string> = {
   inspection_overdue: '定期检验超期',
   interview_case: '维保单位约谈',
   unit_rates: '维保单位指标预警',
+  major_hazard: '重大隐患',
+  hazard_overdue: '隐患逾期未整改',
 };
 
 export const SEVERITY_ZH: Record<Severity, string> = { critical: '紧急', major: '严重', minor: '一般', warning: '提示' };

@@ -19,6 +19,7 @@ import { GasSiteDetail } from './pages/gas-site.js';
 import { ScorecardsPage } from './pages/scorecards.js';
 import { InterviewsPage } from './pages/interviews.js';
 import { IngestPage } from './pages/ingest.js';
+import { HazardsPage } from './pages/hazards.js';
 
 const NAV: [string, Key][] = [
   ['/overview', 'navOverview'],
@@ -26,6 +27,7 @@ const NAV: [string, Key][] = [
   ['/equipment', 'navEquipment'],
   ['/scorecards', 'navScorecards'],
   ['/interviews', 'navInterviews'],
+  ['/hazards', 'navHazards'],
   ['/ingest', 'navIngest'],
 ];
 
@@ -105,6 +107,7 @@ function Page() {
       return <EquipmentPage route={route} />;
     case 'scorecards': return <ScorecardsPage route={route} />;
     case 'interviews': return <InterviewsPage route={route} />;
+    case 'hazards': return <HazardsPage route={route} />;
     case 'ingest': return <IngestPage />;
     default: return <div class="pad muted">{t('notFound')}</div>;
   }
