@@ -62,6 +62,22 @@ export async function newContext(browser: Browser, baseURL: string, opts: { view
   return ctx;
 }
 
+/**
+ * A page signed in as an existing user over the API (the session cookie handed to the browser), for tests
+ * about a page rather than the login form; `problems` collects its console errors and uncaught exceptions.
+ */
+export async function signedInPage(browser: Browser, baseURL: string, username: string, password: string): Promise<{ ctx: BrowserContext; page: Page; problems: string[] }> {
+  const res = await fetch(`${baseURL}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password, bearer: true }) });
+  const token = ((await res.json()) as { token: string }).token;
+  const ctx = await newContext(browser, baseURL);
+  await ctx.addCookies([{ name: 'se_session', value: token, url: baseURL }]);
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return { ctx, page, problems };
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SHOTS_DIR, { recursive: true });
   const path = join(SHOTS_DIR, `${name}.png`);

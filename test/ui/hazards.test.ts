@@ -7,13 +7,13 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../domain/time.js';
 import { api, registerSmallCity, startTestService, type TestService } from '../helpers.js';
-import { launch, newContext, screenshot } from './browser.js';
+import { launch, screenshot, signedInPage } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
-const problems: string[] = [];
+let problems: string[] = [];
 
 beforeAll(async () => {
   browser = await launch();
@@ -37,13 +37,7 @@ beforeAll(async () => {
   await s.ingest.drained();
   const password = 'chief-password-1';
   expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password, role: 'admin', displayName: '王科长' })).status).toBe(201);
-  const res = await fetch(`${s.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'chief', password, bearer: true }) });
-  const token = ((await res.json()) as { token: string }).token;
-  ctx = await newContext(browser, s.httpUrl);
-  await ctx.addCookies([{ name: 'se_session', value: token, url: s.httpUrl }]);
-  page = await ctx.newPage();
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ ctx, page, problems } = await signedInPage(browser, s.httpUrl, 'chief', password));
 }, 120_000);
 
 afterEach(() => {

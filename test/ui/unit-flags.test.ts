@@ -8,14 +8,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cstMidnight } from '../../domain/time.js';
 import { api, startTestService, type TestService } from '../helpers.js';
 import { seedInterviewCity } from '../supervision/city.js';
-import { launch, newContext, screenshot } from './browser.js';
+import { launch, screenshot, signedInPage } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let listId: number;
-const problems: string[] = [];
+let problems: string[] = [];
 const AS_OF = cstMidnight('2025-12-31') + 12 * 3_600_000;
 
 beforeAll(async () => {
@@ -28,13 +28,7 @@ beforeAll(async () => {
   const password = 'chief-password-1';
   expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password, role: 'admin', displayName: '王科长' })).status).toBe(201);
   // Signed in over the API (the cookie handed to the browser): this test is about the flags, not the login page.
-  const res = await fetch(`${s.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'chief', password, bearer: true }) });
-  const token = ((await res.json()) as { token: string }).token;
-  ctx = await newContext(browser, s.httpUrl);
-  await ctx.addCookies([{ name: 'se_session', value: token, url: s.httpUrl }]);
-  page = await ctx.newPage();
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ ctx, page, problems } = await signedInPage(browser, s.httpUrl, 'chief', password));
 }, 120_000);
 
 afterEach(() => {
