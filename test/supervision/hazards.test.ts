@@ -105,6 +105,20 @@ for (const backend of BACKENDS) {
       expect(book.list({ state: 'rectified' }).items.map((h) => h.id)).toEqual(['G1']);
     });
 
+    it('runs the timed overdue check only on the cluster\'s leader', async () => {
+      const { db, alerts, accept } = await open();
+      accept(item({ id: 'L1', state: 'found' }));
+      let leader = false;
+      const timed = new HazardBook({ db, alerts, log: quietLog, clock: () => T0 + 31 * DAY_MS, isLeader: () => leader, checkMs: 3_600_000 });
+      timed.start(); // runs once at once, then every checkMs
+      timed.stop();
+      expect(alerts.list({ type: HAZARD_OVERDUE_ALERT }).total).toBe(0);
+      leader = true;
+      timed.start();
+      timed.stop();
+      expect(alerts.list({ type: HAZARD_OVERDUE_ALERT }).items.map((a) => a.subject)).toEqual(['E1:L1']);
+    });
+
     it('counts a unit\'s hazards over a period: found, major and rectified in it; open and overdue at its end', async () => {
       const { book, accept } = await open();
       const d = (n: number) => T0 + n * DAY_MS;
