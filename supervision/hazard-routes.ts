@@ -22,7 +22,7 @@ export const hazardRoutes: FastifyPluginAsync<{ hazards: HazardBook }> = async (
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/hazards', {
     schema: {
-      summary: 'Hazards (protocol v1.1 records/hazard), filtered and paged; state open (not yet due), overdue or rectified',
+      summary: 'Hazards (protocol v1.1 records/hazard), filtered and paged; state open (not rectified, overdue ones included), overdue (open past the deadline) or rectified',
       querystring: z.object({
         unit: z.string().min(1).max(64).optional(), elevator: codeSchema.optional(), site: codeSchema.optional(),
         state: z.enum(['open', 'overdue', 'rectified']).optional(), level: z.enum(HAZARD_LEVELS).optional(), ...paging,
@@ -47,7 +47,10 @@ export const hazardRoutes: FastifyPluginAsync<{ hazards: HazardBook }> = async (
 
   r.get('/api/v1/hazards/by-elevator/:code', {
     schema: { summary: 'An elevator\'s hazards, newest first, and how many are open', params: z.object({ code: codeSchema }), querystring: z.object(paging) },
-  }, async (req) => ({ elevator: req.params.code, open: hazards.openByElevator(req.params.code), ...hazards.list({ ...req.query, elevator: req.params.code, districts: districtsOf(req) }) }));
+  }, async (req) => {
+    const scope = { elevator: req.params.code, districts: districtsOf(req) }; // an inspector counts only what they may see
+    return { elevator: req.params.code, open: hazards.list({ ...scope, state: 'open', pageSize: 1 }).total, ...hazards.list({ ...req.query, ...scope }) };
+  });
 
   r.get('/api/v1/hazards/:id', { schema: { params: z.object({ id: z.string().min(1).max(64) }) } }, async (req, reply) => {
     const h = hazards.get(req.params.id);

@@ -227,10 +227,12 @@ export class HazardStore {
     const args: Record<string, unknown> = {};
     if (q.districts) where.push(inList('district', q.districts, args));
     for (const k of ['unit', 'elevator', 'site', 'level'] as const) if (q[k]) (where.push(`${k} = @${k}`), (args[k] = q[k]));
+    // open: every hazard not yet rectified, overdue ones included (the contract's "open"); overdue: those past their deadline
     if (q.state === 'rectified') where.push('rectified_at IS NOT NULL');
-    else if (q.state) {
+    else if (q.state === 'open') where.push('rectified_at IS NULL');
+    else if (q.state === 'overdue') {
       args.now = now;
-      where.push(`rectified_at IS NULL AND ${this.due(args)} ${q.state === 'overdue' ? '<' : '>='} @now`);
+      where.push(`rectified_at IS NULL AND ${this.due(args)} < @now`);
     }
     return { w: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
   }

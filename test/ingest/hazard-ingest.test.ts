@@ -99,6 +99,13 @@ for (const backend of BACKENDS) {
       expect(unit.open.map((h: { id: string }) => h.id)).toEqual(['ok-batch']);
       const cards = (await api(s, 'GET', `/api/v1/scorecards?from=${today}&to=${tomorrow}`)).body.items as { unit: string; hazards: unknown }[];
       expect(Object.fromEntries(cards.map((c) => [c.unit, c.hazards]))).toEqual({ MU1: { open: 1, overdue: 0 }, MU2: { open: 1, overdue: 0 } });
+      // An inspector of 双清区 sees that district's hazards only: not E1's (大祥区), not even their count.
+      expect((await api(s, 'POST', '/api/v1/users', { username: 'sq', password: 'sq-password-1', role: 'inspector', districts: ['双清区'] })).status).toBe(201);
+      const token = (await api(s, 'POST', '/api/v1/session', { username: 'sq', password: 'sq-password-1', bearer: true })).body.token as string;
+      const sq = { authorization: `Bearer ${token}` };
+      expect((await api(s, 'GET', '/api/v1/hazards?pageSize=500', undefined, sq)).body.items.map((h: { id: string }) => h.id).sort()).toEqual(['inst-e3', 'inst-g1']);
+      expect((await api(s, 'GET', '/api/v1/hazards/by-elevator/E1', undefined, sq)).body).toMatchObject({ open: 0, total: 0 });
+      expect((await api(s, 'GET', '/api/v1/hazards/mq-1', undefined, sq)).status).toBe(404);
       expect((await api(s, 'GET', '/api/v1/hazards?state=bogus')).status).toBe(400);
       expect((await api(s, 'GET', '/api/v1/hazards/nope')).status).toBe(404);
     });

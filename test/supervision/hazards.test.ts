@@ -89,6 +89,7 @@ for (const backend of BACKENDS) {
       expect(book.checkOverdue()).toBe(1);
       expect(book.checkOverdue()).toBe(0); // once
       expect(book.list({ state: 'overdue' }).items.map((h) => h.id)).toEqual(['M1']);
+      expect(book.list({ state: 'open', sort: 'foundAt' }).items.map((h) => `${h.id}:${h.state}`)).toEqual(['G1:open', 'M1:overdue', 'S1:open']); // open includes overdue
       now = T0 + 31 * DAY_MS;
       expect(book.checkOverdue()).toBe(2);
       const overdue = alerts.list({ type: HAZARD_OVERDUE_ALERT, sort: 'id' }).items;
