@@ -83,6 +83,18 @@ describe('hazards in Chromium', () => {
     expect(await rowIds()).toEqual(['HZ-DONE:rectified', 'HZ-LATE:overdue', 'HZ-OPEN:open']);
   });
 
+  it('shows each unit\'s open and overdue hazards in the scorecards, linked to its hazards', async () => {
+    const day = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10); // China Standard Time
+    await page.goto(`/#/scorecards?from=${day(Date.now() - 60 * DAY_MS)}&to=${day(Date.now() + DAY_MS)}`);
+    const mu1 = page.getByTestId('sc-hazards-MU1');
+    await mu1.waitFor({ timeout: 10_000 });
+    expect(await mu1.textContent()).toBe('2 / 逾期 1');
+    expect(await page.getByTestId('sc-hazards-MU2').textContent()).toBe('1');
+    await mu1.click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid^="hazard-row-"]').length === 2);
+    expect(await rowIds()).toEqual(['HZ-LATE:overdue', 'HZ-OPEN:open']);
+  });
+
   it('reads in English', async () => {
     await page.getByTestId('lang-switch').click();
     await page.waitForFunction(() => document.querySelector('[data-testid="nav-hazards"]')?.textContent === 'Hazards');

@@ -331,6 +331,8 @@ const zh = {
   hzHazardId: '隐患编号',
   hzReason: '原因',
   hzDueNote: '整改期限按配置计算（一般隐患默认 30 天，重大隐患 7 天），并非法规规定',
+  scHazards: '未整改隐患',
+  scHazardsOverdue: '逾期 {n}',
 };
 
 export type Key = keyof typeof zh;
@@ -651,6 +653,8 @@ const en: Record<Key, string> = {
   hzHazardId: 'Hazard id',
   hzReason: 'Reason',
   hzDueNote: 'Deadlines come from configuration (general 30 days, major 7 by default), not from regulation',
+  scHazards: 'Open hazards',
+  scHazardsOverdue: '{n} overdue',
 };
 
 /** Alert types (zh from domain/alerts.ts ALERT_TYPE_ZH, copied: the UI does not import server code). */
