@@ -46,6 +46,9 @@ for (const backend of BACKENDS) {
       expect(major[0]).toMatchObject({ subjectKind: 'elevator', subject: 'E1', severity: 'major', state: 'open', district: '大祥区', unit: 'MU1', count: 2 });
       expect(book.openHazards('MU1').map((h) => h.id)).toEqual(['H1', 'H3', 'H2']);
       expect(book.openByElevator('E1')).toBe(3);
+      // Another sender's record with a hazard's id is not booked over it (ids are unique per sender only).
+      accept(item({ id: 'H1', state: 'found', category: '机房' }, undefined, 'INST'));
+      expect(book.get('H1')).toMatchObject({ level: 'major', category: '制动器', sender: 'PMU1' });
 
       accept(item({ id: 'R1', state: 'rectified', hazardId: 'H1', ts: T0 + DAY_MS, evidence: ['https://example.org/photo/1.jpg'] }));
       expect(book.get('H1')).toMatchObject({ state: 'rectified', rectifiedAt: T0 + DAY_MS, rectifyId: 'R1', rectifiedBy: 'PMU1', evidence: ['https://example.org/photo/1.jpg'] });
