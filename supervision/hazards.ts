@@ -39,7 +39,7 @@ const MIGRATIONS: Migration[] = [{
     CREATE INDEX IF NOT EXISTS hazards_elevator ON hazards (elevator, found_at);
     CREATE INDEX IF NOT EXISTS hazards_open ON hazards (rectified_at, found_at);
     CREATE TABLE IF NOT EXISTS hazard_unmatched (id TEXT PRIMARY KEY, hazard_id TEXT NOT NULL, elevator TEXT, site TEXT, unit TEXT, district TEXT,
-      sender TEXT NOT NULL, at INTEGER NOT NULL, evidence TEXT, reason TEXT NOT NULL, received_at INTEGER NOT NULL);
+      sender TEXT NOT NULL, at INTEGER NOT NULL, evidence TEXT, kind TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS hazard_unmatched_hazard ON hazard_unmatched (hazard_id)`,
 }];
 
@@ -68,8 +68,11 @@ export interface HazardRow {
 
 export interface UnmatchedRectification {
   id: string; hazardId: string; elevator: string | null; site: string | null; unit: string | null; district: string | null;
-  sender: string; at: number; evidence: string[]; reason: string; receivedAt: number;
+  sender: string; at: number; evidence: string[]; kind: UnmatchedKind; reason: string; receivedAt: number;
 }
+
+/** Why a rectification matched no hazard: none with that id (yet), or one on other equipment, or another unit's. */
+export type UnmatchedKind = 'unknown_hazard' | 'other_equipment' | 'other_unit';
 
 /** What one hazard counts in a unit's period (the agreed interface with the credit and risk parts). */
 export interface HazardCounts { found: number; open: number; overdue: number; rectified: number; major: number }
@@ -137,14 +140,14 @@ export class HazardStore {
   }
 
   addUnmatched(u: UnmatchedRectification): void {
-    this.db.prepare(`INSERT INTO hazard_unmatched (id, hazard_id, elevator, site, unit, district, sender, at, evidence, reason, received_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-      .run(u.id, u.hazardId, u.elevator, u.site, u.unit, u.district, u.sender, u.at, JSON.stringify(u.evidence), u.reason, u.receivedAt);
+    this.db.prepare(`INSERT INTO hazard_unmatched (id, hazard_id, elevator, site, unit, district, sender, at, evidence, kind, reason, received_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+      .run(u.id, u.hazardId, u.elevator, u.site, u.unit, u.district, u.sender, u.at, JSON.stringify(u.evidence), u.kind, u.reason, u.receivedAt);
   }
 
   /** Unmatched rectifications naming this hazard, oldest first. */
   unmatchedFor(hazardId: string): UnmatchedRectification[] {
-    return (this.db.prepare(`SELECT id, hazard_id AS "hazardId", elevator, site, unit, district, sender, at, evidence, reason, received_at AS "receivedAt"
+    return (this.db.prepare(`SELECT id, hazard_id AS "hazardId", elevator, site, unit, district, sender, at, evidence, kind, reason, received_at AS "receivedAt"
       FROM hazard_unmatched WHERE hazard_id = ? ORDER BY at, id`).all(hazardId) as (Omit<UnmatchedRectification, 'evidence'> & { evidence: string })[])
       .map((u) => ({ ...u, evidence: JSON.parse(u.evidence) as string[] }));
   }
@@ -159,7 +162,7 @@ export class HazardStore {
     const page = Math.max(1, q.page ?? 1);
     const pageSize = Math.min(500, Math.max(1, q.pageSize ?? 50));
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM hazard_unmatched ${w}`).get(args) as { n: number }).n;
-    const items = (this.db.prepare(`SELECT id, hazard_id AS "hazardId", elevator, site, unit, district, sender, at, evidence, reason, received_at AS "receivedAt"
+    const items = (this.db.prepare(`SELECT id, hazard_id AS "hazardId", elevator, site, unit, district, sender, at, evidence, kind, reason, received_at AS "receivedAt"
       FROM hazard_unmatched ${w} ORDER BY at DESC, id LIMIT @limit OFFSET @offset`).all({ ...args, limit: pageSize, offset: (page - 1) * pageSize }) as (Omit<UnmatchedRectification, 'evidence'> & { evidence: string })[])
       .map((u) => ({ ...u, evidence: JSON.parse(u.evidence) as string[] }));
     return { items, total, page, pageSize };
@@ -291,9 +294,9 @@ export class HazardBook {
       }
       const hazard = this.store.get(h.hazardId!);
       const rect = { at: h.ts, rectifyId: h.id, by: it.sender, evidence: h.evidence ?? [] };
-      const reason = hazard ? this.mismatch(hazard, where) : `hazard ${h.hazardId} is not in the book (yet)`;
-      if (reason) {
-        this.store.addUnmatched({ id: h.id, hazardId: h.hazardId!, ...where, sender: it.sender, at: h.ts, evidence: rect.evidence, reason, receivedAt: it.receivedAt });
+      const miss = hazard ? this.mismatch(hazard, where) : { kind: 'unknown_hazard' as const, reason: `hazard ${h.hazardId} is not in the book (yet)` };
+      if (miss) {
+        this.store.addUnmatched({ id: h.id, hazardId: h.hazardId!, ...where, sender: it.sender, at: h.ts, evidence: rect.evidence, ...miss, receivedAt: it.receivedAt });
         continue;
       }
       if (hazard!.rectifiedAt !== null && hazard!.rectifiedAt <= h.ts) continue; // rectified already
@@ -302,9 +305,9 @@ export class HazardBook {
   }
 
   /** Why a rectification cannot close this hazard: other equipment or another unit; null when it can. */
-  private mismatch(hz: { id: string; elevator: string | null; site: string | null; unit: string | null }, r: { elevator: string | null; site: string | null; unit: string | null }): string | null {
-    if (hz.elevator !== r.elevator || hz.site !== r.site) return `hazard ${hz.id} is on ${hz.elevator ?? hz.site}, not on ${r.elevator ?? r.site}`;
-    if (hz.unit !== r.unit) return `hazard ${hz.id} is unit ${hz.unit ?? '(none)'}'s, not unit ${r.unit ?? '(none)'}'s`;
+  private mismatch(hz: { id: string; elevator: string | null; site: string | null; unit: string | null }, r: { elevator: string | null; site: string | null; unit: string | null }): { kind: UnmatchedKind; reason: string } | null {
+    if (hz.elevator !== r.elevator || hz.site !== r.site) return { kind: 'other_equipment', reason: `hazard ${hz.id} is on ${hz.elevator ?? hz.site}, not on ${r.elevator ?? r.site}` };
+    if (hz.unit !== r.unit) return { kind: 'other_unit', reason: `hazard ${hz.id} is unit ${hz.unit ?? '(none)'}'s, not unit ${r.unit ?? '(none)'}'s` };
     return null;
   }
 

@@ -70,8 +70,8 @@ for (const backend of BACKENDS) {
       accept(item({ id: 'R-u', state: 'rectified', hazardId: 'H1' }, { district: '大祥区', unit: 'MU2' }, 'PMU2'));
       const un = book.store.unmatched();
       expect(un.total).toBe(3);
-      expect(Object.fromEntries(un.items.map((u) => [u.id, u.reason]))).toEqual({
-        'R-x': 'hazard NOPE is not in the book (yet)', 'R-e': 'hazard H1 is on E1, not on E2', 'R-u': 'hazard H1 is unit MU1\'s, not unit MU2\'s',
+      expect(Object.fromEntries(un.items.map((u) => [u.id, [u.kind, u.reason]]))).toEqual({
+        'R-x': ['unknown_hazard', 'hazard NOPE is not in the book (yet)'], 'R-e': ['other_equipment', 'hazard H1 is on E1, not on E2'], 'R-u': ['other_unit', 'hazard H1 is unit MU1\'s, not unit MU2\'s'],
       });
       expect(book.get('H1')!.state).toBe('open');
 

@@ -62,7 +62,8 @@ describe('hazards in Chromium', () => {
     expect(await page.getByTestId('hazard-row-HZ-LATE').textContent()).toContain('逾期未整改');
     expect(await page.getByTestId('hazard-row-HZ-MAJOR').textContent()).toContain('重大隐患');
     expect(await page.getByTestId('hazard-row-HZ-DONE').textContent()).toContain('1 份佐证');
-    expect(await page.getByTestId('hazards-unmatched').textContent()).toContain('hazard HZ-GHOST is not in the book (yet)');
+    expect(await page.getByTestId('unmatched-HZ-GHOST-R').textContent()).toBe('隐患 HZ-GHOST 尚无发现记录（可能尚未上报）');
+    expect(await page.getByTestId('unmatched-HZ-GHOST-R').getAttribute('title')).toBe('hazard HZ-GHOST is not in the book (yet)');
     await screenshot(page, 'hazards');
   });
 

@@ -331,6 +331,9 @@ const zh = {
   hzHazardId: '隐患编号',
   hzReason: '原因',
   hzDueNote: '整改期限按配置计算（一般隐患默认 30 天，重大隐患 7 天），并非法规规定',
+  hzUnknownHazard: '隐患 {id} 尚无发现记录（可能尚未上报）',
+  hzOtherEquipment: '隐患 {id} 不属于该设备',
+  hzOtherUnit: '隐患 {id} 属于其他维保单位',
   scHazards: '未整改隐患',
   scHazardsOverdue: '逾期 {n}',
 };
@@ -653,6 +656,9 @@ const en: Record<Key, string> = {
   hzHazardId: 'Hazard id',
   hzReason: 'Reason',
   hzDueNote: 'Deadlines come from configuration (general 30 days, major 7 by default), not from regulation',
+  hzUnknownHazard: 'No found record for hazard {id} (not reported yet?)',
+  hzOtherEquipment: 'Hazard {id} is on other equipment',
+  hzOtherUnit: 'Hazard {id} is another unit\'s',
   scHazards: 'Open hazards',
   scHazardsOverdue: '{n} overdue',
 };

@@ -17,7 +17,9 @@ interface HazardRow {
   level: 'general' | 'major'; category: string; description: string | null; source: string;
   foundAt: number; dueAt: number; rectifiedAt: number | null; state: 'open' | 'overdue' | 'rectified'; evidence: string[];
 }
-interface Unmatched { id: string; hazardId: string; elevator: string | null; site: string | null; unit: string | null; at: number; reason: string }
+interface Unmatched { id: string; hazardId: string; elevator: string | null; site: string | null; unit: string | null; at: number; kind: 'unknown_hazard' | 'other_equipment' | 'other_unit'; reason: string }
+
+const UNMATCHED_KEY: Record<Unmatched['kind'], Key> = { unknown_hazard: 'hzUnknownHazard', other_equipment: 'hzOtherEquipment', other_unit: 'hzOtherUnit' };
 
 const STATE_KEY: Record<HazardRow['state'], Key> = { open: 'hzStateOpen', overdue: 'hzStateOverdue', rectified: 'hzStateRectified' };
 
@@ -87,7 +89,7 @@ export function HazardsPage(props: { route: Route }) {
             <table class="table">
               <thead><tr><th>{t('hzRectifiedAt')}</th><th>{t('hzEquipment')}</th><th>{t('hzHazardId')}</th><th>{t('hzReason')}</th></tr></thead>
               <tbody>
-                {d.items.map((u) => <tr key={u.id}><td>{shortDateTime(u.at)}</td><td><Equipment h={u} /></td><td>{u.hazardId}</td><td>{u.reason}</td></tr>)}
+                {d.items.map((u) => <tr key={u.id}><td>{shortDateTime(u.at)}</td><td><Equipment h={u} /></td><td>{u.hazardId}</td><td title={u.reason} data-testid={`unmatched-${u.id}`}>{t(UNMATCHED_KEY[u.kind], { id: u.hazardId })}</td></tr>)}
               </tbody>
             </table>
           )}
