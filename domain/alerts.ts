@@ -14,6 +14,13 @@ export const isCityWide = (a: { district: string | null; subjectKind: string }):
 /** The same rule for SQL over the alerts table. */
 export const CITY_WIDE_SQL = `(district IS NULL AND subject_kind = 'maintenance_unit')`;
 
+/**
+ * A hazard open past its rectification deadline (supervision/hazards.ts): a
+ * long-lived reminder like the daily overdue rules', so alert lists group it
+ * with them (alerts/routes.ts OVERDUE_TYPES) rather than with live events.
+ */
+export const HAZARD_OVERDUE_ALERT = 'hazard_overdue';
+
 /** True when `s` is at least as severe as `floor`. */
 export const atLeast = (s: Severity, floor: Severity): boolean => SEVERITIES.indexOf(s) <= SEVERITIES.indexOf(floor);
 

@@ -14,7 +14,7 @@
 // its rectification resolves.
 import type { Logger } from 'pino';
 import type { AlertStore } from '../alerts/store.js';
-import type { SubjectKind } from '../domain/alerts.js';
+import { HAZARD_OVERDUE_ALERT, type SubjectKind } from '../domain/alerts.js';
 import type { HazardLevel } from '../domain/messages.js';
 import { DAY_MS } from '../domain/time.js';
 import type { IngestedItem } from '../ingest/pipeline.js';
@@ -23,7 +23,7 @@ import { migrate, type Migration } from '../storage/migrations.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 
 export const MAJOR_HAZARD_ALERT = 'major_hazard';
-export const HAZARD_OVERDUE_ALERT = 'hazard_overdue';
+export { HAZARD_OVERDUE_ALERT };
 
 /** Days from `found` to the rectification deadline, per level. */
 export interface HazardDueDays { general: number; major: number }

@@ -35,6 +35,7 @@ beforeAll(async () => {
   ]);
   await send('INST', [h('HZ-MAJOR', { elevator: 'E3', level: 'major', source: 'inspection', category: '制动器', description: '制动器失效' })]);
   await s.ingest.drained();
+  expect(s.hazards.checkOverdue()).toBe(1); // HZ-LATE, now rather than at the next timed check
   const password = 'chief-password-1';
   expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password, role: 'admin', displayName: '王科长' })).status).toBe(201);
   ({ ctx, page, problems } = await signedInPage(browser, s.httpUrl, 'chief', password));
@@ -96,7 +97,20 @@ describe('hazards in Chromium', () => {
     expect(await rowIds()).toEqual(['HZ-LATE:overdue', 'HZ-OPEN:open']);
   });
 
+  it('groups the overdue hazard\'s alert with the overdue reminders, not with live events', async () => {
+    const types = async (category: string) => (await api(s, 'GET', `/api/v1/alerts?category=${category}`)).body.items.map((a: { type: string; subject: string }) => `${a.type}:${a.subject}`);
+    expect(await types('overdue')).toEqual(['hazard_overdue:E1:HZ-LATE']);
+    expect(await types('event')).toEqual(['major_hazard:E3']);
+    const id = (await api(s, 'GET', '/api/v1/alerts?type=hazard_overdue')).body.items[0].id as number;
+    await page.goto('/#/alerts?view=overdue');
+    const row = page.getByTestId(`alert-row-${id}`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain('隐患逾期未整改');
+  });
+
   it('reads in English', async () => {
+    await page.goto('/#/hazards');
+    await page.getByTestId('hazard-row-HZ-LATE').waitFor({ timeout: 10_000 });
     await page.getByTestId('lang-switch').click();
     await page.waitForFunction(() => document.querySelector('[data-testid="nav-hazards"]')?.textContent === 'Hazards');
     expect(await page.getByTestId('nav-hazards').textContent()).toBe('Hazards');
