@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { actorOf as actor, alertInScope } from '../common/access.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { HAZARD_OVERDUE_ALERT } from '../domain/alerts.js';
 import { RULES } from './scheduled.js';
 import { ALERT_SORT, AlertError, SEVERITIES, type AlertFilter, type AlertStore } from './store.js';
 
@@ -17,8 +18,8 @@ const who = z.string().min(1).max(64).optional().describe('who acts; only honour
  * together by one run: the alert page shows them apart (category=overdue) and, in the default view of
  * events, as one line per rule and day (GET /api/v1/alerts/groups), so they never bury an entrapment.
  */
-export const OVERDUE_TYPES = Object.values(RULES).map((r) => r.alertType);
-const category = z.enum(['event', 'overdue']).optional().describe('event: every alert but the daily overdue rules\' (定期检验超期, 维保超期); overdue: only those');
+export const OVERDUE_TYPES = [...Object.values(RULES).map((r) => r.alertType), HAZARD_OVERDUE_ALERT];
+const category = z.enum(['event', 'overdue']).optional().describe('event: every alert but the overdue reminders (定期检验超期, 维保超期, 隐患逾期未整改); overdue: only those');
 const byCategory = (c: 'event' | 'overdue' | undefined): Pick<AlertFilter, 'types' | 'notTypes'> => (c === 'overdue' ? { types: OVERDUE_TYPES } : c === 'event' ? { notTypes: OVERDUE_TYPES } : {});
 const filterFields = {
   severity: z.enum(SEVERITIES).optional(),

@@ -24,6 +24,8 @@ import type { SupervisionOrders } from '../supervision/orders.js';
 import type { RiskLevels } from '../supervision/risk.js';
 import type { SpotChecks } from '../supervision/spot-checks.js';
 import { publicSpotCheckRoutes, riskRoutes, spotCheckRoutes } from '../supervision/spot-check-routes.js';
+import type { HazardBook } from '../supervision/hazards.js';
+import { hazardRoutes } from '../supervision/hazard-routes.js';
 import { attachLive } from './live.js';
 import { Views, type ViewsOptions } from './views.js';
 import { viewRoutes } from './view-routes.js';
@@ -60,6 +62,8 @@ export interface AppDeps {
   orders: SupervisionOrders;
   risk: RiskLevels;
   spotChecks: SpotChecks;
+  /** the hazard book (records/hazard, protocol v1.1) */
+  hazards: HazardBook;
   notifier: Notifier;
   /** dashboard read APIs and live state frames (dashboard/views.ts) */
   views: ViewsOptions;
@@ -127,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const spotOpts = { risk: deps.risk, spotChecks: deps.spotChecks, registry: deps.registry, inspectors: () => deps.accounts.list().filter((u) => u.role === 'inspector' && !u.disabled).map((u) => ({ username: u.username, districts: u.districts })) };
     await scope.register(riskRoutes, spotOpts);
     await scope.register(spotCheckRoutes, spotOpts);
+    await scope.register(hazardRoutes, { hazards: deps.hazards });
     await scope.register(notificationRoutes, { notifier: deps.notifier });
     await scope.register(viewRoutes, { views, liveClients: () => live.clients });
   });

@@ -20,7 +20,7 @@ const AREAS: [RegExp, string][] = [
   [/^\/api\/v1\/audit/, 'audit'],
   [/^\/api\/v1\/(alerts|notifications)/, 'alerts'],
   [/^\/api\/v1\/rules/, 'rules'],
-  [/^\/api\/v1\/(scorecards|interview-|credit|risk|spot-checks|public\/spot-checks)/, 'supervision'],
+  [/^\/api\/v1\/(scorecards|interview-|credit|risk|spot-checks|public\/spot-checks|hazards)/, 'supervision'],
   [/^\/api\/v1\/(ingest|dead-letters)/, 'ingest'],
   [/^\/api\/v1\/(units|elevators|gas-sites|partners|gateways|contacts)/, 'registry'],
   [/^\/api\/v1\/(overview|equipment)/, 'dashboard'],
@@ -76,7 +76,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       openapi: '3.0.3',
       info: {
         title: 'se-monitor API',
-        description: 'Real-time safety monitoring for special equipment (elevators, gas-cylinder sites). Sign in with POST /api/v1/session (cookie se_session), or send `Authorization: Bearer <session token or ADMIN_TOKEN>`. Partner ingest takes HTTP Basic (gateway or partner id and secret).',
+        description: 'Real-time safety monitoring for special equipment (elevators, gas-cylinder sites). Sign in with POST /api/v1/session (cookie se_session), or send `Authorization: Bearer <session token or ADMIN_TOKEN>`. Partner ingest takes HTTP Basic (gateway or partner id and secret). Gateway protocol v1.1 adds the record channel se/v1/records/hazard (hazards found and rectified; GET /api/v1/hazards).',
         version: '0.1.0',
       },
       components: {
@@ -93,7 +93,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'audit', description: 'Audit log (admin)' },
         { name: 'alerts', description: 'Alerts and notifications' },
         { name: 'rules', description: 'Scheduled rules' },
-        { name: 'supervision', description: 'Scorecards, interview lists and cases, credit grades and red/black lists, risk levels, spot checks' },
+        { name: 'supervision', description: 'Scorecards, interview lists and cases, the hazard book, credit grades and red/black lists, risk levels, spot checks' },
         { name: 'registry', description: 'Registry of equipment, units, partners, gateways, contacts' },
         { name: 'ingest', description: 'Partner ingest over HTTP, dead letters, ingest health' },
         { name: 'dashboard', description: 'Read APIs for the dashboard' },

@@ -14,6 +14,13 @@ export const isCityWide = (a: { district: string | null; subjectKind: string }):
 /** The same rule for SQL over the alerts table. */
 export const CITY_WIDE_SQL = `(district IS NULL AND subject_kind = 'maintenance_unit')`;
 
+/**
+ * A hazard open past its rectification deadline (supervision/hazards.ts): a
+ * long-lived reminder like the daily overdue rules', so alert lists group it
+ * with them (alerts/routes.ts OVERDUE_TYPES) rather than with live events.
+ */
+export const HAZARD_OVERDUE_ALERT = 'hazard_overdue';
+
 /** True when `s` is at least as severe as `floor`. */
 export const atLeast = (s: Severity, floor: Severity): boolean => SEVERITIES.indexOf(s) <= SEVERITIES.indexOf(floor);
 
@@ -43,6 +50,8 @@ export const ALERT_TYPE_ZH: Record<string, string> = {
   interview_case: '维保单位约谈',
   unit_rates: '维保单位指标预警',
   order_overdue: '监察指令书逾期未整改',
+  major_hazard: '重大隐患',
+  hazard_overdue: '隐患逾期未整改',
 };
 
 export const SEVERITY_ZH: Record<Severity, string> = { critical: '紧急', major: '严重', minor: '一般', warning: '提示' };

@@ -1,13 +1,13 @@
 // Topics of the gateway protocol v1 and the channel each one carries.
 import type { z } from 'zod';
 import {
-  complaintSchema, eventSchema, fillingSchema, inspectionSchema, maintenanceSchema, readingSchema, rescueSchema, statusSchema,
+  complaintSchema, eventSchema, fillingSchema, hazardSchema, inspectionSchema, maintenanceSchema, readingSchema, rescueSchema, statusSchema,
 } from './messages.js';
 
-export const CHANNELS = ['status', 'event', 'reading', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue'] as const;
+export const CHANNELS = ['status', 'event', 'reading', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue', 'hazard'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-export const RECORD_CHANNELS = ['maintenance', 'inspection', 'complaint', 'rescue'] as const;
+export const RECORD_CHANNELS = ['maintenance', 'inspection', 'complaint', 'rescue', 'hazard'] as const;
 export type RecordChannel = (typeof RECORD_CHANNELS)[number];
 
 export const SCHEMAS = {
@@ -19,6 +19,7 @@ export const SCHEMAS = {
   inspection: inspectionSchema,
   complaint: complaintSchema,
   rescue: rescueSchema,
+  hazard: hazardSchema,
 } satisfies Record<Channel, z.ZodType>;
 
 export type ChannelRecord = { [C in Channel]: z.output<(typeof SCHEMAS)[C]> };
@@ -63,8 +64,9 @@ export const topics = {
 export const PARTNER_KINDS = ['institute', 'maintenance_unit', 'hotline'] as const;
 export type PartnerKind = (typeof PARTNER_KINDS)[number];
 export const PARTNER_CHANNELS: Record<PartnerKind, readonly RecordChannel[]> = {
-  institute: ['inspection'],
-  maintenance_unit: ['maintenance', 'rescue'],
+  // hazard (v1.1): institutes for what they inspect; a maintenance unit only for equipment it maintains (ingest/decode.ts)
+  institute: ['inspection', 'hazard'],
+  maintenance_unit: ['maintenance', 'rescue', 'hazard'],
   hotline: ['complaint', 'rescue'],
 };
 

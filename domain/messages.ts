@@ -158,6 +158,37 @@ export const rescueSchema = z.object({
   stage: z.enum(['dispatched', 'arrived', 'released', 'false_alarm']),
 });
 
+export const HAZARD_LEVELS = ['general', 'major'] as const;
+export type HazardLevel = (typeof HAZARD_LEVELS)[number];
+export const HAZARD_SOURCES = ['self_inspection', 'inspection', 'user', 'other'] as const;
+
+/**
+ * A safety hazard (安全隐患) found, or its rectification (protocol v1.1,
+ * additive). Exactly one of `elevator` and `site`; a `rectified` record names
+ * the `found` record in `hazardId`. Whether that hazard exists is state, which
+ * decode cannot see: the hazard book (supervision/hazards.ts) keeps an
+ * unmatched rectification and shows it as such.
+ */
+export const hazardSchema = z
+  .object({
+    ...base,
+    elevator: codeSchema.optional(),
+    site: codeSchema.optional(),
+    unit: tagText().optional(),
+    level: z.enum(HAZARD_LEVELS),
+    category: z.string().min(1).max(64),
+    description: z.string().max(2000).optional(),
+    source: z.enum(HAZARD_SOURCES),
+    state: z.enum(['found', 'rectified']),
+    hazardId: z.string().min(1).max(64).optional(),
+    evidence: z.array(z.string().min(1).max(500)).max(10, 'at most 10 evidence entries').optional(),
+  })
+  .superRefine((h, ctx) => {
+    if ((h.elevator === undefined) === (h.site === undefined)) ctx.addIssue({ code: 'custom', path: ['elevator'], message: 'exactly one of elevator or site is required' });
+    if (h.state === 'rectified' && h.hazardId === undefined) ctx.addIssue({ code: 'custom', path: ['hazardId'], message: 'a rectified record must name the found record\'s id in hazardId' });
+    if (h.state === 'found' && h.hazardId !== undefined && h.hazardId !== h.id) ctx.addIssue({ code: 'custom', path: ['hazardId'], message: 'a found record is the hazard itself: leave hazardId out (or equal to id)' });
+  });
+
 export type Status = z.infer<typeof statusSchema>;
 export type ElevatorEvent = z.infer<typeof eventSchema>;
 export type Reading = z.infer<typeof readingSchema>;
@@ -166,6 +197,7 @@ export type Maintenance = z.infer<typeof maintenanceSchema>;
 export type Inspection = z.infer<typeof inspectionSchema>;
 export type Complaint = z.infer<typeof complaintSchema>;
 export type Rescue = z.infer<typeof rescueSchema>;
+export type Hazard = z.infer<typeof hazardSchema>;
 
 /** Wire (input) shapes, for senders such as the simulators. */
 export type StatusIn = z.input<typeof statusSchema>;
@@ -176,3 +208,4 @@ export type MaintenanceIn = z.input<typeof maintenanceSchema>;
 export type InspectionIn = z.input<typeof inspectionSchema>;
 export type ComplaintIn = z.input<typeof complaintSchema>;
 export type RescueIn = z.input<typeof rescueSchema>;
+export type HazardIn = z.input<typeof hazardSchema>;

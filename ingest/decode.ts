@@ -55,6 +55,13 @@ function context(channel: Channel, code: string | null, rec: Record<string, unkn
   const elevator = rec.elevator as string | undefined;
   const unit = rec.unit as string | undefined;
   if (unit !== undefined && !registry.units.get(unit)) return 'unknown_unit';
+  if (channel === 'hazard') {
+    // A hazard's responsible unit is its own `unit`, else the elevator's registry unit (a gas site has none).
+    const site = rec.site as string | undefined;
+    const eq = site !== undefined ? registry.gasSites.get(site) : registry.elevators.get(elevator!);
+    if (!eq) return 'unknown_equipment';
+    return { district: eq.district, unit: unit ?? ('maintenanceUnit' in eq ? eq.maintenanceUnit : undefined) };
+  }
   if (elevator === undefined) return { unit };
   const e = registry.elevators.get(elevator);
   if (!e) return 'unknown_equipment';
@@ -62,7 +69,7 @@ function context(channel: Channel, code: string | null, rec: Record<string, unkn
 }
 
 const REASON_TEXT: Partial<Record<RejectReason, (code: string | null, rec: Record<string, unknown>) => string>> = {
-  unknown_equipment: (code, rec) => `equipment ${code ?? (rec.elevator as string)} is not registered`,
+  unknown_equipment: (code, rec) => rec.site !== undefined ? `gas site ${rec.site as string} is not registered` : `equipment ${code ?? (rec.elevator as string)} is not registered`,
   unknown_unit: (_c, rec) => `maintenance unit ${rec.unit as string} is not registered`,
 };
 
@@ -122,6 +129,18 @@ export function decode(topic: string, payload: Buffer | unknown, receivedAt: num
     if (typeof ctx === 'string') {
       out.rejects.push({ reason: ctx, message: REASON_TEXT[ctx]!(code, record as unknown as Record<string, unknown>), index, excerpt: excerpt(obj) });
       return;
+    }
+    // A maintenance unit reports hazards only on the elevators it maintains (contract, records/hazard).
+    if (ownUnit !== undefined && channel === 'hazard') {
+      const h = record as ChannelRecord['hazard'];
+      const refused = h.site !== undefined
+        ? `partner ${sender} is a maintenance unit: it may report hazards on elevators it maintains, not on gas site ${h.site}`
+        : ctx.unit !== ownUnit || registry.elevators.get(h.elevator!)?.maintenanceUnit !== ownUnit
+          ? `partner ${sender} speaks for unit ${ownUnit}, which does not maintain elevator ${h.elevator}` : null;
+      if (refused) {
+        out.rejects.push({ reason: 'unit_not_permitted', message: refused, index, excerpt: excerpt(obj) });
+        return;
+      }
     }
     // `record` was parsed by SCHEMAS[channel], so it is that channel's record.
     out.items.push({ channel, record, code, ctx } as Accepted);

@@ -11,7 +11,7 @@ import type { Db } from '../storage/db.js';
 import { migrate, type Migration } from '../storage/migrations.js';
 import type { Channel } from '../domain/channels.js';
 
-export const DEDUP_CHANNELS: ReadonlySet<Channel> = new Set(['event', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue']);
+export const DEDUP_CHANNELS: ReadonlySet<Channel> = new Set(['event', 'filling', 'maintenance', 'inspection', 'complaint', 'rescue', 'hazard']);
 
 const MIGRATIONS: Migration[] = [
   { version: 1, name: 'seen ids', up: 'CREATE TABLE IF NOT EXISTS seen_ids (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX IF NOT EXISTS seen_ids_at ON seen_ids (at)' },

@@ -8,6 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { publishDenied } from '../broker/broker.js';
+import { RECORD_CHANNELS, topics } from '../domain/channels.js';
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../common/metrics.js';
 import { HTTP_TRANSPORT, SpoolFullError, type IngressLog } from '../storage/spool.js';
@@ -49,7 +50,12 @@ export const ingestRoutes: FastifyPluginAsync<IngestHttpOptions> = async (app, o
     callers.set(req, caller);
   };
 
-  app.post('/api/v1/ingest/*', { onRequest: admit }, async (req, reply) => {
+  const described = {
+    summary: 'Send gateway-protocol messages over HTTP: the body of an MQTT publish to the topic after /api/v1/ingest/',
+    description: `Topics: se/v1/elevator/{code}/status|event, se/v1/gas-site/{site}/reading|filling, ${RECORD_CHANNELS.map((c) => topics.record(c)).join(', ')}. `
+      + 'Protocol v1.1 added se/v1/records/hazard (safety hazards found and rectified). Answers 202 {accepted, rejected: [{index, reason, message}]}.',
+  };
+  app.post('/api/v1/ingest/*', { onRequest: admit, schema: described }, async (req, reply) => {
     const topic = (req.params as { '*': string })['*'];
     const caller = callers.get(req)!;
     const sender = caller.kind === 'admin' ? 'admin' : caller.id;

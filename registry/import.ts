@@ -42,6 +42,8 @@ export function parseRows(text: string, format: ImportFormat, firstRow = 1): Par
 
 const NUMERIC = new Set(['ts', 'attempt', 'floor', 'lel', 'pressureMPa', 'temperatureC', 'netKg', 'speed', 'load', 'runCount', 'runHours', 'doorCycles', 'maintenanceIntervalDays']);
 const BOOLEAN = new Set(['doorZone', 'passengers']);
+/** List fields of the records (a hazard's evidence): one cell, entries separated by `;` or `|` (URLs hold neither unescaped). */
+const LIST = new Set(['evidence']);
 
 /**
  * CSV cells are text; numeric and boolean fields of the schemas are
@@ -51,5 +53,6 @@ const BOOLEAN = new Set(['doorZone', 'passengers']);
 export function csvValue(key: string, v: string): unknown {
   if (NUMERIC.has(key) && /^-?\d+(\.\d+)?$/.test(v)) return Number(v);
   if (BOOLEAN.has(key) && (v === 'true' || v === 'false' || v === '1' || v === '0')) return v === 'true' || v === '1';
+  if (LIST.has(key)) return v.split(/[;|]/).map((x) => x.trim()).filter(Boolean);
   return v;
 }

@@ -100,6 +100,8 @@ export const ENV = {
   SCHEDULE_CATCH_UP: bool.default(true).describe('On start, run each scheduled rule whose last successful run is older than 24 h (missed while down)'),
   INTERVIEW_PASS_RATE_BELOW: z.coerce.number().min(0).max(1).default(0.7).describe('Interview list: a first periodic-inspection pass rate below this fails (exactly this does not)'),
   INTERVIEW_MIN_INSPECTIONS: z.coerce.number().int().min(1).default(5).describe('Interview list: first inspections needed for the pass rate to count ("insufficient data" below)'),
+  HAZARD_DUE_DAYS_GENERAL: z.coerce.number().int().min(1).max(3650).default(30).describe('Hazards: days from found to the rectification deadline of a general hazard (configuration, not regulation)'),
+  HAZARD_DUE_DAYS_MAJOR: z.coerce.number().int().min(1).max(3650).default(7).describe('Hazards: days from found to the rectification deadline of a major hazard (configuration, not regulation)'),
   INTERVIEW_COMPLAINT_RATE: z.coerce.number().min(0).default(5).describe('Interview list: complaints per 100 elevators at or above this fail'),
   INTERVIEW_POLICY: z.enum(['any', 'all']).default('any').describe('Interview list: listed when any criterion fails, or only when all do'),
   RISK_SCORING: z.string().optional().superRefine((v, ctx) => {

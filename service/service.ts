@@ -13,8 +13,10 @@ import { UnitFlags } from '../alerts/unit-flags.js';
 import { loadScoring } from '../supervision/credit.js';
 import { Supervision } from '../supervision/supervision.js';
 import { SupervisionOrders } from '../supervision/orders.js';
+import { periodMs } from '../supervision/interview.js';
 import { parseRiskConfig, RiskLevels } from '../supervision/risk.js';
 import { SpotChecks } from '../supervision/spot-checks.js';
+import { HazardBook } from '../supervision/hazards.js';
 import { startAlertHistory } from '../alerts/history.js';
 import { Notifier } from '../alerts/notify/notifier.js';
 import { WebhookTargets } from '../alerts/notify/target.js';
@@ -47,6 +49,7 @@ export interface Service {
   orders: SupervisionOrders;
   risk: RiskLevels;
   spotChecks: SpotChecks;
+  hazards: HazardBook;
   notifier: Notifier;
   store: InfluxStore;
   /** where the broker and HTTP ingest put accepted messages: the file spool, or the cluster's log */
@@ -196,6 +199,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Unit flags: a unit's rates re-evaluated when its records are accepted (after the ledger listener above, same transaction).
   const unitFlags = new UnitFlags({ db, alerts, registry, ledger, criteria: interviewCriteria, log: log.child({ part: 'unit-flags' }) });
   ingest.onAccepted((items) => unitFlags.onAccepted(items));
+  // The hazard book: found and rectified records booked in the accept transaction; the overdue check on a timer (the leader's, in a cluster).
+  const hazardDueDays = { general: config.HAZARD_DUE_DAYS_GENERAL, major: config.HAZARD_DUE_DAYS_MAJOR };
+  const hazards = new HazardBook({ db, alerts, log: log.child({ part: 'hazards' }), dueDays: hazardDueDays, checkMs: config.ALERT_CHECK_MS, ...(cluster ? { isLeader: cluster.leader } : {}) });
+  ingest.onAccepted((items) => hazards.onAccepted(items));
+  hazards.start();
   alerts.onTransition(({ alert, transition }) => metrics.alertTransitions.inc({ type: alert.type, transition }));
   const notifier = new Notifier({
     db, alerts, registry, metrics, log: log.child({ part: 'notify' }), targets: webhookTargets,
@@ -229,7 +237,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const token = adminToken(config, log);
   const supervision = new Supervision({
     db, alerts, registry, log: log.child({ part: 'supervision' }),
-    criteria: interviewCriteria,
+    criteria: interviewCriteria, hazardDueDays,
     schedules: { yearly: config.SCHEDULE_INTERVIEW_YEARLY, monthly: config.SCHEDULE_INTERVIEW_MONTHLY },
     credit: { scoring: loadScoring(config.CREDIT_SCORING) },
     ...(cluster ? { leader: cluster.leader } : {}),
@@ -238,15 +246,18 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Orders going overdue raise their alerts from a timer: in a cluster only the leader writes them.
   const orders = new SupervisionOrders({ db, alerts, registry, log: log.child({ part: 'orders' }), ...(cluster ? { isLeader: cluster.leader } : {}) });
   orders.start();
-  // Risk levels computed on demand from the owners' figures (open hazards: wired when the hazard book is); spot checks own their tables.
-  const risk = new RiskLevels({ registry, ledger, alerts, config: parseRiskConfig(config.RISK_SCORING) });
+  // Risk levels computed on demand from the owners' figures, open hazards included; spot checks own their tables.
+  const risk = new RiskLevels({ registry, ledger, alerts, hazards, config: parseRiskConfig(config.RISK_SCORING) });
   const spotChecks = new SpotChecks(db);
-  // Credit grades count the units' overdue orders and cases (hazards: below, with the hazard book).
-  supervision.credit.setSources({ orderCounts: (unit, period) => orders.orderCounts(unit, period) });
+  // Credit grades count the units' open and overdue hazards, overdue orders and cases.
+  supervision.credit.setSources({
+    orderCounts: (unit, period) => orders.orderCounts(unit, period),
+    hazardCounts: (unit, period) => hazards.hazardCounts(unit, periodMs(period.from, period.to)),
+  });
   const accounts = new Accounts(db, { sessionTtlMs: config.SESSION_TTL_H * 3_600_000 });
   const audit = new AuditLog(db);
   const app = await buildApp({
-    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, orders, risk, spotChecks,
+    registry, spool: ingress, ingest, store, deadLetters, metrics, log, adminToken: token, alerts, notifier, scheduler, supervision, orders, risk, spotChecks, hazards,
     views: { ledger, timings: stopAlerts.timings, liveness: stopAlerts.liveness, gasLevel1Lel: config.GAS_LEVEL1_LEL, gasLevel2Lel: config.GAS_LEVEL2_LEL, arrivalMs: config.ENTRAPMENT_ARRIVAL_S * 1000 },
     accounts, audit, login: { max: config.LOGIN_RATE_MAX, windowMs: config.LOGIN_RATE_WINDOW_S * 1000 }, trustProxy: config.HTTP_TRUST_PROXY,
     publicPage: {
@@ -287,7 +298,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let stopped = false;
   return {
-    config, registry, alerts, scheduler, unitFlags, supervision, orders, risk, spotChecks, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
+    config, registry, alerts, scheduler, unitFlags, supervision, orders, risk, spotChecks, hazards, notifier, store, spool: ingress, ingest, cluster, broker, app, metrics, db, accounts, audit, localInflux: local, httpUrl, mqttPort: broker.port, adminToken: token,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -305,6 +316,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       unitFlags.stop();
       supervision.stop();
       orders.stop();
+      hazards.stop();
       await history?.caughtUp(2000);
       await stopLeaderWork();
       await spool?.close();

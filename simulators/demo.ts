@@ -46,6 +46,7 @@
 // DingTalk's markdown format. Webhooks may not reach loopback, so main.ts
 // adds 127.0.0.1:DEMO_WEBHOOK_PORT to NOTIFY_ALLOW_HOSTS for the demo.
 import { seedDemoCredit } from './demo-credit.js';
+import { seedDemoHazards } from './demo-hazards.js';
 import { seedDemoOrders } from './demo-orders.js';
 import { seedDemoPublic } from './demo-public.js';
 import { seedDemoSpotCheck } from './demo-risk.js';
@@ -206,13 +207,18 @@ export async function runDemo(service: Service, log: Logger): Promise<void> {
 }
 
 /**
- * The supervision work of the demo city (issue 13): orders in every state, one spot-check draw, the credit
+ * The supervision work of the demo city (issue 13): hazards, orders in every state, one spot-check draw, the credit
  * lists of the previous year, the public page. Each step is idempotent (a restarted demo adds nothing) and a
  * failed one is logged, never the end of the demo.
  */
 async function seedSupervision(service: Service, seed: number, log: Logger): Promise<void> {
   const steps: [string, () => Promise<unknown>][] = [
-    ['orders', () => seedDemoOrders(service, log)],
+    ['hazards', async () => {
+      await seedDemoHazards(service, log, { seed });
+      await service.ingest.drained(60_000);
+    }],
+    // orders cite some of the hazards as their evidence
+    ['orders', () => seedDemoOrders(service, log, service.hazards.openHazards().slice(0, 6).map((h) => h.id))],
     ['spot check', () => seedDemoSpotCheck(service, log, seed)],
     ['credit lists', () => seedDemoCredit(service, log)],
     ['public page', () => seedDemoPublic(service, log)],

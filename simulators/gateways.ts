@@ -113,7 +113,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
   const maxInflight = opts.maxInflight ?? 5000;
   const rng = new Rng(opts.seed).fork('live');
   const started = Date.now();
-  const published = { status: 0, event: 0, reading: 0, filling: 0, maintenance: 0, inspection: 0, complaint: 0, rescue: 0 } satisfies Record<Channel, number>;
+  const published = { status: 0, event: 0, reading: 0, filling: 0, maintenance: 0, inspection: 0, complaint: 0, rescue: 0, hazard: 0 } satisfies Record<Channel, number>;
   const online = new Set<string>();
   const st = { connectFailures: 0, acked: 0, publishErrors: 0, inflight: 0, skipped: 0, undeliverable: 0, silenced: 0 };
   const downUntil = new Map<string, number>();

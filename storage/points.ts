@@ -22,6 +22,7 @@ export const MEASUREMENTS: Record<Channel, string> = {
   inspection: 'inspection',
   complaint: 'complaint',
   rescue: 'rescue',
+  hazard: 'hazard',
 };
 
 /** What the registry knows of the equipment, used for tags and defaults. */
@@ -180,6 +181,14 @@ export function toPoint(item: ChannelItem, code: string | null, ctx: PointContex
       const s = item.record;
       key = s.elevator;
       p.tag('district', ctx.district).tag('elevator', s.elevator).tag('stage', s.stage).tag('unit', s.unit);
+      break;
+    }
+    case 'hazard': {
+      // One series per equipment and state; the category and text are fields (free text, not tags).
+      const h = item.record;
+      key = h.elevator ?? h.site!;
+      p.tag('district', ctx.district).tag('elevator', h.elevator).tag('level', h.level).tag('site', h.site).tag('source', h.source).tag('state', h.state).tag('unit', ctx.unit);
+      p.str('category', h.category).str('description', h.description).str('hazard_id', h.hazardId).str('evidence', h.evidence ? JSON.stringify(h.evidence) : undefined);
       break;
     }
   }

@@ -83,6 +83,9 @@ const FIGURE_COLUMNS: Column<Scorecard>[] = [
   { header: '平均救出(分钟)', width: 13, format: 'dec1', value: (s) => s.entrapments.meanRescueMin },
   { header: `超${arrivalLimitMin}分钟到达`, width: 12, format: 'int', value: (s) => s.entrapments.arrivalsOverLimit },
   { header: '危险故障', width: 9, format: 'int', value: (s) => s.dangerousFaults },
+  // blank in interview lists saved before hazards were counted
+  { header: '未整改隐患', width: 10, format: 'int', value: (s) => s.hazards?.open ?? null },
+  { header: '逾期隐患', width: 9, format: 'int', value: (s) => s.hazards?.overdue ?? null },
 ];
 
 const on = <T>(cols: Column<Scorecard>[], card: (x: T) => Scorecard): Column<T>[] => cols.map((c) => ({ ...c, value: (x: T) => c.value(card(x)) }));

@@ -15,6 +15,7 @@ import { FAULT_SEVERITY } from '../alerts/rules/elevator-faults.js';
 import type { RescueTimings } from '../alerts/rescue-timings.js';
 import type { Registry } from '../registry/registry.js';
 import type { RecordLedger } from '../storage/ledger.js';
+import { DEFAULT_HAZARD_DUE_DAYS, type HazardDueDays, type HazardStore } from './hazards.js';
 
 export interface Period {
   /** epoch ms, inclusive */
@@ -28,9 +29,13 @@ export interface ScorecardOptions {
   minInspections: number;
   /** an entrapment arrival slower than this counts as late (TSG T5002: 30 min) */
   arrivalLimitMs: number;
+  /** hazards' rectification deadlines per level (HAZARD_DUE_DAYS_*) */
+  hazardDueDays: HazardDueDays;
+  /** open and overdue hazards are counted at the period's end, or at this time when earlier (default: now) */
+  now?: number;
 }
 
-export const DEFAULT_SCORECARD: ScorecardOptions = { minInspections: 5, arrivalLimitMs: 30 * MINUTE_MS };
+export const DEFAULT_SCORECARD: ScorecardOptions = { minInspections: 5, arrivalLimitMs: 30 * MINUTE_MS, hazardDueDays: DEFAULT_HAZARD_DUE_DAYS };
 
 export interface Scorecard {
   unit: string;
@@ -52,6 +57,8 @@ export interface Scorecard {
   overdueInspections: { count: number; elevatorDays: number };
   entrapments: { count: number; per100: number | null; meanArrivalMin: number | null; meanRescueMin: number | null; arrivalsOverLimit: number };
   dangerousFaults: number;
+  /** hazards (supervision/hazards.ts) open, and open past their deadline, at the period's end (or now, if earlier) */
+  hazards: { open: number; overdue: number };
 }
 
 const DANGEROUS = Object.entries(FAULT_SEVERITY).filter(([t, s]) => s === 'critical' && t !== 'entrapment').map(([t]) => t);
@@ -203,6 +210,8 @@ export function unpackRegistryView(p: PackedRegistryView): RegistryView {
 export interface ScorecardSources {
   ledger: RecordLedger;
   timings: RescueTimings;
+  /** the hazard book's table (absent: no hazards counted) */
+  hazards?: Pick<HazardStore, 'countsByUnit'>;
 }
 
 /** Every unit's scorecard for the period, from the record ledger, the rescue timings and the registry's view. Synchronous: run it off the event loop for a big registry (supervision/scorecard-worker.ts). */
@@ -215,10 +224,11 @@ export function computeScorecards(sources: ScorecardSources, registry: RegistryV
   const overdue = overdueMaintenance(ledger, registry, p);
   const late = overdueInspections(ledger, registry, p);
   const rescues = countAll(timings.byUnit(p.from, p.to, opts.arrivalLimitMs));
+  const hazards = sources.hazards?.countsByUnit(p, opts.now ?? Date.now()) ?? new Map<string, { open: number; overdue: number }>();
 
   const elevatorsBy: Counter = {};
   for (const [unit] of registry.elevators.values()) elevatorsBy[unit] = (elevatorsBy[unit] ?? 0) + 1;
-  const units = new Set([...registry.units.keys(), ...inspections.keys(), ...complaints.keys(), ...maintenance.keys()].filter(Boolean));
+  const units = new Set([...registry.units.keys(), ...inspections.keys(), ...complaints.keys(), ...maintenance.keys(), ...hazards.keys()].filter(Boolean));
   return [...units].sort().map((unit): Scorecard => {
     const n = elevatorsBy[unit] ?? 0;
     const i = inspections.get(unit);
@@ -245,6 +255,7 @@ export function computeScorecards(sources: ScorecardSources, registry: RegistryV
         arrivalsOverLimit: r?.late ?? 0,
       },
       dangerousFaults: faults.get(unit)?.n ?? 0,
+      hazards: { open: hazards.get(unit)?.open ?? 0, overdue: hazards.get(unit)?.overdue ?? 0 },
     };
   });
 }

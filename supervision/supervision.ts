@@ -13,6 +13,7 @@ import type { Alert } from '../alerts/store.js';
 import { CaseError, InterviewCases, type InterviewCase } from './cases.js';
 import { DEFAULT_CRITERIA, InterviewLists, periodMs, previousYear, rollingYear, type InterviewCriteria, type InterviewList } from './interview.js';
 import { DEFAULT_SCORECARD, type Scorecard } from './scorecard.js';
+import type { HazardDueDays } from './hazards.js';
 import { scorecardsOffThread } from './scorecard-worker.js';
 import { computeTrend, type Trend, type TrendQuery } from './trend.js';
 import { CreditBook } from './credit-lists.js';
@@ -28,6 +29,8 @@ export interface SupervisionOptions {
   criteria?: InterviewCriteria;
   /** cron expressions; null = only on demand */
   schedules?: { yearly: string | null; monthly: string | null };
+  /** hazards' rectification deadlines, for the scorecards' overdue hazards (HAZARD_DUE_DAYS_*) */
+  hazardDueDays?: HazardDueDays;
   /** cluster mode: scheduled lists are generated only while this node leads */
   leader?: () => boolean;
   /** unit credit grades: the scoring (CREDIT_SCORING) and the counts other parts keep (hazards, orders; default none) */
@@ -85,7 +88,9 @@ export class Supervision {
   }
 
   scorecards(period: { from: string; to: string }): Promise<Scorecard[]> {
-    return scorecardsOffThread(this.opts.db, this.opts.registry, periodMs(period.from, period.to), { ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections });
+    return scorecardsOffThread(this.opts.db, this.opts.registry, periodMs(period.from, period.to), {
+      ...DEFAULT_SCORECARD, minInspections: this.criteria.minInspections, hazardDueDays: this.opts.hazardDueDays ?? DEFAULT_SCORECARD.hazardDueDays,
+    });
   }
 
   /** Pass and complaint rates per unit and calendar quarter (supervision/trend.ts): the ledger's counts grouped by unit and quarter. */

@@ -42,6 +42,11 @@ describe('OpenAPI', () => {
     expect(scheduled.required).toEqual(expect.arrayContaining(['scheduledAt', 'place', 'attendees']));
     expect(scheduled.required).not.toContain('by'); // defaults to the signed-in user
     expect(Object.keys(json('/api/v1/interview-cases/{id}/closed', 'post').properties!)).toContain('conclusion');
+    // protocol v1.1: the hazard records and the hazard book
+    expect(doc.paths['/api/v1/hazards']!.get!.tags).toEqual(['supervision']);
+    expect(doc.paths['/api/v1/hazards']!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['state', 'level', 'unit', 'elevator', 'page']));
+    for (const p of ['/api/v1/hazards/{id}', '/api/v1/hazards/by-unit/{unit}', '/api/v1/hazards/by-elevator/{code}', '/api/v1/hazards/unmatched']) expect(Object.keys(doc.paths)).toContain(p);
+    expect((doc.paths['/api/v1/ingest/{*}']!.post as { description?: string }).description).toMatch(/se\/v1\/records\/hazard.*v1\.1 added se\/v1\/records\/hazard/);
     // every operation has a tag; the UI and docs assets are not in the document
     for (const [path, ops] of Object.entries(doc.paths)) {
       expect(path.startsWith('/api/docs')).toBe(false);

@@ -51,6 +51,22 @@ describe('bulk import of records', () => {
     expect(await count(s, 'maintenance')).toBe(365);
   });
 
+  it('imports hazards from CSV (v1.1), evidence as a list in one cell', async () => {
+    const t = Date.UTC(2025, 5, 1);
+    const file = join(s.dataDir, 'hazards.csv');
+    writeFileSync(file, [
+      'id,ts,elevator,level,category,description,source,state,hazardId,evidence',
+      `bh-1,${t},E1,major,制动器,制动器闸瓦磨损,inspection,found,,`,
+      `bh-1r,${t + 86_400_000},E1,major,制动器,更换闸瓦,inspection,rectified,bh-1,https://img.example.org/a.jpg;https://img.example.org/b.jpg`,
+      `bh-2,${t},E3,severe,门锁,,inspection,found,,`,
+    ].join('\n'));
+    const r = await runImport(['--topic', 'se/v1/records/hazard', file]);
+    expect(r.stdout).toMatch(/done: 3 rows, 2 accepted, 1 rejected/);
+    expect(readFileSync(`${file}.errors.csv`, 'utf8')).toMatch(/^4,invalid_object,.*level/m);
+    await s.ingest.drained();
+    expect(s.hazards.get('bh-1')).toMatchObject({ state: 'rectified', rectifyId: 'bh-1r', evidence: ['https://img.example.org/a.jpg', 'https://img.example.org/b.jpg'] });
+  });
+
   it('imports registry entities from CSV in chunks', async () => {
     const rows = ['code,address,district,userUnit,maintenanceUnit'];
     for (let i = 0; i < 1200; i++) rows.push(`IMP${i},路${i}号,北塔区,物业,${i === 700 ? 'MU404' : 'MU1'}`);

@@ -14,6 +14,7 @@ export function card(unit: string, elevators: number, first: number, passed: num
     overdueInspections: { count: o.overdueInsp ?? 0, elevatorDays: 0 },
     entrapments: { count: o.late ?? 0, per100: 0, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: o.late ?? 0 },
     dangerousFaults: o.dangerous ?? 0,
+    hazards: { open: 0, overdue: 0 }, // credit counts hazards from the hazard book (CreditSources), not from here
   };
 }
 

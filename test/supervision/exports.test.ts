@@ -65,7 +65,7 @@ describe('scorecard exports', () => {
     const r = await get(`/api/v1/scorecards/export?${PERIOD}&format=csv`);
     expect(r.headers.get('content-disposition')).toBe(`attachment; filename="scorecards_2025-01-01_2025-12-31.csv"; ${encoded('维保单位评分卡_2025-01-01至2025-12-31.csv')}`);
     const { header, rows } = await readCsv(r);
-    expect(header).toEqual(expect.arrayContaining(['单位编号', '单位名称', '电梯台数', '首检数', '首检合格数', '一次合格率', '投诉数', '投诉率(起/百台)', '维保超期次数', '超期电梯·天', '困人次数', '平均到达(分钟)', '超30分钟到达', '危险故障']));
+    expect(header).toEqual(expect.arrayContaining(['单位编号', '单位名称', '电梯台数', '首检数', '首检合格数', '一次合格率', '投诉数', '投诉率(起/百台)', '维保超期次数', '超期电梯·天', '困人次数', '平均到达(分钟)', '超30分钟到达', '危险故障', '未整改隐患', '逾期隐患']));
     expect(header.slice(0, 2)).toEqual(['单位编号', '单位名称']);
 
     const cards = (await api(s, 'GET', `/api/v1/scorecards?${PERIOD}`)).body.items as Scorecard[];
@@ -73,6 +73,7 @@ describe('scorecard exports', () => {
     for (const c of cards) {
       const row = rows.find((x) => x['单位编号'] === c.unit)!;
       expect(row).toMatchObject({ 电梯台数: String(c.elevators), 首检数: String(c.inspections.first), 首检合格数: String(c.inspections.passed), 投诉数: String(c.complaints.count), 统计期间: '2025-01-01至2025-12-31' });
+      expect([row['未整改隐患'], row['逾期隐患']]).toEqual([String(c.hazards.open), String(c.hazards.overdue)]);
     }
     const by = (u: string) => rows.find((x) => x['单位编号'] === u)!;
     expect(by('U_LOW')).toMatchObject({ 单位名称: 'U_LOW 电梯维保有限公司', 一次合格率: '60.0%', '投诉率(起/百台)': '0', '平均到达(分钟)': '', 困人次数: '0' });

@@ -17,7 +17,7 @@ const card = (unit: string, first: number, passed: number, complaints = 0, eleva
   complaints: { count: complaints, rate: (complaints / elevators) * 100 },
   maintenance: { records: 0, routine: 0, overdueEpisodes: 0, overdueElevatorDays: 0, elevatorsWithoutRecords: 0 },
   overdueInspections: { count: 0, elevatorDays: 0 },
-  entrapments: { count: 0, per100: 0, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: 0 }, dangerousFaults: 0,
+  entrapments: { count: 0, per100: 0, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: 0 }, dangerousFaults: 0, hazards: { open: 0, overdue: 0 },
 });
 
 const Y2025 = { from: '2025-01-01', to: '2026-01-01' };

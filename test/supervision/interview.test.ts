@@ -109,7 +109,7 @@ describe('criteria (pure)', () => {
     unit: 'X', name: null, elevators: 100, inspections: { first: 5, passed: 3, passRate: 0.6, insufficient: false, reinspections: 0 }, complaints: { count: 4, rate: 4 },
     maintenance: { records: 0, routine: 0, overdueEpisodes: 0, overdueElevatorDays: 0, elevatorsWithoutRecords: 0 },
     overdueInspections: { count: 0, elevatorDays: 0 },
-    entrapments: { count: 0, per100: 0, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: 0 }, dangerousFaults: 0,
+    entrapments: { count: 0, per100: 0, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: 0 }, dangerousFaults: 0, hazards: { open: 0, overdue: 0 },
   };
   it('applies the any/all policy', () => {
     expect(failedCriteria(base, DEFAULT_CRITERIA).listed).toBe(true);

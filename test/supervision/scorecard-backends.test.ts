@@ -11,6 +11,7 @@ import { RecordLedger, type LedgerItem } from '../../storage/ledger.js';
 import { computeScorecards, DEFAULT_SCORECARD, registryView, type Scorecard } from '../../supervision/scorecard.js';
 import { scorecardsOffThread } from '../../supervision/scorecard-worker.js';
 import { computeTrend } from '../../supervision/trend.js';
+import { HazardStore } from '../../supervision/hazards.js';
 import { BACKENDS, openTestDb } from '../db.js';
 
 const at = (date: string, hours = 10) => cstMidnight(date) + hours * 3_600_000;
@@ -69,6 +70,18 @@ function seed(db: Db): Registry {
   timing.run(2, 'A2', 'U1', t0 + DAY_MS, null, t0 + DAY_MS + 35 * MINUTE_MS, t0 + DAY_MS + 50 * MINUTE_MS);
   timing.run(3, 'B1', 'U2', t0, null, null, null);
   timing.run(4, 'B1', 'U2', at('2024-06-01'), null, at('2024-06-01') + 5 * MINUTE_MS, null);
+
+  // Hazards (default deadlines: general 30 days, major 7), counted open and overdue at the period's end:
+  // U1: h1 overdue since 12-01, h2 major but due only 2026-01-04; U2: h3 rectified in time, h4 rectified after the period (overdue since 12-31).
+  const hazards = new HazardStore(db);
+  const found = (id: string, elevator: string, unit: string, level: 'general' | 'major', ts: number) =>
+    hazards.insertFound({ id, elevator, site: null, unit, district: '大祥区', level, category: '门锁', description: null, source: 'self_inspection', sender: 'p', foundAt: ts });
+  found('h1', 'A1', 'U1', 'general', at('2025-11-01'));
+  found('h2', 'A2', 'U1', 'major', at('2025-12-28'));
+  found('h3', 'B1', 'U2', 'general', at('2025-06-01'));
+  found('h4', 'B2', 'U2', 'general', at('2025-12-01'));
+  hazards.rectify('h3', { at: at('2025-06-10'), rectifyId: 'r3', by: 'p', evidence: [] });
+  hazards.rectify('h4', { at: at('2026-02-01'), rectifyId: 'r4', by: 'p', evidence: [] });
   return registry;
 }
 
@@ -83,6 +96,7 @@ const EXPECTED: Scorecard[] = [
     overdueInspections: { count: 0, elevatorDays: 0 },
     entrapments: { count: 2, per100: (2 / 3) * 100, meanArrivalMin: 27.5, meanRescueMin: 45, arrivalsOverLimit: 1 },
     dangerousFaults: 0,
+    hazards: { open: 2, overdue: 1 },
   },
   {
     unit: 'U2', name: 'U2 维保公司', elevators: 2,
@@ -93,6 +107,7 @@ const EXPECTED: Scorecard[] = [
     overdueInspections: { count: 1, elevatorDays: 29.5 },
     entrapments: { count: 1, per100: 50, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: 0 },
     dangerousFaults: 2,
+    hazards: { open: 1, overdue: 1 },
   },
   {
     unit: 'U3', name: 'U3 维保公司', elevators: 0,
@@ -102,6 +117,7 @@ const EXPECTED: Scorecard[] = [
     overdueInspections: { count: 0, elevatorDays: 0 },
     entrapments: { count: 0, per100: null, meanArrivalMin: null, meanRescueMin: null, arrivalsOverLimit: 0 },
     dangerousFaults: 0,
+    hazards: { open: 0, overdue: 0 },
   },
 ];
 
@@ -115,7 +131,7 @@ for (const backend of BACKENDS) {
     it('gives the expected scorecards, in this thread and in the worker thread', async () => {
       const db = await openTestDb(backend, cleanups);
       const registry = seed(db);
-      expect(computeScorecards({ ledger: new RecordLedger(db), timings: new RescueTimings(db) }, registryView(registry), P2025)).toEqual(EXPECTED);
+      expect(computeScorecards({ ledger: new RecordLedger(db), timings: new RescueTimings(db), hazards: new HazardStore(db) }, registryView(registry), P2025)).toEqual(EXPECTED);
       expect(db.location).toBeTruthy();
       expect(await scorecardsOffThread(db, registry, P2025, DEFAULT_SCORECARD)).toEqual(EXPECTED);
     });

@@ -75,6 +75,23 @@ export async function signInAs(browser: Browser, baseURL: string, username: stri
   return page;
 }
 
+/**
+ * A page signed in as an existing user over the API (the session cookie handed to the browser), for tests
+ * about a page rather than the login form; `problems` collects its console errors and uncaught exceptions.
+ */
+export async function signedInPage(browser: Browser, baseURL: string, username: string, password: string): Promise<{ ctx: BrowserContext; page: Page; problems: string[] }> {
+  const res = await fetch(`${baseURL}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password, bearer: true }) });
+  if (!res.ok) throw new Error(`signing in ${username} failed: HTTP ${res.status} ${await res.text()}`);
+  const token = ((await res.json()) as { token: string }).token;
+  const ctx = await newContext(browser, baseURL);
+  await ctx.addCookies([{ name: 'se_session', value: token, url: baseURL }]);
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return { ctx, page, problems };
+}
+
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SHOTS_DIR, { recursive: true });
   const path = join(SHOTS_DIR, `${name}.png`);
@@ -82,16 +99,3 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-/**
- * A page signed in as this user: the session is opened over the API and its
- * token handed to the browser as the cookie, for tests about a page rather
- * than the login form. Console errors fail the test (newContext).
- */
-export async function signedInPage(browser: Browser, httpUrl: string, username: string, password: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const res = await fetch(`${httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password, bearer: true }) });
-  if (!res.ok) throw new Error(`signing in ${username} failed: HTTP ${res.status} ${await res.text()}`);
-  const token = ((await res.json()) as { token: string }).token;
-  const ctx = await newContext(browser, httpUrl);
-  await ctx.addCookies([{ name: 'se_session', value: token, url: httpUrl }]);
-  return { ctx, page: await ctx.newPage() };
-}

@@ -15,7 +15,7 @@ let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 let listId: number;
-const problems: string[] = [];
+let problems: string[] = [];
 const AS_OF = cstMidnight('2025-12-31') + 12 * 3_600_000;
 
 beforeAll(async () => {
@@ -28,9 +28,7 @@ beforeAll(async () => {
   const password = 'chief-password-1';
   expect((await api(s, 'POST', '/api/v1/users', { username: 'chief', password, role: 'admin', displayName: '王科长' })).status).toBe(201);
   // Signed in over the API (the cookie handed to the browser): this test is about the flags, not the login page.
-  ({ ctx, page } = await signedInPage(browser, s.httpUrl, 'chief', password));
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ ctx, page, problems } = await signedInPage(browser, s.httpUrl, 'chief', password));
 }, 120_000);
 
 afterEach(() => {

@@ -23,6 +23,7 @@ import { CreditPage } from './pages/credit.js';
 import { OrdersPage } from './pages/orders.js';
 import { RiskPage } from './pages/risk.js';
 import { PublicSpotChecksPage, SpotChecksPage } from './pages/spot-checks.js';
+import { HazardsPage } from './pages/hazards.js';
 
 const NAV: [string, Key][] = [
   ['/overview', 'navOverview'],
@@ -34,6 +35,7 @@ const NAV: [string, Key][] = [
   ['/orders', 'navOrders'],
   ['/risk', 'navRisk'],
   ['/spot-checks', 'navSpotChecks'],
+  ['/hazards', 'navHazards'],
   ['/ingest', 'navIngest'],
 ];
 
@@ -118,6 +120,7 @@ function Page() {
     case 'interviews': return <InterviewsPage route={route} />;
     case 'credit': return <CreditPage route={route} />;
     case 'orders': return <OrdersPage route={route} />;
+    case 'hazards': return <HazardsPage route={route} />;
     case 'ingest': return <IngestPage />;
     case 'risk': return <RiskPage route={route} />;
     case 'spot-checks': return <SpotChecksPage route={route} />;

@@ -455,6 +455,30 @@ const zh = {
   spPublicTitle: '电梯监督抽查结果公示',
   spPublicNote: '“双随机、一公开”：随机抽取检查对象，随机选派检查人员，抽查情况及查处结果及时向社会公开。',
   spPeriod: '抽查期间',
+  // hazards (records/hazard)
+  navHazards: '隐患',
+  hzStateOpen: '未整改',
+  hzStateOverdue: '逾期未整改',
+  hzStateRectified: '已整改',
+  hzLevel: '隐患等级',
+  hzLevelGeneral: '一般隐患',
+  hzLevelMajor: '重大隐患',
+  hzFoundAt: '发现时间',
+  hzEquipment: '设备',
+  hzCategory: '类别',
+  hzDescription: '描述',
+  hzDueAt: '整改期限',
+  hzRectifiedAt: '整改时间',
+  hzEvidence: '{n} 份佐证',
+  hzUnmatched: '未匹配的整改记录',
+  hzHazardId: '隐患编号',
+  hzReason: '原因',
+  hzDueNote: '整改期限按配置计算（一般隐患默认 30 天，重大隐患 7 天），并非法规规定',
+  hzUnknownHazard: '隐患 {id} 尚无发现记录（可能尚未上报）',
+  hzOtherEquipment: '隐患 {id} 不属于该设备',
+  hzOtherUnit: '隐患 {id} 属于其他维保单位',
+  scHazards: '未整改隐患',
+  scHazardsOverdue: '逾期 {n}',
 };
 
 export type Key = keyof typeof zh;
@@ -899,6 +923,30 @@ const en: Record<Key, string> = {
   spPublicTitle: 'Elevator spot-check results',
   spPublicNote: 'Random objects, random inspectors, results made public.',
   spPeriod: 'Period',
+  // hazards (records/hazard)
+  navHazards: 'Hazards',
+  hzStateOpen: 'Open',
+  hzStateOverdue: 'Overdue',
+  hzStateRectified: 'Rectified',
+  hzLevel: 'Level',
+  hzLevelGeneral: 'General',
+  hzLevelMajor: 'Major',
+  hzFoundAt: 'Found',
+  hzEquipment: 'Equipment',
+  hzCategory: 'Category',
+  hzDescription: 'Description',
+  hzDueAt: 'Deadline',
+  hzRectifiedAt: 'Rectified',
+  hzEvidence: '{n} evidence',
+  hzUnmatched: 'Unmatched rectifications',
+  hzHazardId: 'Hazard id',
+  hzReason: 'Reason',
+  hzDueNote: 'Deadlines come from configuration (general 30 days, major 7 by default), not from regulation',
+  hzUnknownHazard: 'No found record for hazard {id} (not reported yet?)',
+  hzOtherEquipment: 'Hazard {id} is on other equipment',
+  hzOtherUnit: 'Hazard {id} is another unit\'s',
+  scHazards: 'Open hazards',
+  scHazardsOverdue: '{n} overdue',
 };
 
 /** Alert types (zh from domain/alerts.ts ALERT_TYPE_ZH, copied: the UI does not import server code). */
@@ -927,6 +975,8 @@ const TYPES: Record<string, [string, string]> = {
   interview_case: ['维保单位约谈', 'Interview case'],
   unit_rates: ['维保单位指标预警', 'Unit rate flag'],
   order_overdue: ['监察指令书逾期未整改', 'Supervision order overdue'],
+  major_hazard: ['重大隐患', 'Major hazard'],
+  hazard_overdue: ['隐患逾期未整改', 'Hazard overdue'],
 };
 export const ALERT_TYPES = Object.keys(TYPES);
 
@@ -957,7 +1007,7 @@ export const term = (v: unknown): string => {
 /** Ingest channels, dead-letter reasons and scheduled rules: codes the server sends, named for people. */
 const CODES: Record<string, [string, string]> = {
   status: ['状态', 'status'], event: ['事件', 'events'], reading: ['燃气读数', 'gas readings'], filling: ['充装', 'fillings'],
-  maintenance: ['维保记录', 'maintenance'], inspection: ['检验记录', 'inspections'], complaint: ['投诉', 'complaints'], rescue: ['救援', 'rescues'],
+  maintenance: ['维保记录', 'maintenance'], inspection: ['检验记录', 'inspections'], complaint: ['投诉', 'complaints'], rescue: ['救援', 'rescues'], hazard: ['隐患', 'hazards'],
   mqtt: ['MQTT', 'MQTT'], http: ['HTTP', 'HTTP'],
   unknown_topic: ['未知主题', 'unknown topic'], payload_too_large: ['消息过大', 'payload too large'], malformed_json: ['不是 JSON', 'malformed JSON'],
   not_an_object: ['不是 JSON 对象', 'not an object'], empty_batch: ['空批次', 'empty batch'], batch_too_large: ['批次过大', 'batch too large'],

@@ -74,6 +74,8 @@ export interface Scorecard {
   overdueInspections: { count: number; elevatorDays: number };
   entrapments: { count: number; per100: number | null; meanArrivalMin: number | null; meanRescueMin: number | null; arrivalsOverLimit: number };
   dangerousFaults: number;
+  /** open and overdue hazards at the period's end (absent in interview lists saved before hazards existed) */
+  hazards?: { open: number; overdue: number };
 }
 /** GET /api/v1/scorecards/trend: per unit and CST calendar quarter */
 export interface TrendPoint { quarter: string; first: number; passed: number; passRate: number | null; complaints: number; complaintRate: number | null }

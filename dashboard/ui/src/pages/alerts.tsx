@@ -19,10 +19,10 @@ const SEVS = ['critical', 'major', 'minor', 'warning'];
 const STATES = ['active', 'open', 'acknowledged', 'resolved'];
 const PAGE_SIZE = 50;
 /**
- * The daily overdue rules' types (alerts/routes.ts OVERDUE_TYPES). Hundreds arrive at once each morning, so
+ * The overdue reminders' types (alerts/routes.ts OVERDUE_TYPES: the daily rules' and overdue hazards'). Hundreds arrive at once each morning, so
  * the default view (events) leaves them out and shows one line per rule and day instead; the 超期提醒 view lists them.
  */
-const OVERDUE_TYPES = ['maintenance_overdue', 'inspection_overdue'];
+const OVERDUE_TYPES = ['maintenance_overdue', 'inspection_overdue', 'hazard_overdue'];
 const VIEWS = ['event', 'overdue', 'all'] as const;
 type View = (typeof VIEWS)[number];
 const SEV_RANK: Record<string, number> = { critical: 4, major: 3, minor: 2, warning: 1 };

@@ -30,6 +30,8 @@ const COLS: Col[] = [
   { key: 'arrival', label: () => t('scRescue'), value: (s) => s.entrapments.meanArrivalMin, num: true,
     show: (s) => (s.entrapments.meanArrivalMin === null ? <span class="muted">—</span> : <span class={s.entrapments.meanArrivalMin > 30 ? 'bad' : ''}>{t('minutes', { n: s.entrapments.meanArrivalMin.toFixed(1) })}</span>) },
   { key: 'dangerous', label: () => t('wDangerousFaults'), value: (s) => s.dangerousFaults, show: (s) => num(s.dangerousFaults), num: true },
+  { key: 'hazards', label: () => t('scHazards'), value: (s) => s.hazards?.open ?? null, num: true,
+    show: (s) => (!s.hazards ? <span class="muted">—</span> : <a href={href('/hazards', { unit: s.unit, state: 'open' })} data-testid={`sc-hazards-${s.unit}`}>{num(s.hazards.open)}{s.hazards.overdue > 0 && <span class="bad"> / {t('scHazardsOverdue', { n: s.hazards.overdue })}</span>}</a>) },
 ];
 
 /** Quarters the trend covers, ending with the quarter of the period's end. */
