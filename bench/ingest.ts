@@ -6,15 +6,19 @@
 //    registered elevators; the load again. Prints the publish rate, the rate
 //    at which messages are stored (counted in InfluxDB), loss, publish →
 //    stored latency p50/p99 (from the service's store-lag histogram), service
-//    RSS, and the ratio to the bare broker.
+//    RSS, the CPU per message stored of the service, its influxd and the load
+//    generator (user + system time from /proc over the load window: all share
+//    the machine's cores, so the service's own cost is what moves the rate),
+//    and the ratio to the bare broker.
 //
 // Environment: BENCH_GATEWAYS (100), BENCH_MESSAGES per gateway (12000),
 // BENCH_ELEVATORS (100000), BENCH_WINDOW in-flight per gateway (20),
 // BENCH_FSYNC (always), BENCH_STATE (sqlite; postgres: a project-local PostgreSQL),
 // BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childrenOf, cpuS } from './proc.js';
 import { benchElevator, benchState, firstLine, metricSum, node, parseMetrics, registerCity, rssMb, startService, type LoadResult } from './harness.js';
 
 const C = Number(process.env.BENCH_GATEWAYS ?? 100);
@@ -73,6 +77,9 @@ async function main() {
     const stored0 = metricSum(m0, 'se_objects_stored_total');
     let rssMax = rssIdle;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(svc.proc.pid!))), 500);
+    // CPU over the load window (first publish → last message stored), per process: the service alone, its influxd, the load generator.
+    const influxd = childrenOf(svc.proc.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('influxd'));
+    const cpu0 = { service: cpuS(svc.proc.pid!), influxd: cpuS(influxd) };
     const res = await runLoad(svc.mqttUrl, svcFile);
     let storedAt = Date.now();
     let stored = 0;
@@ -84,6 +91,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 50));
     }
     clearInterval(sampler);
+    const cpu = { service: cpuS(svc.proc.pid!) - cpu0.service, influxd: cpuS(influxd) - cpu0.influxd, load: res.cpuMs / 1000 };
     const m1 = await svc.metrics();
     const q = `SELECT count("id") FROM elevator_status`;
     const influx = await svc.influxQuery(q);
@@ -98,6 +106,8 @@ async function main() {
     console.log(`latency:    publish → stored p50 ${(quantile(lagB, lagA, 0.5) * 1000).toFixed(0)} ms, p99 ${(quantile(lagB, lagA, 0.99) * 1000).toFixed(0)} ms`);
     const gauge = (name: string) => ([...parseMetrics(m1, name).values()][0] ?? NaN) / 1048576;
     console.log(`rss:        ${rssIdle.toFixed(0)} MB idle with ${ELEVATORS} elevators, ${rssMax.toFixed(0)} MB max under load (after: heap used ${gauge('se_nodejs_heap_size_used_bytes').toFixed(0)} MB of ${gauge('se_nodejs_heap_size_total_bytes').toFixed(0)} MB, external ${gauge('se_nodejs_external_memory_bytes').toFixed(0)} MB)`);
+    const us = (seconds: number) => `${((seconds / Math.max(1, counted)) * 1e6).toFixed(1)} µs/msg`;
+    console.log(`cpu:        service ${us(cpu.service)}, influxd ${us(cpu.influxd)}, load generator ${us(cpu.load)} (user + system time from /proc over the window, per message stored)`);
     console.log(`ratio:      ${((storedRate / bareRate) * 100).toFixed(0)} % of the bare broker's rate (${Math.round(storedRate)} / ${Math.round(bareRate)})`);
   } finally {
     await svc.stop();
