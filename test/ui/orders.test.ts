@@ -52,6 +52,8 @@ describe('supervision orders', () => {
     await page.goto('/#/orders');
     await page.getByTestId('page-orders').waitFor();
     expect(await page.getByTestId('nav-orders').textContent()).toBe('监察指令书');
+    // the counts arrive with the list (the tabs show 0 until then)
+    await page.waitForFunction(() => document.querySelector('[data-testid="order-tab-escalated"]')?.textContent !== '已转立案 (0)');
     expect(await page.getByTestId('order-tab-escalated').textContent()).toBe('已转立案 (2)');
     await page.getByTestId('order-tab-escalated').click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid^="order-row-"]').length === 2);
