@@ -15,7 +15,7 @@ import type { AlertStore } from '../alerts/store.js';
 import { Listeners, type ErrorLog } from '../domain/listeners.js';
 import { sorting, type SortOf } from '../storage/sort.js';
 import type { InterviewList } from './interview.js';
-import { AppError } from '../common/errors.js';
+import { AppError, issuesText } from '../common/errors.js';
 
 export const CASE_STATES = ['draft', 'published', 'scheduled', 'held', 'rectifying', 'closed'] as const;
 export type CaseState = (typeof CASE_STATES)[number];
@@ -148,7 +148,7 @@ export class InterviewCases {
       const next = NEXT[c.state];
       if (to !== next) throw new CaseError(next ? `case ${id} is ${c.state}; the next step is ${next}, not ${to}` : `case ${id} is closed`, 409);
       const parsed = STEP_SCHEMAS[to as Step].safeParse(input);
-      if (!parsed.success) throw new CaseError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '), 400);
+      if (!parsed.success) throw new CaseError(issuesText(parsed.error), 400);
       const { by, ...fields } = parsed.data as { by: string } & Record<string, unknown>;
       let alertId = c.alertId;
       const text = `${STEP_ZH[to as Step]}：${c.name ?? c.unit}（${c.periodFrom} 至 ${c.periodTo}）`;

@@ -16,6 +16,7 @@
 // reached D) but never on the red list (an honour needs the full record).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { issuesText } from '../common/errors.js';
 import type { Scorecard } from './scorecard.js';
 
 /** The hazards of a unit in a period (supervision/hazards.ts HazardBook.hazardCounts). */
@@ -109,7 +110,7 @@ export function parseScoring(input: unknown, where = 'credit scoring'): CreditSc
   for (const [k, v] of Object.entries(o.factors ?? {})) factors[k] = { ...(DEFAULT_SCORING.factors[k as Factor] ?? {}), ...v };
   const merged = { ...DEFAULT_SCORING, ...o, thresholds: { ...DEFAULT_SCORING.thresholds, ...o.thresholds }, factors };
   const r = creditScoringSchema.safeParse(merged);
-  if (!r.success) throw new Error(`${where}: ${r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new Error(`${where}: ${issuesText(r.error)}`);
   return r.data;
 }
 

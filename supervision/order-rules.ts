@@ -115,7 +115,7 @@ export const CASE_STEP_SCHEMAS = {
 } as const satisfies Record<CaseAction, z.ZodType>;
 
 /** zod issues as one line a person can act on */
-export const issuesText = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+export { issuesText } from '../common/errors.js';
 
 export const ORDER_STATE_ZH: Record<OrderState, string> = { open: '待整改', replied: '已回复待核查', sent_back: '已退回重新整改', closed: '已核查关闭', escalated: '已转立案' };
 export const CASE_STATE_ZH: Record<EnforcementState, string> = { filed: '已立案', investigating: '调查中', decided: '已作出决定', closed: '已结案' };

@@ -14,7 +14,7 @@ import type { Registry } from '../registry/registry.js';
 import type { RecordLedger } from '../storage/ledger.js';
 import type { AlertStore } from '../alerts/store.js';
 import { cstDate, daysBetween, DAY_MS } from '../domain/time.js';
-import { AppError } from '../common/errors.js';
+import { AppError, issuesText } from '../common/errors.js';
 
 export const RISK_LEVELS = ['high', 'elevated', 'general', 'low'] as const;
 export type RiskLevel = (typeof RISK_LEVELS)[number];
@@ -54,7 +54,7 @@ export function parseRiskConfig(json: string | undefined): RiskConfig {
     throw new Error('RISK_SCORING must be JSON, e.g. {"weights":{"entrapments":5},"thresholds":{"high":25}}');
   }
   const r = riskConfigSchema.safeParse(raw);
-  if (!r.success) throw new Error(`RISK_SCORING: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new Error(`RISK_SCORING: ${issuesText(r.error, 'value')}`);
   return r.data;
 }
 

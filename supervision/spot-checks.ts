@@ -13,7 +13,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../storage/db.js';
 import { migrate, type Migration } from '../storage/migrations.js';
-import { AppError } from '../common/errors.js';
+import { AppError, issuesText } from '../common/errors.js';
 import { RISK_LEVELS, type RiskLevel } from './risk.js';
 
 /** mulberry32: a small, well-known 32-bit PRNG; deterministic per seed. */
@@ -159,7 +159,6 @@ const MIGRATIONS: Migration[] = [{
     CREATE INDEX IF NOT EXISTS spot_checks_result ON spot_checks (checked_on) WHERE result IS NOT NULL`,
 }];
 
-const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 
 export class SpotChecks {
   constructor(private readonly db: Db) {
@@ -177,7 +176,7 @@ export class SpotChecks {
   /** Draws, assigns and records one draw in a transaction; the seed and parameters are kept with it. `candidates`: every elevator with its level. */
   draw(input: unknown, ctx: { candidates: readonly Candidate[]; inspectors: readonly Inspector[]; by: string; at?: number }): { draw: SpotDraw; checks: SpotCheck[] } {
     const parsed = drawParamsSchema.safeParse(input);
-    if (!parsed.success) throw new SpotCheckError(issues(parsed.error), 400);
+    if (!parsed.success) throw new SpotCheckError(issuesText(parsed.error), 400);
     const p = parsed.data;
     const weights = { ...DEFAULT_LEVEL_WEIGHTS, ...p.weights };
     const seed = p.seed ?? randomInt(0, 0xffffffff);
@@ -226,7 +225,7 @@ export class SpotChecks {
     if (!c) throw new SpotCheckError(`spot check ${id} not found`, 404);
     if (!anyone && c.inspector !== by) throw new SpotCheckError(`spot check ${id} is assigned to ${c.inspector}; only they (or an administrator) may record its result`, 403);
     const parsed = resultSchema.safeParse(input);
-    if (!parsed.success) throw new SpotCheckError(issues(parsed.error), 400);
+    if (!parsed.success) throw new SpotCheckError(issuesText(parsed.error), 400);
     const r = parsed.data;
     this.db.prepare('UPDATE spot_checks SET result = ?, problems = ?, checked_on = ?, recorded_by = ?, recorded_at = ? WHERE id = ?')
       .run(r.result, r.result === 'problems' ? r.problems! : null, r.checkedOn, by, at, id);

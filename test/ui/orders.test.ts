@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoOrders } from '../../simulators/demo-orders.js';
 import { api, quietLog, startTestService, type TestService } from '../helpers.js';
-import { launch, newContext, screenshot } from './browser.js';
+import { launch, screenshot, signedInPage } from './browser.js';
 
 let s: TestService;
 let browser: Browser;
@@ -23,11 +23,7 @@ beforeAll(async () => {
   expect(await seedDemoOrders(s, quietLog, ['HZ-1', 'HZ-2'])).toBe(8);
   const password = 'inspector-password-1';
   expect((await api(s, 'POST', '/api/v1/users', { username: 'li', password, role: 'inspector', districts: ['大祥区'], displayName: '李检查' })).status).toBe(201);
-  const res = await fetch(`${s.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'li', password, bearer: true }) });
-  const token = ((await res.json()) as { token: string }).token;
-  ctx = await newContext(browser, s.httpUrl);
-  await ctx.addCookies([{ name: 'se_session', value: token, url: s.httpUrl }]);
-  page = await ctx.newPage();
+  ({ ctx, page } = await signedInPage(browser, s.httpUrl, 'li', password));
 }, 120_000);
 
 afterAll(async () => {
