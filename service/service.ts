@@ -117,7 +117,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     : undefined;
   let db: Db;
   try {
-    db = openDb({ url: localPg?.url ?? config.DATABASE_URL, dataDir: config.dataDir, timeoutMs: config.DATABASE_TIMEOUT_MS });
+    db = openDb({
+      url: localPg?.url ?? config.DATABASE_URL, dataDir: config.dataDir, timeoutMs: config.DATABASE_TIMEOUT_MS,
+      // A node stopped mid-transaction (its claim rows locked) must not stall the others' heartbeats past their own leases.
+      idleInTransactionMs: config.NATS_URL ? Math.min(config.DATABASE_TIMEOUT_MS, Math.floor(config.CLUSTER_LEASE_MS / 3)) : undefined,
+    });
   } catch (e) {
     await localPg?.stop();
     throw e;

@@ -151,6 +151,9 @@ export class Claims {
 
   private rebalance(now: number): { owned: Map<number, number>; leaderEpoch: number | null } {
     const { db, nodeId: me } = this;
+    // A wait for another node's locks gives up well within the lease (the next heartbeat tries again), rather than
+    // stopping this node's thread while a stopped node holds them until the server ends its session.
+    if (db.dialect === 'postgres') db.exec(`SET LOCAL lock_timeout = ${Math.max(100, Math.floor(this.leaseMs / 6))}`);
     // The write first: on SQLite it takes the write lock before anything is read.
     db.prepare(
       `INSERT INTO cluster_nodes (node_id, heartbeat_at, started_at) VALUES (?, ?, ?)

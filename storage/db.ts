@@ -127,6 +127,12 @@ export interface DbConfig {
   dataDir: string;
   /** longest a statement may take on PostgreSQL before it is cancelled */
   timeoutMs?: number;
+  /**
+   * PostgreSQL: a session idle inside a transaction this long is ended by the server (default timeoutMs). The
+   * stores' transactions never wait between statements, so idling there means the process is stopped; in a cluster
+   * keep it well under the claim lease, or a stopped node's locks outlast its claims.
+   */
+  idleInTransactionMs?: number;
   readonly?: boolean;
 }
 
@@ -134,7 +140,7 @@ export const isPostgresUrl = (url: string | undefined): boolean => !!url && /^po
 
 /** Opens the service's state: PostgreSQL when `url` is a postgres:// URL, else the SQLite file under dataDir. */
 export function openDb(cfg: DbConfig): Db {
-  if (isPostgresUrl(cfg.url)) return PgDb.connect(cfg.url!, { timeoutMs: cfg.timeoutMs, readonly: cfg.readonly });
+  if (isPostgresUrl(cfg.url)) return PgDb.connect(cfg.url!, { timeoutMs: cfg.timeoutMs, idleInTransactionMs: cfg.idleInTransactionMs, readonly: cfg.readonly });
   if (cfg.url) throw new AppError(`DATABASE_URL must be a postgres:// URL (got ${cfg.url.split(':')[0]}:…); leave it unset for SQLite in DATA_DIR`, 500);
   if (!cfg.readonly) mkdirSync(cfg.dataDir, { recursive: true });
   return sqliteDb(join(cfg.dataDir, 'state.db'), { readonly: cfg.readonly });

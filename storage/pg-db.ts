@@ -246,10 +246,11 @@ export class PgDb implements Db {
     readonly location: string,
   ) {}
 
-  static connect(url: string, opts: { timeoutMs?: number; readonly?: boolean } = {}): PgDb {
+  /** `idleInTransactionMs`: how long the server lets this connection sit idle inside a transaction (default timeoutMs). */
+  static connect(url: string, opts: { timeoutMs?: number; idleInTransactionMs?: number | undefined; readonly?: boolean } = {}): PgDb {
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const fn = worker(timeoutMs);
-    const r = fn({ op: 'open', url, timeoutMs, readonly: !!opts.readonly });
+    const r = fn({ op: 'open', url, timeoutMs, idleInTransactionMs: opts.idleInTransactionMs, readonly: !!opts.readonly });
     if (!r.ok) throw new DbError(`cannot connect to PostgreSQL at ${redact(url)}: ${r.message}`, r.code);
     return new PgDb(fn, r.conn!, url);
   }

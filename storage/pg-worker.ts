@@ -11,7 +11,7 @@ export interface PgWorkerData {
 }
 
 export type PgRequest = { id: number } & (
-  | { op: 'open'; url: string; timeoutMs: number; readonly: boolean }
+  | { op: 'open'; url: string; timeoutMs: number; idleInTransactionMs?: number | undefined; readonly: boolean }
   | { op: 'query'; conn: number; text: string; values: unknown[]; name?: string | undefined; pre?: string[] | undefined }
   | { op: 'exec'; conn: number; sql: string; pre?: string[] | undefined }
   | { op: 'close'; conn: number }
@@ -33,6 +33,14 @@ interface Conn {
   client: pg.Client | null;
   cfg: pg.ClientConfig;
   readonly: boolean;
+  /** a BEGIN went out on the current client and no COMMIT or ROLLBACK yet */
+  inTx: boolean;
+  /**
+   * The client was lost inside a transaction (the server ended the session, the network broke): PostgreSQL rolled it
+   * back, so every statement up to its ROLLBACK fails, rather than running on a new connection outside any
+   * transaction and committing a part of it.
+   */
+  lostInTx: boolean;
 }
 const conns = new Map<number, Conn>();
 let nextId = 1;
@@ -40,17 +48,28 @@ let nextId = 1;
 async function client(c: Conn): Promise<pg.Client> {
   if (c.client) return c.client;
   const cl = new pg.Client(c.cfg);
-  // A lost connection is opened again by the next statement (an open transaction fails with it).
-  cl.on('error', () => {
-    if (c.client === cl) c.client = null;
-  });
-  cl.on('end', () => {
-    if (c.client === cl) c.client = null;
-  });
+  // A lost connection is opened again by the next statement; an open transaction fails with it (see lostInTx).
+  const lost = () => {
+    if (c.client !== cl) return;
+    c.client = null;
+    if (c.inTx) c.lostInTx = true;
+    c.inTx = false;
+  };
+  cl.on('error', lost);
+  cl.on('end', lost);
   await cl.connect();
   if (c.readonly) await cl.query('SET default_transaction_read_only = on');
   c.client = cl;
   return cl;
+}
+
+const LOST_IN_TX: Answer = { ok: false, code: '08006', message: 'the connection to PostgreSQL was lost inside a transaction (the server ended the session or the network broke); PostgreSQL rolled the transaction back, so none of it was committed' };
+
+/** Runs a statement, following whether a transaction is open on this client. */
+async function control(c: Conn, cl: pg.Client, sql: string): Promise<void> {
+  await cl.query(sql);
+  if (/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sql)) c.inTx = true;
+  else if (/^\s*(COMMIT|END|ROLLBACK)\s*$/i.test(sql)) c.inTx = false;
 }
 
 async function handle(req: PgRequest): Promise<Answer> {
@@ -58,11 +77,16 @@ async function handle(req: PgRequest): Promise<Answer> {
     case 'open': {
       const c: Conn = {
         client: null,
+        inTx: false,
+        lostInTx: false,
         readonly: req.readonly,
         cfg: {
           connectionString: req.url,
           connectionTimeoutMillis: req.timeoutMs,
           statement_timeout: req.timeoutMs,
+          // A process stopped inside a transaction (SIGSTOP, a VM paused) would hold its row locks for as long as it
+          // sleeps, and every node waiting on them with it: the server ends such a session, which frees them.
+          idle_in_transaction_session_timeout: req.idleInTransactionMs ?? req.timeoutMs,
           query_timeout: req.timeoutMs + 1000,
           keepAlive: true,
           application_name: 'se-monitor',
@@ -76,18 +100,26 @@ async function handle(req: PgRequest): Promise<Answer> {
     case 'query': {
       const c = conns.get(req.conn);
       if (!c) return { ok: false, message: 'the database connection is closed' };
+      // A new outermost BEGIN means the main thread has ended the lost transaction on its side.
+      if (c.lostInTx && !/^\s*BEGIN\b/i.test(req.pre?.[0] ?? '')) return LOST_IN_TX;
+      c.lostInTx = false;
       const cl = await client(c);
       // transaction control deferred by the main thread (BEGIN, SAVEPOINT): sent first, in the same trip
-      for (const sql of req.pre ?? []) await cl.query(sql);
+      for (const sql of req.pre ?? []) await control(c, cl, sql);
       const r = await cl.query({ text: req.text, values: req.values, name: req.name, rowMode: 'array' });
       return { ok: true, fields: r.fields.map((f) => f.name), rows: r.rows as unknown[][], rowCount: r.rowCount ?? 0 };
     }
     case 'exec': {
       const c = conns.get(req.conn);
       if (!c) return { ok: false, message: 'the database connection is closed' };
+      if (c.lostInTx) {
+        // The rollback the main thread sends after the failure: PostgreSQL did it already.
+        if (/^\s*ROLLBACK\s*$/i.test(req.sql)) c.lostInTx = false;
+        return /^\s*ROLLBACK\b/i.test(req.sql) ? { ok: true } : LOST_IN_TX;
+      }
       const cl = await client(c);
-      for (const sql of req.pre ?? []) await cl.query(sql);
-      await cl.query(req.sql);
+      for (const sql of req.pre ?? []) await control(c, cl, sql);
+      await control(c, cl, req.sql);
       return { ok: true };
     }
     case 'close': {

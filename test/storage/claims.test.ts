@@ -307,6 +307,34 @@ describe('partition claims under concurrent nodes on postgres', () => {
     });
   }
 
+  it('a node stopped inside a transaction holding claim rows loses its session, and the others take over within one heartbeat', async () => {
+    // As the service opens it in a cluster: the server ends a session idle inside a transaction after this long.
+    const url = await freshPostgresUrl(cleanups);
+    const stoppedDb = openDb({ url, dataDir: '', idleInTransactionMs: 400 });
+    const otherDb = openDb({ url, dataDir: '' });
+    cleanups.unshift(() => [stoppedDb, otherDb].forEach((d) => d.close()));
+    const clock = { t: 6_000_000 };
+    const now = () => clock.t;
+    const stopped = new Claims(stoppedDb, { nodeId: 'stopped', partitions: 2, leaseMs: LEASE, now });
+    const other = new Claims(otherDb, { nodeId: 'other', partitions: 2, leaseMs: LEASE, now });
+    const held = stopped.heartbeat().owned;
+    expect(held.size).toBe(2);
+    // What a SIGSTOP between a fence and its commit leaves: an open transaction with the claim rows locked, forever.
+    stoppedDb.exec('BEGIN');
+    stoppedDb.prepare('SELECT part FROM partition_claims ORDER BY part FOR UPDATE').all();
+    clock.t += LEASE;
+    // The other node's heartbeat waits (up to LEASE/6 for a lock) until the server ends the stopped session, then takes both.
+    const t0 = performance.now();
+    const hb = other.heartbeat();
+    const waited = performance.now() - t0;
+    expect(hb.owned).toEqual(new Map([[0, held.get(0)! + 1], [1, held.get(1)! + 1]]));
+    expect(waited).toBeLessThan(LEASE / 6);
+    // The stopped node, woken, finds its transaction gone with its session; its next one reconnects and is fenced.
+    expect(() => stoppedDb.exec('COMMIT')).toThrow(/lost inside a transaction/);
+    stoppedDb.exec('ROLLBACK');
+    expect(() => stoppedDb.transaction(() => stopped.fence(0, held.get(0)!))()).toThrow(LostClaimError);
+  });
+
   it('three nodes starting at once on an empty database all create their tables and start', async () => {
     // Several rounds: the race of creating the migration history's table showed in most, not all.
     for (let round = 0; round < 4; round++) {

@@ -2,7 +2,7 @@
 // stores rely on (parameters, row shapes, upserts, RETURNING, transactions
 // that commit or roll back as one, savepoints) and the migrations' history.
 import { afterEach, describe, expect, it } from 'vitest';
-import { toPgDdl, toPgParams } from '../../storage/db.js';
+import { openDb, toPgDdl, toPgParams } from '../../storage/db.js';
 import { appliedMigrations, migrate } from '../../storage/migrations.js';
 import { BACKENDS, openTestDb } from '../db.js';
 
@@ -159,6 +159,29 @@ describe('Db on postgres: prepared statements', () => {
     for (let i = 0; i < 50; i++) expect(db.prepare('SELECT CAST(? AS BIGINT) + 1 AS x').get(i)).toEqual({ x: i + 1 });
     for (let i = 0; i < 50; i++) expect(db.prepare('SELECT CAST(? AS BIGINT) + 2 AS x').pluck().get(i)).toBe(i + 2);
     expect(count() - before).toBe(2);
+  });
+
+  it('a transaction whose session the server ends midway commits nothing: its later statements fail instead of running on a new connection', async () => {
+    const db = await openTestDb('postgres', cleanups);
+    const admin = openDb({ url: db.location!, dataDir: '' });
+    cleanups.unshift(() => admin.close());
+    db.exec('CREATE TABLE lost_tx (k INTEGER PRIMARY KEY)');
+    const insert = db.prepare('INSERT INTO lost_tx (k) VALUES (?)');
+    expect(() =>
+      db.transaction(() => {
+        insert.run(1);
+        const pid = db.prepare('SELECT pg_backend_pid() p').pluck().get();
+        admin.prepare('SELECT pg_terminate_backend(CAST(? AS INTEGER))').get(pid);
+        // the worker hears of the lost session asynchronously; wait for it as a stopped process would have
+        const until = Date.now() + 2000;
+        for (;;) {
+          insert.run(2);
+          if (Date.now() > until) return;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        }
+      })(),
+    ).toThrow(/PostgreSQL/);
+    expect(db.prepare('SELECT k FROM lost_tx').pluck().all()).toEqual([]);
   });
 });
 
