@@ -91,6 +91,8 @@ export class SpoolFullError extends AppError {
 }
 
 const HEADER = 8; // u32 body length, u32 crc32(body)
+/** Recent writes kept for the accept stage's reads (Spool.recent): about half a second at full load. */
+const RECENT_BYTES = 4 * 1024 * 1024;
 const segName = (n: number) => `${String(n).padStart(10, '0')}.seg`;
 
 /** One CRC-checked frame; the cluster log (storage/jetstream-log.ts) batches these too. */
@@ -114,19 +116,29 @@ export function encodeFrame(m: SpoolMessage): Buffer {
 
 /** Decodes the frame at `at`; null if incomplete or corrupt (a torn tail). */
 export function decodeFrame(buf: Buffer, at: number): { msg: SpoolMessage; size: number } | null {
+  const e = entryAt(buf, at, true, 0);
+  return e && { msg: e, size: e.off - at };
+}
+
+/**
+ * The frame at `at` of `buf` as an entry of segment `seg`, or null if incomplete or, with `verify`, corrupt. Its
+ * `off` is where the frame ends in `buf`, for the caller to take and then set to the frame's own offset in the
+ * segment (one object of one shape, built once).
+ */
+function entryAt(buf: Buffer, at: number, verify: boolean, seg: number): SpoolEntry | null {
   if (buf.length - at < HEADER) return null;
   const len = buf.readUInt32LE(at);
   if (len < 13 || buf.length - at - HEADER < len) return null;
-  const body = buf.subarray(at + HEADER, at + HEADER + len);
-  if (crc32(body) !== buf.readUInt32LE(at + 4)) return null;
-  let o = 0;
-  const qos = body.readUInt8(o); o += 1;
-  const receivedAt = body.readDoubleLE(o); o += 8;
-  const tl = body.readUInt16LE(o); o += 2;
-  const topic = body.toString('utf8', o, o + tl); o += tl;
-  const sl = body.readUInt16LE(o); o += 2;
-  const sender = body.toString('utf8', o, o + sl); o += sl;
-  return { msg: { qos, receivedAt, topic, sender, payload: body.subarray(o) }, size: HEADER + len };
+  let o = at + HEADER;
+  const end = o + len;
+  if (verify && crc32(buf.subarray(o, end)) !== buf.readUInt32LE(at + 4)) return null;
+  const qos = buf.readUInt8(o); o += 1;
+  const receivedAt = buf.readDoubleLE(o); o += 8;
+  const tl = buf.readUInt16LE(o); o += 2;
+  const topic = buf.toString('utf8', o, o + tl); o += tl;
+  const sl = buf.readUInt16LE(o); o += 2;
+  const sender = buf.toString('utf8', o, o + sl); o += sl;
+  return { qos, receivedAt, topic, sender, payload: buf.subarray(o, end), seg, off: end };
 }
 
 /**
@@ -191,6 +203,12 @@ export class Spool implements IngressLog {
   private readonly segmentBytes: number;
   /** frames in the current segment, recorded in its count file when it is sealed */
   private segFrames = 0;
+  /**
+   * What the last appends wrote, oldest first, up to RECENT_BYTES: the accept stage reads a message moments
+   * after it was written, and takes it from here instead of reading the file again and checking its CRC.
+   */
+  private recent: { seg: number; off: number; buf: Buffer }[] = [];
+  private recentBytes = 0;
   /** bytes skipped because they held no valid frame (a corrupt spool), since start */
   corruptBytes = 0;
   /** bytes and messages appended but not yet stored */
@@ -298,6 +316,7 @@ export class Spool implements IngressLog {
         if (written > 0) ftruncateSync(this.fd, this.size);
         throw e;
       }
+      this.remember(this.seg, this.size, buf);
       this.size += buf.length;
       this.segFrames += batch.length;
       this.depthBytes += buf.length;
@@ -320,6 +339,29 @@ export class Spool implements IngressLog {
       done(err ?? undefined);
       if (this.pending.length && !this.scheduled) this.flush();
     });
+  }
+
+  private remember(seg: number, off: number, buf: Buffer): void {
+    this.recent.push({ seg, off, buf });
+    this.recentBytes += buf.length;
+    let drop = 0;
+    while (this.recentBytes > RECENT_BYTES && drop < this.recent.length - 1) this.recentBytes -= this.recent[drop++]!.buf.length;
+    if (drop) this.recent.splice(0, drop);
+  }
+
+  /** The recent write holding the byte at (seg, off), if still kept. */
+  private recentAt(seg: number, off: number): { seg: number; off: number; buf: Buffer } | undefined {
+    const r = this.recent;
+    let lo = 0;
+    let hi = r.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = r[mid]!;
+      if (c.seg < seg || (c.seg === seg && c.off + c.buf.length <= off)) lo = mid + 1;
+      else if (c.seg > seg || c.off > off) hi = mid - 1;
+      else return c;
+    }
+    return undefined;
   }
 
   private published(upTo: number): void {
@@ -386,6 +428,22 @@ export class Spool implements IngressLog {
         cursor = { seg: seg + 1, off: 0 };
         continue;
       }
+      const cached = this.recentAt(seg, off);
+      if (cached) {
+        // Whole frames, written by this process: no CRC to check, no copy.
+        const stop = Math.min(cached.off + cached.buf.length, end) - cached.off;
+        let at = off - cached.off;
+        while (at < stop && (stopAt || bytes < maxBytes)) {
+          const e = entryAt(cached.buf, at, false, seg)!;
+          const next = e.off;
+          e.off = cached.off + at;
+          entries.push(e);
+          bytes += next - at;
+          at = next;
+        }
+        cursor = { seg, off: cached.off + at };
+        continue;
+      }
       const len = Math.min(end - off, Math.max(maxBytes - bytes, 64 * 1024));
       const buf = Buffer.allocUnsafe(len);
       const fd = openSync(join(this.opts.dir, segName(seg)), 'r');
@@ -401,10 +459,12 @@ export class Spool implements IngressLog {
       }
       let at = 0;
       while (at < len) {
-        const f = decodeFrame(buf, at);
-        if (!f) break;
-        entries.push({ ...f.msg, seg, off: off + at });
-        at += f.size;
+        const e = entryAt(buf, at, true, seg);
+        if (!e) break;
+        const next = e.off;
+        e.off = off + at;
+        entries.push(e);
+        at = next;
       }
       if (at === 0) {
         // A frame larger than the read window: read exactly that frame next time.
