@@ -48,10 +48,7 @@ export interface IngestLog {
 }
 
 /** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
-export type IngestedItem<C extends Channel = Channel> = Accepted<C> & {
-  sender: string;
-  receivedAt: number;
-};
+export type IngestedItem<C extends Channel = Channel> = Accepted<C>;
 
 export interface IngestDeps {
   spool: IngestLog;
@@ -215,8 +212,9 @@ export function createIngest(deps: IngestDeps): Ingest {
       const again = before(e, acceptedUpTo);
       try {
         const d = decode(e.topic, e.payload, e.receivedAt, registry, e.sender);
-        if (!again) d.rejects.forEach((r, i) => out.letters.push(letter(e, i, r)));
-        d.items.forEach((item, i) => {
+        if (!again) for (let i = 0; i < d.rejects.length; i++) out.letters.push(letter(e, i, d.rejects[i]!));
+        for (let i = 0; i < d.items.length; i++) {
+          const item = d.items[i]!;
           const channel: Channel = item.channel;
           if (DEDUP_CHANNELS.has(channel)) {
             const key = Dedup.key(e.sender, channel, item.record.id);
@@ -224,19 +222,18 @@ export function createIngest(deps: IngestDeps): Ingest {
             const first = batchKeys.has(key) ? 'this batch' : dedup.firstSeen(key);
             if (first !== undefined && !(again && first === pos)) {
               if (!again) metrics.duplicates.inc({ channel });
-              return;
+              continue;
             }
             batchKeys.add(key);
             if (!again) out.seenKeys.push([key, pos]);
           }
-          const ingested: IngestedItem = { ...item, sender: e.sender, receivedAt: e.receivedAt };
           // A new point takes a free offset; one accepted before takes the offset it was given then.
           const point = toPoint(item, item.code, item.ctx, e.sender);
           const { ts, id } = item.record;
           out.points.push(lineAt(point, ts, again ? slots.recall(point.key, ts, id) : slots.assign(point.key, ts, id, out.reassigned)));
-          out.origin.push({ entry: e, index: i, item: ingested });
-          if (!again) out.accepted.push(ingested);
-        });
+          out.origin.push({ entry: e, index: i, item });
+          if (!again) out.accepted.push(item);
+        }
       } catch (err) {
         // A message must never stop the pipeline: keep it as a dead letter.
         if (again) continue;
@@ -301,7 +298,7 @@ export function createIngest(deps: IngestDeps): Ingest {
    * points are found; their indexes are returned so they become dead letters
    * instead of being dropped.
    */
-  async function write(points: string[], offset = 0): Promise<number[]> {
+  async function write(points: string[] | string, offset = 0): Promise<number[]> {
     let delay = 100;
     for (;;) {
       const t0 = performance.now();
@@ -316,12 +313,13 @@ export function createIngest(deps: IngestDeps): Ingest {
         const err = e as InfluxError;
         if (err instanceof InfluxError && !err.retriable) {
           metrics.writeErrors.inc({ kind: 'rejected' });
-          if (points.length === 1) {
-            log.error({ err: err.message, line: points[0]!.slice(0, 300) }, 'InfluxDB refused a point; keeping it as a dead letter');
+          const lines = typeof points === 'string' ? points.split('\n') : points;
+          if (lines.length === 1) {
+            log.error({ err: err.message, line: lines[0]!.slice(0, 300) }, 'InfluxDB refused a point; keeping it as a dead letter');
             return [offset];
           }
-          const half = Math.ceil(points.length / 2);
-          return [...(await write(points.slice(0, half), offset)), ...(await write(points.slice(half), offset + half))];
+          const half = Math.ceil(lines.length / 2);
+          return [...(await write(lines.slice(0, half), offset)), ...(await write(lines.slice(half), offset + half))];
         }
         metrics.writeErrors.inc({ kind: 'unavailable' });
         if (influxUp) log.warn({ err: err.message, status: err.status }, 'InfluxDB write failed; keeping messages in the spool and retrying (alerts go on)');
@@ -334,7 +332,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   }
 
-  interface Write { items: number; range: Range; points: string[]; meta: PointMeta }
+  /** `text`: the points, one line each, as InfluxDB takes them (never split into lines unless it refuses some) */
+  interface Write { items: number; range: Range; text: string; meta: PointMeta }
 
   /** The next write: the head of the queue, merged with the batches of the same kind behind it (fewer, larger writes). */
   async function nextWrite(): Promise<Write | null> {
@@ -364,7 +363,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         q = next;
         await yieldToIo();
       }
-      return { items: n, range, points, meta: joinMeta(metas, points.length) };
+      return { items: n, range, text: points.join('\n'), meta: joinMeta(metas, points.length) };
     }
     const texts = [head.text];
     const metas = [head.meta!];
@@ -375,7 +374,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       points += q.meta!.ts.length;
       extend(q);
     }
-    return { items: n, range, points: texts.flatMap((t) => (t ? t.split('\n') : [])), meta: joinMeta(metas, points) };
+    return { items: n, range, text: texts.filter((t) => t).join('\n'), meta: joinMeta(metas, points) };
   }
 
   /** Dead letters for the points InfluxDB refused, found again (by their line) among the range's messages. */
@@ -391,8 +390,11 @@ export function createIngest(deps: IngestDeps): Ingest {
   async function storeNext(): Promise<boolean> {
     const w = await nextWrite();
     if (!w) return false;
-    const refused = new Set(await write(w.points));
-    if (refused.size) deadLetters.add(await refusedLetters(w.range, new Set([...refused].map((i) => w.points[i]!))));
+    const refused = new Set(await write(w.text));
+    if (refused.size) {
+      const lines = w.text.split('\n');
+      deadLetters.add(await refusedLetters(w.range, new Set([...refused].map((i) => lines[i]!))));
+    }
     spool.commit({ ...w.range, entries: [] });
     for (const q of queue.splice(0, w.items)) if (q.text !== null) queuedBytes -= q.bytes;
     inWrite = 0;

@@ -1,9 +1,16 @@
-// InfluxDB access: version detection over /ping, batched gzip writes through
-// @influxdata/influxdb-client (v1 /write before 1.8, the v2 API otherwise) and
-// InfluxQL reads over /query, which 1.x, 2.x (with DBRP) and 3.x all answer.
-import { InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
+// InfluxDB access: version detection over /ping, batched line-protocol writes
+// (v1 /write before 1.8, the v2 API otherwise; gzip above a size, for remote
+// servers) and InfluxQL reads over /query, which 1.x, 2.x (with DBRP) and 3.x
+// all answer. Writes are one POST of the text the pipeline already joined: the
+// official client's write buffer measured a few µs per point to split, measure
+// and join the lines again, for nothing the pipeline does not do itself
+// (batching, retries, backoff).
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { AppError } from '../common/errors.js';
+
+const gzip = promisify(gzipCb);
 
 export interface InfluxConfig {
   url: string;
@@ -55,8 +62,14 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * pings, detects the version and creates the database; until that succeeds
  * writes fail as retriable and the spool keeps the messages.
  */
+/** Where and how writes go, once connected. */
+interface WriteTarget {
+  url: string;
+  headers: Record<string, string>;
+}
+
 export class InfluxStore {
-  private writeApi: WriteApi | null = null;
+  private target: WriteTarget | null = null;
   private serverVersion: string | null = null;
   private connecting: Promise<void> | null = null;
   private nextAttempt = 0;
@@ -72,7 +85,6 @@ export class InfluxStore {
 
   /** A store that connects on first use; nothing is sent yet. */
   static open(cfg: InfluxConfig, log: Logger): InfluxStore {
-    setLogger({ error: (m, e) => log.debug({ err: e }, m), warn: (m, e) => log.debug({ err: e }, m) });
     return new InfluxStore(cfg, log);
   }
 
@@ -89,7 +101,7 @@ export class InfluxStore {
   }
 
   get connected(): boolean {
-    return this.writeApi !== null;
+    return this.target !== null;
   }
 
   /** Keeps trying to connect (with backoff) until it succeeds, logging what happens, so a quiet service connects too. */
@@ -110,7 +122,7 @@ export class InfluxStore {
    * last error instead of waiting on it again.
    */
   async ready(): Promise<void> {
-    if (this.writeApi) return;
+    if (this.target) return;
     // Retriable: a write racing the shutdown stays in the spool, never becomes a dead letter.
     if (this.closed) throw new InfluxError('InfluxDB store is closed (service stopping)');
     if (!this.connecting && Date.now() < this.nextAttempt) throw new InfluxError(`InfluxDB at ${this.cfg.url} is not available yet: ${this.lastError}`);
@@ -124,10 +136,10 @@ export class InfluxStore {
       const version = await InfluxStore.ping(cfg.url, PING_TIMEOUT_MS);
       if (version === null) throw new InfluxError(`no answer to GET ${cfg.url}/ping (refused, or nothing within ${PING_TIMEOUT_MS} ms)`);
       if (parseVersion(version)[0] === 1) await this.query(`CREATE DATABASE "${cfg.database}"`, 'POST');
-      this.writeApi = this.createWriteApi(version);
+      this.target = this.writeTarget(version);
       this.serverVersion = version;
       this.delay = CONNECT_MIN_MS;
-      log.info({ url: cfg.url, version, database: cfg.database, writePath: this.writeApi.path }, 'connected to InfluxDB');
+      log.info({ url: cfg.url, version, database: cfg.database, writeUrl: this.target.url.replace(cfg.url, '') }, 'connected to InfluxDB');
     } catch (e) {
       const message = (e as Error).message;
       // One warning per change of reason, not one per retry.
@@ -139,22 +151,15 @@ export class InfluxStore {
     }
   }
 
-  private createWriteApi(version: string): WriteApi {
+  private writeTarget(version: string): WriteTarget {
     const { cfg } = this;
     const [major, minor] = parseVersion(version);
-    const legacyWrite = major === 1 && minor < 8;
-    const token = legacyWrite ? undefined : (cfg.token ?? (cfg.username ? `${cfg.username}:${cfg.password ?? ''}` : undefined));
-    const client = new InfluxDB({ url: cfg.url, token, timeout: REQUEST_TIMEOUT_MS });
-    const api = client.getWriteApi(cfg.org ?? '-', cfg.database, 'ns', {
-      batchSize: 1_000_000, // we batch ourselves and call flush(); never auto-send
-      flushInterval: 0,
-      maxRetries: 0, // the spool retries; the client must not drop or reorder
-      gzipThreshold: cfg.gzipThreshold === 0 ? undefined : (cfg.gzipThreshold ?? 4096),
-      headers: legacyWrite ? authHeader(cfg) : {},
-    });
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
     // 1.x before 1.8 has no /api/v2/write.
-    if (legacyWrite) api.path = `/write?db=${encodeURIComponent(cfg.database)}&precision=ns`;
-    return api;
+    if (major === 1 && minor < 8) return { url: `${cfg.url}/write?db=${encodeURIComponent(cfg.database)}&precision=ns`, headers: { ...headers, ...authHeader(cfg) } };
+    const token = cfg.token ?? (cfg.username ? `${cfg.username}:${cfg.password ?? ''}` : undefined);
+    if (token) headers.authorization = `Token ${token}`;
+    return { url: `${cfg.url}/api/v2/write?org=${encodeURIComponent(cfg.org ?? '-')}&bucket=${encodeURIComponent(cfg.database)}&precision=ns`, headers };
   }
 
   /** Returns the server version, or null when unreachable. */
@@ -168,25 +173,41 @@ export class InfluxStore {
     }
   }
 
-  /** Writes line-protocol points; resolves once InfluxDB has accepted all of them. */
-  async write(lines: string[]): Promise<void> {
-    if (lines.length === 0) return;
+  /**
+   * Writes line-protocol points (lines, or lines already joined by newlines); resolves once InfluxDB has
+   * accepted all of them.
+   */
+  async write(lines: string[] | string): Promise<void> {
+    const text = typeof lines === 'string' ? lines : lines.join('\n');
+    if (text.length === 0) return;
     await this.ready();
-    const api = this.writeApi!;
-    api.writeRecords(lines);
-    try {
-      await api.flush();
-    } catch (e) {
-      const status = (e as { statusCode?: number }).statusCode;
-      // A new, empty InfluxDB behind the same URL has no database: connect (and create it) again.
-      if (status === 404) this.writeApi = null;
-      // 400/422: the server refused the data itself (a bad line, a type
-      // conflict); retrying the same lines cannot help. Everything else —
-      // unreachable, 5xx, 429, and 401/403/404/413 (credentials, a missing
-      // database, a size limit: fixable by an operator) — is retried.
-      const retriable = !(status === 400 || status === 422);
-      throw new InfluxError(`InfluxDB write failed: ${(e as Error).message}`, status, retriable);
+    const target = this.target!;
+    const threshold = this.cfg.gzipThreshold ?? 4096;
+    let body: string | Uint8Array<ArrayBuffer> = text;
+    let headers = target.headers;
+    if (threshold > 0 && text.length > threshold) {
+      body = new Uint8Array(await gzip(text)); // a copy, typed as fetch takes it (remote servers only)
+      headers = { ...headers, 'content-encoding': 'gzip' };
     }
+    let res: Response;
+    try {
+      res = await fetch(target.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string; message?: string } };
+      throw new InfluxError(`InfluxDB write failed: ${err.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : (err.cause?.code ?? err.cause?.message ?? err.message)}`);
+    }
+    if (res.status === 204 || res.status === 200) {
+      await res.body?.cancel();
+      return;
+    }
+    const detail = (await res.text().catch(() => '')).slice(0, 500);
+    // A new, empty InfluxDB behind the same URL has no database: connect (and create it) again.
+    if (res.status === 404) this.target = null;
+    // 400/422: the server refused the data itself (a bad line, a type conflict); retrying the same lines cannot
+    // help. Everything else (5xx, 429, and 401/403/404/413: credentials, a missing database, a size limit,
+    // fixable by an operator) is retried.
+    const retriable = !(res.status === 400 || res.status === 422);
+    throw new InfluxError(`InfluxDB write failed: ${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`, res.status, retriable);
   }
 
   /** Runs InfluxQL; returns the series of the first statement. */
@@ -208,6 +229,5 @@ export class InfluxStore {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.writeApi?.close().catch(() => undefined);
   }
 }
