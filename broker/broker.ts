@@ -8,7 +8,7 @@
 // `<principal>/<client id>`, so connecting with a client id takes over only
 // a connection of the same credentials, never another gateway's (README
 // "Client ids"). A wire guard in front of Aedes bounds packet sizes.
-import { Aedes, type AedesOptions, type Client } from 'aedes';
+import type { Aedes, AedesOptions, Client } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { CHANNELS, MAX_PAYLOAD_BYTES, PARTNER_CHANNELS, parseTopic, type Route }
 import type { Registry } from '../registry/registry.js';
 import type { Metrics } from '../common/metrics.js';
 import { SpoolFullError, type IngressLog } from '../storage/spool.js';
+import { quietWireDebug } from './quiet-debug.js';
 import { SessionSet } from './sessions.js';
 import { MqttWireGuard, type WireLimits, type WireRefusal } from './wire-guard.js';
 
@@ -133,7 +134,19 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       callback(null, null);
     },
   };
+  // Loaded here, not at the top: the wire codec's debug must be replaced before the codec loads (quiet-debug.ts).
+  quietWireDebug();
+  const { Aedes } = await import('aedes');
   const aedes = await Aedes.createBroker(options);
+  // A client's message ends in the spool (authorizePublish above); nobody subscribes through this broker (every
+  // SUBSCRIBE is refused), so Aedes's routing after the PUBACK (a packet copy, retained store, offline queues,
+  // two topic-tree matches) is skipped for clients' publishes: a fifth of the broker's allocations per message,
+  // and a gateway's retained message no longer stays in memory. The broker's own ($SYS) publishes go on as before.
+  const route = aedes.publish.bind(aedes) as (packet: unknown, client: unknown, done?: (err?: Error) => void) => void;
+  (aedes as unknown as { publish: typeof route }).publish = (packet, client, done) => {
+    if (client && typeof client === 'object') return done?.();
+    route(packet, client, done);
+  };
   // A removed principal, or one with a new secret (here or on another node of
   // a cluster), loses its connections; a gateway reconnects with its new secret.
   const offRevoked = registry.onRevoked((id) => {

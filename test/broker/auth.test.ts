@@ -59,6 +59,18 @@ describe('rights', () => {
     await c.endAsync();
   });
 
+  it('a gateway\'s retained publish is acknowledged and spooled, and the broker keeps nothing of it (nobody can subscribe)', async () => {
+    const c = await connect(f.s.mqttPort, 'GW1', f.city.secrets.GW1);
+    const spooled = async () => Number(/^se_messages_in_total\{transport="mqtt",channel="status"\} (\d+)/m.exec(await (await fetch(`${f.s.httpUrl}/metrics`)).text())?.[1] ?? 0);
+    const before = await spooled();
+    await new Promise<void>((res, rej) => c.publish('se/v1/elevator/E1/status', JSON.stringify(status('retained-1', Date.now())), { qos: 1, retain: true }, (e) => (e ? rej(e) : res())));
+    expect(await spooled()).toBe(before + 1);
+    const kept: unknown[] = [];
+    for await (const p of f.s.broker.aedes.persistence.createRetainedStream('#') as AsyncIterable<unknown>) kept.push(p);
+    expect(kept).toEqual([]);
+    await c.endAsync();
+  });
+
   it('denies every subscription', async () => {
     const c = await connect(f.s.mqttPort, 'GW1', f.city.secrets.GW1);
     await expect(c.subscribeAsync('se/v1/elevator/E1/#')).rejects.toThrow(/subscribe error/i);
