@@ -26,6 +26,9 @@ export type Accepted<C extends Channel = Channel> = ChannelItem<C> & {
   /** equipment named by the topic (elevator or site), null for records */
   code: string | null;
   ctx: PointContext;
+  /** the principal that sent it ('' when decoded without one) */
+  sender: string;
+  receivedAt: number;
 };
 
 export interface Decoded {
@@ -148,7 +151,7 @@ export function decode(topic: string, payload: Buffer | unknown, receivedAt: num
       }
     }
     // `record` was parsed by SCHEMAS[channel], so it is that channel's record.
-    out.items.push({ channel, record, code, ctx } as Accepted);
+    out.items.push({ channel, record, code, ctx, sender: sender ?? '', receivedAt } as Accepted);
   });
   return out;
 }
