@@ -125,14 +125,15 @@ type Range = Pick<SpoolBatch, 'start' | 'end' | 'bytes'> & { count: number };
 
 /**
  * An accepted batch waiting to be stored. Only what storing needs stays in
- * memory: the points as one flat string (a built line is a rope of dozens of
- * pieces, several times its length) and two numbers per point; the messages,
- * decoded objects and spool buffers are let go after the accept.
+ * memory: the points as UTF-8 bytes, off the JavaScript heap (as strings they
+ * survived young-generation collections while waiting for InfluxDB, and were
+ * copied and promoted: most of the collector's work), and two numbers per
+ * point; the messages, decoded objects and line strings die young.
  */
 interface Queued {
   range: Range;
-  /** the points, one line each; null: dropped to bound memory, decoded again from the spool */
-  text: string | null;
+  /** the points, one line each, UTF-8; null: dropped to bound memory, decoded again from the spool */
+  text: Buffer | null;
   meta: PointMeta | null;
   /** what this entry holds in memory (counted against queueBytesMax when text is kept) */
   bytes: number;
@@ -163,6 +164,14 @@ function joinMeta(metas: PointMeta[], points: number): PointMeta {
     at += m.ts.length;
   }
   return meta;
+}
+
+const NEWLINE = Buffer.from('\n');
+/** Batches' lines as one body, newline-separated (a batch without points adds nothing). */
+function joinLines(texts: Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const t of texts) if (t.length) parts.push(...(parts.length ? [NEWLINE, t] : [t]));
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** Lets pending I/O (PUBLISH packets, spool syncs, HTTP) run between slices of work. */
@@ -269,10 +278,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     unaccepted = null;
     if (comparePositions(batch.end, acceptedUpTo) > 0) acceptedUpTo = batch.end;
     const range: Range = { start: batch.start, end: batch.end, bytes: batch.bytes, count: batch.entries.length };
-    // Joining flattens the lines into one string: what is held is its length, twice that once a character is
-    // beyond Latin-1 (V8 then stores two bytes per character; a Chinese district name does it), plus 9 bytes of metadata per point.
-    const text = p.points.join('\n');
-    const bytes = text.length * (/[^\x00-\xff]/.test(text) ? 2 : 1) + p.points.length * 9 + ENTRY_BYTES;
+    // The joined string is garbage at once; the bytes are held, plus 9 bytes of metadata per point.
+    const text = Buffer.from(p.points.join('\n'));
+    const bytes = text.length + p.points.length * 9 + ENTRY_BYTES;
     const tail = queue[queue.length - 1];
     if (queuedBytes + bytes <= queueBytesMax) {
       queue.push({ range, text, meta: metaOf(p), bytes });
@@ -298,7 +306,7 @@ export function createIngest(deps: IngestDeps): Ingest {
    * points are found; their indexes are returned so they become dead letters
    * instead of being dropped.
    */
-  async function write(points: string[] | string, offset = 0): Promise<number[]> {
+  async function write(points: string[] | Buffer, offset = 0): Promise<number[]> {
     let delay = 100;
     for (;;) {
       const t0 = performance.now();
@@ -313,7 +321,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         const err = e as InfluxError;
         if (err instanceof InfluxError && !err.retriable) {
           metrics.writeErrors.inc({ kind: 'rejected' });
-          const lines = typeof points === 'string' ? points.split('\n') : points;
+          const lines = Buffer.isBuffer(points) ? points.toString().split('\n') : points;
           if (lines.length === 1) {
             log.error({ err: err.message, line: lines[0]!.slice(0, 300) }, 'InfluxDB refused a point; keeping it as a dead letter');
             return [offset];
@@ -333,7 +341,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 
   /** `text`: the points, one line each, as InfluxDB takes them (never split into lines unless it refuses some) */
-  interface Write { items: number; range: Range; text: string; meta: PointMeta }
+  interface Write { items: number; range: Range; text: Buffer; meta: PointMeta }
 
   /** The next write: the head of the queue, merged with the batches of the same kind behind it (fewer, larger writes). */
   async function nextWrite(): Promise<Write | null> {
@@ -363,7 +371,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         q = next;
         await yieldToIo();
       }
-      return { items: n, range, text: points.join('\n'), meta: joinMeta(metas, points.length) };
+      return { items: n, range, text: Buffer.from(points.join('\n')), meta: joinMeta(metas, points.length) };
     }
     const texts = [head.text];
     const metas = [head.meta!];
@@ -374,7 +382,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       points += q.meta!.ts.length;
       extend(q);
     }
-    return { items: n, range, text: texts.filter((t) => t).join('\n'), meta: joinMeta(metas, points) };
+    return { items: n, range, text: joinLines(texts), meta: joinMeta(metas, points) };
   }
 
   /** Dead letters for the points InfluxDB refused, found again (by their line) among the range's messages. */
@@ -392,7 +400,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (!w) return false;
     const refused = new Set(await write(w.text));
     if (refused.size) {
-      const lines = w.text.split('\n');
+      const lines = w.text.toString().split('\n');
       deadLetters.add(await refusedLetters(w.range, new Set([...refused].map((i) => lines[i]!))));
     }
     spool.commit({ ...w.range, entries: [] });

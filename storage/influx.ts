@@ -174,24 +174,24 @@ export class InfluxStore {
   }
 
   /**
-   * Writes line-protocol points (lines, or lines already joined by newlines); resolves once InfluxDB has
-   * accepted all of them.
+   * Writes line-protocol points (lines, or lines already joined by newlines, as UTF-8); resolves once InfluxDB
+   * has accepted all of them.
    */
-  async write(lines: string[] | string): Promise<void> {
-    const text = typeof lines === 'string' ? lines : lines.join('\n');
+  async write(lines: string[] | Buffer): Promise<void> {
+    const text = Buffer.isBuffer(lines) ? lines : lines.join('\n');
     if (text.length === 0) return;
     await this.ready();
     const target = this.target!;
     const threshold = this.cfg.gzipThreshold ?? 4096;
-    let body: string | Uint8Array<ArrayBuffer> = text;
+    let body: string | Uint8Array = text;
     let headers = target.headers;
     if (threshold > 0 && text.length > threshold) {
-      body = new Uint8Array(await gzip(text)); // a copy, typed as fetch takes it (remote servers only)
+      body = await gzip(text);
       headers = { ...headers, 'content-encoding': 'gzip' };
     }
     let res: Response;
     try {
-      res = await fetch(target.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      res = await fetch(target.url, { method: 'POST', headers, body: body as BodyInit, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } };
       throw new InfluxError(`InfluxDB write failed: ${err.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : (err.cause?.code ?? err.cause?.message ?? err.message)}`);

@@ -122,8 +122,27 @@ export function alertEventLine(e: AlertResult): string {
     .toString(`${e.at}${String(e.seq % 1_000_000).padStart(6, '0')}`);
 }
 
+const opt = (k: string, v: number | undefined, suffix = '') => (v === undefined || !Number.isFinite(v) ? '' : `,${k}=${suffix ? Math.trunc(v) : v}${suffix}`);
+
+/**
+ * The status point in one template (most of the traffic): the same line as the general builder gives (a test
+ * holds them equal), without a string per field. The enumerations need no escaping; ids and senders may.
+ */
+function statusPoint(s: ChannelItem<'status'>['record'], code: string, ctx: PointContext, sender: string): PointParts {
+  const series = ctx.district ? `elevator_status,district=${escKey(ctx.district)},elevator=${escKey(code)}` : `elevator_status,elevator=${escKey(code)}`;
+  const fields = `service_mode="${s.serviceMode}",car_status="${s.carStatus}",direction="${s.direction}",floor=${Math.trunc(s.floor)}i,door_zone=${s.doorZone},door_status="${s.doorStatus}",passengers=${s.passengers}`
+    + `${opt('speed', s.speed)}${opt('load', s.load)}${opt('run_count', s.runCount, 'i')}${opt('run_hours', s.runHours)}${opt('door_cycles', s.doorCycles, 'i')},id="${escStr(s.id)}",sender="${escStr(sender)}"`;
+  return { series, fields, key: code };
+}
+
 /** Builds the line-protocol point (without its timestamp) for one validated object. `code` is the equipment named by the topic, if any. */
 export function toPoint(item: ChannelItem, code: string | null, ctx: PointContext, sender: string): PointParts {
+  if (item.channel === 'status') return statusPoint(item.record, code!, ctx, sender);
+  return buildPoint(item, code, ctx, sender);
+}
+
+/** toPoint for any channel, field by field (exported for the test that holds the status template to it). */
+export function buildPoint(item: ChannelItem, code: string | null, ctx: PointContext, sender: string): PointParts {
   const p = new Line(MEASUREMENTS[item.channel]);
   let key = code ?? '';
   switch (item.channel) {

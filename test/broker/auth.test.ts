@@ -66,7 +66,8 @@ describe('rights', () => {
     await new Promise<void>((res, rej) => c.publish('se/v1/elevator/E1/status', JSON.stringify(status('retained-1', Date.now())), { qos: 1, retain: true }, (e) => (e ? rej(e) : res())));
     expect(await spooled()).toBe(before + 1);
     const kept: unknown[] = [];
-    for await (const p of f.s.broker.aedes.persistence.createRetainedStream('#') as AsyncIterable<unknown>) kept.push(p);
+    const persistence = (f.s.broker.aedes as unknown as { persistence: { createRetainedStream(pattern: string): AsyncIterable<unknown> } }).persistence;
+    for await (const p of persistence.createRetainedStream('#')) kept.push(p);
     expect(kept).toEqual([]);
     await c.endAsync();
   });

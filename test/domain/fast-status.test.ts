@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { fastStatus } from '../../domain/fast-status.js';
 import { statusSchema } from '../../domain/messages.js';
+import { buildPoint, toPoint } from '../../storage/points.js';
 import { Rng } from '../../simulators/random.js';
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
@@ -63,5 +64,22 @@ describe('the status fast path', () => {
     // a canonical message, with every optional measurement, is taken
     const canonical = { id: 'a', ts: 1, serviceMode: 'normal', carStatus: 'running', direction: 'up', floor: 3, doorZone: false, doorStatus: 'closed', passengers: true, speed: 1, load: 0.5, runCount: 1, runHours: 2, doorCycles: 3 };
     expect(fastStatus(canonical)).toStrictEqual(statusSchema.parse(canonical));
+  });
+
+  it('gives every valid status the same InfluxDB line through the status template as through the general builder', () => {
+    const rng = new Rng(15);
+    let compared = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const o = generate(rng);
+      if (rng.next() < 0.2) o.id = pick(rng, ['a "quoted" id', 'back\\slash', 'two\nlines', '点-1']);
+      const z = statusSchema.safeParse(o);
+      if (!z.success) continue;
+      const item = { channel: 'status' as const, record: z.data };
+      const ctx = pick(rng, [{ district: '大祥区', unit: 'MU1' }, {}, { district: 'a b,c=d' }]);
+      const [code, sender] = [pick(rng, ['E1', 'E 2,x=y']), pick(rng, ['GW1', 'G"W'])];
+      expect(toPoint(item, code, ctx, sender)).toEqual(buildPoint(item, code, ctx, sender));
+      compared += 1;
+    }
+    expect(compared).toBeGreaterThan(5000);
   });
 });

@@ -20,7 +20,7 @@ describe('InfluxStore.write', () => {
     cleanups.push(() => plain.close(), () => zipped.close());
     const line = (i: number) => `t,k=a${i % 3} v=${i}i,s="点 ${i}" 1700000000${String(i).padStart(9, '0')}`;
     await plain.write(Array.from({ length: 500 }, (_, i) => line(i)));
-    await zipped.write(Array.from({ length: 500 }, (_, i) => line(500 + i)).join('\n'));
+    await zipped.write(Buffer.from(Array.from({ length: 500 }, (_, i) => line(500 + i)).join('\n')));
     expect(await plain.rows('SELECT count(v) AS n FROM t')).toMatchObject([{ n: 1000 }]);
     expect(await plain.rows('SELECT s FROM t WHERE v = 999')).toMatchObject([{ s: '点 999' }]);
 
