@@ -21,7 +21,7 @@
 // BENCH_PARTITIONS (12), BENCH_LEASE_MS (6000, the default CLUSTER_LEASE_MS),
 // BENCH_FAILOVER_RATE status msg/s during the failover (1500),
 // BENCH_TRAPS entrapments (40), BENCH_TRAP_MS between them (250),
-// BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50).
+// BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50).
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,7 @@ const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 6000);
 const FAILOVER_RATE = Number(process.env.BENCH_FAILOVER_RATE ?? 1500);
 const TRAPS = Number(process.env.BENCH_TRAPS ?? 40);
 const TRAP_MS = Number(process.env.BENCH_TRAP_MS ?? 250);
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32 --heap-growing-percent=50').split(' ').filter(Boolean);
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=12 --heap-growing-percent=50').split(' ').filter(Boolean);
 
 const log = pino({ level: 'error' });
 const dir = mkdtempSync(join(tmpdir(), 'se-bench-cluster-'));

@@ -78,8 +78,8 @@ export function benchState(): 'sqlite' | 'postgres' {
 
 /**
  * Starts dist/service/main.js with its data in `dataDir` and waits until it is
- * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=32 --heap-growing-percent=50) are its Node flags;
- * BENCH_PROF=1 writes a CPU profile to /tmp/prof.
+ * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50) are its Node flags;
+ * BENCH_PROF=1 writes a CPU profile to /tmp/prof (BENCH_PROF=<dir>: to that directory).
  */
 export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<BenchService> {
   // The project-local PostgreSQL runs as the postgres user (as root), which must be able to reach DATA_DIR: the bench's temp dir is private.
@@ -97,7 +97,8 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
     ...(benchState() === 'postgres' ? { POSTGRES_LOCAL: 'true', POSTGRES_LOCAL_PORT: String(await freePort()) } : {}),
     ...env,
   };
-  const flags = [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=32 --heap-growing-percent=50').split(' ').filter(Boolean)];
+  const prof = process.env.BENCH_PROF;
+  const flags = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof === '1' ? '/tmp/prof' : prof}`] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=12 --heap-growing-percent=50').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...flags, join(root, 'service/main.js')], { env: { ...process.env, ...svcEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => proc.once('exit', r));
   const base = `http://127.0.0.1:${httpPort}`;

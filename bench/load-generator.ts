@@ -4,7 +4,7 @@
 // publish → stored. Prints one JSON line with its figures: counts, PUBACK
 // p50/p99 (publish → PUBACK) and its own CPU time.
 //
-//   node load-generator.js <url>[,<url>…] <gateways.json> <perClient> [window] [ratePerSec]
+//   node load-generator.js <url>[,<url>…] <gateways.json> <perClient> [window] [ratePerSec] [idPrefix]
 //
 // With several URLs (cluster nodes) the gateways are spread over them round-robin.
 //
@@ -15,12 +15,12 @@ import mqtt from 'mqtt';
 import { readFileSync } from 'node:fs';
 
 interface Gateway { id: string; secret?: string; elevators: string[] }
-const [url, gatewaysFile, perClient, window, rate] = process.argv.slice(2) as [string, string, string, string?, string?];
+const [url, gatewaysFile, perClient, window, rate, idPrefix = ''] = process.argv.slice(2) as [string, string, string, string?, string?, string?];
 const gateways = JSON.parse(readFileSync(gatewaysFile, 'utf8')) as Gateway[];
 const N = Number(perClient);
 const W = Number(window ?? 100);
 /** messages per second per gateway; unpaced when absent */
-const perClientRate = rate ? Number(rate) / gateways.length : Infinity;
+const perClientRate = rate && Number(rate) > 0 ? Number(rate) / gateways.length : Infinity;
 
 const urls = url.split(',');
 const clients = await Promise.all(
@@ -50,7 +50,7 @@ await Promise.all(
           while (sent < upTo && sent - settled < W) {
             const code = g.elevators[sent % g.elevators.length]!;
             const msg = {
-              id: `${g.id}-${sent}`, ts: Date.now(), serviceMode: 'normal', carStatus: sent % 3 ? 'running' : 'stopped', direction: 'up',
+              id: `${idPrefix}${g.id}-${sent}`, ts: Date.now(), serviceMode: 'normal', carStatus: sent % 3 ? 'running' : 'stopped', direction: 'up',
               floor: sent % 30, doorZone: sent % 3 === 0, doorStatus: 'closed', passengers: true, runCount: sent,
             };
             const t = performance.now();

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     nodes.push(await launchNode({
       name, dataDir, httpPort: http[i]!, mqttPort: mqtt[i]!, demo, log,
       env: { ...env, ...(demo ? { DEMO_MQTT_URLS: mqttUrls.slice(1).join(',') } : {}) },
-      nodeFlags: ['--max-semi-space-size=32', '--heap-growing-percent=50'],
+      nodeFlags: ['--max-semi-space-size=12', '--heap-growing-percent=50'],
     }));
   }
   await Promise.all(nodes.map((n) => n.ready(120_000)));

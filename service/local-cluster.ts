@@ -77,7 +77,7 @@ export interface NodeOptions {
   env: Record<string, string>;
   /** run the demo city on this node (main.js --demo) */
   demo?: boolean;
-  /** Node flags, e.g. --max-semi-space-size=32 */
+  /** Node flags, e.g. --max-semi-space-size=12 */
   nodeFlags?: string[];
   /** restart it when it dies (default true) */
   restart?: boolean;
