@@ -144,7 +144,7 @@ const WRITE_POINTS_MAX = 10_000;
 /** spool bytes decoded again for one write when the queue's head was dropped */
 const REREAD_BYTES = 4 * 1024 * 1024;
 /** Time one slice of work may hold the event loop: PUBACKs and the API wait at most about this long behind a backlog. */
-const SLICE_MS = 25;
+const SLICE_MS = 10;
 const SLICE_MIN_BYTES = 16 * 1024;
 /** A dropped range grows up to this (decoding it again is one slice of the store stage). */
 const DROPPED_RANGE_BYTES = 128 * 1024;

@@ -91,8 +91,8 @@ export class SpoolFullError extends AppError {
 }
 
 const HEADER = 8; // u32 body length, u32 crc32(body)
-/** Recent writes kept for the accept stage's reads (Spool.recent): about half a second at full load. */
-const RECENT_BYTES = 4 * 1024 * 1024;
+/** Recent writes kept for the accept stage's reads (Spool.recent): a few hundred milliseconds at full load. */
+const RECENT_BYTES = 2 * 1024 * 1024;
 const segName = (n: number) => `${String(n).padStart(10, '0')}.seg`;
 
 /** One CRC-checked frame; the cluster log (storage/jetstream-log.ts) batches these too. */

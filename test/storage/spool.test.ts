@@ -122,7 +122,7 @@ describe('spool', () => {
   it('reads recent appends from memory exactly as from the files: same entries, positions and batch ends, across segments and evictions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spool-'));
     dirs.push(dir);
-    // 6 MB in 300 KB segments: more than the 4 MB of recent writes kept, so early reads come from the files.
+    // 6 MB in 300 KB segments: more than the 2 MB of recent writes kept, so early reads come from the files.
     const a = open(dir, { segmentBytes: 300 * 1024, maxBytes: 64 * 1024 * 1024, fsync: 'none' });
     const big = (i: number) => ({ ...msg(i), payload: Buffer.from(JSON.stringify({ n: i, pad: 'x'.repeat((i * 7919) % 3000) })) });
     const live: ReturnType<typeof a.read>[] = [];
