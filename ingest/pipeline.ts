@@ -45,6 +45,8 @@ export interface IngestLog {
   commit(range: SpoolBatch): void;
   readonly depthCount: number;
   readonly depthBytes: number;
+  /** The file spool: appends waiting for their write and fsync start them now (before a slice of this pipeline's work). */
+  flushNow?(): void;
 }
 
 /** A validated, de-duplicated object, durable in the spool (not necessarily in InfluxDB yet). */
@@ -435,6 +437,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     let sliceBytes = batchBytes;
     while (!stopping) {
       try {
+        spool.flushNow?.();
         const t0 = performance.now();
         if (await accept(sliceBytes)) {
           // Keep a slice near SLICE_MS whatever a message costs (zod, rules, GC).
@@ -463,6 +466,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   async function runStore(): Promise<void> {
     while (!stopping || queue.length) {
       try {
+        spool.flushNow?.();
         if (await storeNext()) {
           await yieldToIo();
           continue;
