@@ -114,6 +114,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       // An oversized payload is kept only as far as its dead letter needs (decode rejects it as payload_too_large).
       const raw = packet.payload as Buffer;
       const payload = raw.length > MAX_PAYLOAD_BYTES ? raw.subarray(0, MAX_PAYLOAD_BYTES + 1) : raw;
+      const t0 = packet.qos > 0 ? performance.now() : 0;
       spool.append(
         { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload },
         (err) => {
@@ -123,6 +124,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
             return callback(refusal(reason, err.message));
           }
           counted[route.channel].inc();
+          if (t0) metrics.ackLatency.observe((performance.now() - t0) / 1000);
           // Nobody subscribes to gateway traffic through the broker; don't fan it out.
           callback(null);
         },

@@ -29,6 +29,10 @@ export function createMetrics() {
       name: 'se_ingest_store_lag_seconds', help: 'Event time to stored in InfluxDB, for live data (event time within the last 10 min)', registers: [registry],
       buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300],
     }),
+    ackLatency: new Histogram({
+      name: 'se_mqtt_ack_seconds', help: 'QoS 1/2 publish authorized → durable in the log and acknowledged (the service\'s part of PUBACK latency; the client also sees the network and its own waiting)', registers: [registry],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 5],
+    }),
     clients: new Gauge({ name: 'se_mqtt_clients_connected', help: 'MQTT clients connected', registers: [registry] }),
     alertTransitions: new Counter({ name: 'se_alert_transitions_total', help: 'Alert transitions, by type and transition', labelNames: ['type', 'transition'], registers: [registry] }),
     webhookRefusals: new Counter({ name: 'se_webhook_refusals_total', help: 'Webhook sends refused because the target is not a public address (by kind: loopback, private, linkLocal, …); see NOTIFY_ALLOW_HOSTS', labelNames: ['reason'], registers: [registry] }),
