@@ -116,7 +116,7 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
       const payload = raw.length > MAX_PAYLOAD_BYTES ? raw.subarray(0, MAX_PAYLOAD_BYTES + 1) : raw;
       const t0 = packet.qos > 0 ? performance.now() : 0;
       spool.append(
-        { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload },
+        { qos: packet.qos, topic: packet.topic, sender: principal!, receivedAt: Date.now(), payload, key: route.equipment?.code ?? principal! },
         (err) => {
           if (err) {
             const reason: Reason = err instanceof SpoolFullError ? 'spool_full' : 'spool_error';

@@ -7,9 +7,9 @@ import { parseTopic } from '../domain/channels.js';
 import type { JetStreamLog } from './jetstream-log.js';
 import type { IngressLog, SpoolMessage } from './spool.js';
 
-/** The partition key of a message: the equipment it is about, else who sent it. */
-export function partitionKey(m: Pick<SpoolMessage, 'topic' | 'sender'>): string {
-  return parseTopic(m.topic)?.equipment?.code ?? m.sender;
+/** The partition key of a message: the equipment it is about, else who sent it (the broker passes it along with the message: it has parsed the topic already). */
+export function partitionKey(m: Pick<SpoolMessage, 'topic' | 'sender' | 'key'>): string {
+  return m.key ?? parseTopic(m.topic)?.equipment?.code ?? m.sender;
 }
 
 export class ClusterIngress implements IngressLog {

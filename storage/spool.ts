@@ -42,6 +42,8 @@ export interface SpoolMessage {
   sender: string;
   receivedAt: number;
   payload: Buffer;
+  /** the cluster's partition key when the caller has it (the equipment code, else the sender); not stored in the frame */
+  key?: string | undefined;
 }
 
 /**
