@@ -36,20 +36,33 @@ export type Route =
 const CODE = /^[A-Za-z0-9_-]{1,32}$/;
 export const TOPIC_PREFIX = 'se/v1/';
 
-/** Parses a topic of protocol v1; null when the topic is not one of its topics. */
+const leafAt = (topic: string, at: number, leaf: string) => topic.length === at + leaf.length && topic.startsWith(leaf, at);
+
+/**
+ * Parses a topic of protocol v1; null when the topic is not one of its topics. It runs twice per message (broker,
+ * decode), so it compares in place and cuts out only the code.
+ */
 export function parseTopic(topic: string): Route | null {
   if (!topic.startsWith(TOPIC_PREFIX)) return null;
-  const parts = topic.slice(TOPIC_PREFIX.length).split('/');
-  if (parts.length === 2 && parts[0] === 'records') {
-    const c = parts[1] as RecordChannel;
+  const a = TOPIC_PREFIX.length;
+  if (topic.startsWith('records/', a)) {
+    const c = topic.slice(a + 8) as RecordChannel;
     return (RECORD_CHANNELS as readonly string[]).includes(c) ? { channel: c, equipment: null } : null;
   }
-  if (parts.length !== 3) return null;
-  const [kind, code, leaf] = parts as [string, string, string];
+  const elevator = topic.startsWith('elevator/', a);
+  if (!elevator && !topic.startsWith('gas-site/', a)) return null;
+  const at = a + 9;
+  const slash = topic.indexOf('/', at);
+  if (slash < 0) return null;
+  const code = topic.slice(at, slash);
   if (!CODE.test(code)) return null;
-  if (kind === 'elevator' && (leaf === 'status' || leaf === 'event')) return { channel: leaf, equipment: { kind: 'elevator', code } };
-  if (kind === 'gas-site' && (leaf === 'reading' || leaf === 'filling')) return { channel: leaf, equipment: { kind: 'gas_site', code } };
-  return null;
+  const leaf = slash + 1;
+  if (elevator) {
+    const channel = leafAt(topic, leaf, 'status') ? 'status' : leafAt(topic, leaf, 'event') ? 'event' : null;
+    return channel && { channel, equipment: { kind: 'elevator', code } };
+  }
+  const channel = leafAt(topic, leaf, 'reading') ? 'reading' : leafAt(topic, leaf, 'filling') ? 'filling' : null;
+  return channel && { channel, equipment: { kind: 'gas_site', code } };
 }
 
 export const topics = {
