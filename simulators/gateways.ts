@@ -91,6 +91,8 @@ export function summary(s: GatewayStats): string {
 
 const CONNECT_TRIES = 4;
 const CONNECT_RETRY_MS = 2000;
+/** after CONNECT_TRIES failed: the next round of tries */
+const LATER_RETRY_MS = 10_000;
 
 async function retry<T>(tries: number, fn: () => Promise<T>): Promise<T> {
   for (let i = 1; ; i++) {
@@ -132,6 +134,7 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
     try {
       // A few tries, as a real gateway keeps trying: another cluster node may learn a just-registered secret a moment later.
       const c = await retry(CONNECT_TRIES, () => mqtt.connectAsync(urls[i % urls.length]!, { username: id, password, clientId: id, reconnectPeriod: 0, connectTimeout: 15_000, keepalive: 60, clean: true }, false));
+      if (stopping) return void c.endAsync(true).catch(() => undefined); // connected after stop(): a late retry
       c.options.reconnectPeriod = 5000; // from now on, come back after a broker restart
       c.on('connect', () => online.add(id));
       c.on('close', () => online.delete(id));
@@ -140,7 +143,9 @@ export async function runGateways(opts: GatewayOptions): Promise<RunningGateways
       clients.set(id, c);
     } catch (e) {
       st.connectFailures++;
-      log.warn({ id, err: (e as Error).message }, 'could not connect');
+      // A real gateway never gives up: keep trying in the background (a busy cluster node may learn its secret late).
+      log.warn({ id, err: (e as Error).message, retryInMs: LATER_RETRY_MS }, 'could not connect; trying again later');
+      setTimeout(() => void (stopping ? undefined : connectOne(id, i)), LATER_RETRY_MS).unref();
     }
   };
   const chunk = Math.max(1, opts.connectConcurrency ?? 50);
