@@ -58,6 +58,14 @@ function quantile(before: Map<string, number>, after: Map<string, number>, q: nu
   return NaN;
 }
 
+/** Polls the service until it has stored `total` objects in all (or `timeoutMs` passed); returns when it saw that. */
+async function storedBy(svc: { metrics(): Promise<string> }, total: number, timeoutMs: number): Promise<number> {
+  for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 50))) {
+    const stored = metricSum(await svc.metrics(), 'se_objects_stored_total');
+    if (stored >= total || Date.now() >= deadline) return Date.now();
+  }
+}
+
 async function main() {
   const gateways = Array.from({ length: C }, (_, g) => ({ id: `BGW${g}`, elevators: [0, 1, 2, 3].map((k) => benchElevator(g * 4 + k)) }));
   const bareFile = join(dir, 'bare-gateways.json');
@@ -89,15 +97,7 @@ async function main() {
     const influxd = childrenOf(svc.proc.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('influxd'));
     const cpu0 = { service: cpuS(svc.proc.pid!), influxd: cpuS(influxd) };
     const res = await runLoad(svc.mqttUrl, svcFile);
-    let storedAt = Date.now();
-    let stored = 0;
-    for (const deadline = Date.now() + 180_000; Date.now() < deadline; ) {
-      const text = await svc.metrics();
-      stored = metricSum(text, 'se_objects_stored_total') - stored0;
-      storedAt = Date.now();
-      if (stored >= res.acked) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const storedAt = await storedBy(svc, stored0 + res.acked, 180_000);
     clearInterval(sampler);
     const cpu = { service: cpuS(svc.proc.pid!) - cpu0.service, influxd: cpuS(influxd) - cpu0.influxd, load: res.cpuMs / 1000 };
     const m1 = await svc.metrics();
@@ -126,15 +126,11 @@ async function main() {
       const paced = await runLoad(svc.mqttUrl, svcFile, PACED, rate, 'p-');
       const loop = await svc.metrics(); // prom-client's event-loop delay figures cover the time since the previous scrape
       const lag = (name: string) => ([...parseMetrics(loop, name).values()][0] ?? NaN) * 1000;
-      for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-        if (metricSum(await svc.metrics(), 'se_objects_stored_total') - before >= paced.acked) break;
-      }
+      await storedBy(svc, before + paced.acked, 120_000);
       const m3 = await svc.metrics();
-      const lag2 = parseMetrics(m2, 'se_ingest_store_lag_seconds');
-      const lag3 = parseMetrics(m3, 'se_ingest_store_lag_seconds');
-      const ack2 = parseMetrics(m2, 'se_mqtt_ack_seconds');
-      const ack3 = parseMetrics(m3, 'se_mqtt_ack_seconds');
-      console.log(`paced:      ${paced.acked} at ${rate} msg/s (${PACED_PERCENT} % of end to end): PUBACK p50 ${paced.pubackP50Ms.toFixed(1)} ms, p99 ${paced.pubackP99Ms.toFixed(1)} ms (the service's part: p50 ${(quantile(ack2, ack3, 0.5) * 1000).toFixed(1)} ms, p99 ${(quantile(ack2, ack3, 0.99) * 1000).toFixed(1)} ms); publish → stored p50 ${(quantile(lag2, lag3, 0.5) * 1000).toFixed(0)} ms, p99 ${(quantile(lag2, lag3, 0.99) * 1000).toFixed(0)} ms; lost ${paced.acked - (metricSum(m3, 'se_objects_stored_total') - before)}; event-loop delay p99 ${lag('se_nodejs_eventloop_lag_p99_seconds').toFixed(0)} ms, max ${lag('se_nodejs_eventloop_lag_max_seconds').toFixed(0)} ms`);
+      /** a histogram's quantile over the paced run, in ms */
+      const ms = (name: string, q: number) => (quantile(parseMetrics(m2, name), parseMetrics(m3, name), q) * 1000).toFixed(1);
+      console.log(`paced:      ${paced.acked} at ${rate} msg/s (${PACED_PERCENT} % of end to end): PUBACK p50 ${paced.pubackP50Ms.toFixed(1)} ms, p99 ${paced.pubackP99Ms.toFixed(1)} ms (the service's part: p50 ${ms('se_mqtt_ack_seconds', 0.5)} ms, p99 ${ms('se_mqtt_ack_seconds', 0.99)} ms); publish → stored p50 ${ms('se_ingest_store_lag_seconds', 0.5)} ms, p99 ${ms('se_ingest_store_lag_seconds', 0.99)} ms; lost ${paced.acked - (metricSum(m3, 'se_objects_stored_total') - before)}; event-loop delay p99 ${lag('se_nodejs_eventloop_lag_p99_seconds').toFixed(0)} ms, max ${lag('se_nodejs_eventloop_lag_max_seconds').toFixed(0)} ms`);
     }
   } finally {
     await svc.stop();

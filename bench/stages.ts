@@ -19,7 +19,7 @@ interface CallFrame { functionName: string; url: string }
 interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
 interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
-export const STAGES = [
+const STAGES = [
   'MQTT broker (Aedes, packet codec, authorization)',
   'spool append (frame, write, fsync)',
   'spool read',
@@ -59,7 +59,7 @@ function stageOf(f: CallFrame): Stage | undefined {
 }
 
 /** CPU seconds per stage in a V8 CPU profile (idle excluded). */
-export function stageSeconds(p: Profile): Map<Exclude<Stage, null>, number> {
+function stageSeconds(p: Profile): Map<Exclude<Stage, null>, number> {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -144,10 +144,10 @@ export async function startBroker(opts: BrokerOptions): Promise<RunningBroker> {
   // SUBSCRIBE is refused), so Aedes's routing after the PUBACK (a packet copy, retained store, offline queues,
   // two topic-tree matches) is skipped for clients' publishes: a fifth of the broker's allocations per message,
   // and a gateway's retained message no longer stays in memory. The broker's own ($SYS) publishes go on as before.
-  const route = aedes.publish.bind(aedes) as (packet: unknown, client: unknown, done?: (err?: Error) => void) => void;
-  (aedes as unknown as { publish: typeof route }).publish = (packet, client, done) => {
+  const routePublish = aedes.publish.bind(aedes) as (packet: unknown, client: unknown, done?: (err?: Error) => void) => void;
+  (aedes as unknown as { publish: typeof routePublish }).publish = (packet, client, done) => {
     if (client && typeof client === 'object') return done?.();
-    route(packet, client, done);
+    routePublish(packet, client, done);
   };
   // A removed principal, or one with a new secret (here or on another node of
   // a cluster), loses its connections; a gateway reconnects with its new secret.

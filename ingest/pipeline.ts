@@ -172,7 +172,11 @@ const NEWLINE = Buffer.from('\n');
 /** Batches' lines as one body, newline-separated (a batch without points adds nothing). */
 function joinLines(texts: Buffer[]): Buffer {
   const parts: Buffer[] = [];
-  for (const t of texts) if (t.length) parts.push(...(parts.length ? [NEWLINE, t] : [t]));
+  for (const t of texts) {
+    if (!t.length) continue;
+    if (parts.length) parts.push(NEWLINE);
+    parts.push(t);
+  }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
