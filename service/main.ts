@@ -15,17 +15,29 @@ async function main(): Promise<void> {
     if (!allowed.includes(robot)) process.env.NOTIFY_ALLOW_HOSTS = [...allowed, robot].join(',');
   }
   const config = loadConfig();
-  const service = await startService(config, log);
+  // Handlers go in before start: /healthz answers while start is still finishing, and a signal
+  // then must not take Node's default (death by signal, children left to their own watchdogs).
+  let service: Awaited<ReturnType<typeof startService>> | null = null;
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C while starting or draining: the operator means now.
+      if (service === null) process.exit(130);
+      return;
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal }, service ? 'shutting down' : 'shutting down once started');
+    if (!service) return; // stopped right after start, below
     await service.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  service = await startService(config, log);
+  if (stopping) {
+    await service.stop();
+    process.exit(0);
+  }
   if (demo) {
     const { runDemo } = await import('../simulators/demo.js');
     // The demo is a guest: if it fails, say so and keep the service running.

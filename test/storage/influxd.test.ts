@@ -157,6 +157,33 @@ describe('supervision', () => {
     expect(alive(influxd)).toBe(false);
   });
 
+  it('a Ctrl-C while the service is still starting stops it cleanly once started, influxd with it', async () => {
+    const dataDir = tempDir();
+    const httpPort = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1', INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: 't', LOG_LEVEL: 'info' };
+    delete env.INFLUX_URL;
+    const service = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    cleanups.push(async () => service.kill('SIGKILL'));
+    let out = '';
+    const exited = new Promise<number | null>((r) => service.once('exit', r));
+    // The first thing start does is start influxd; the signal lands in the middle of start.
+    const influxd = await new Promise<number>((resolve) => {
+      service.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /"pid":(\d+)[^\n]*started project-local influxd/.exec(out);
+        if (m && !out.includes('SIGNALLED')) {
+          out += 'SIGNALLED';
+          process.kill(-service.pid!, 'SIGINT');
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    expect(await exited).toBe(0);
+    expect(out).toContain('shutting down once started');
+    expect(out).toContain('service stopped');
+    expect(alive(influxd)).toBe(false);
+  });
+
   it('restarts an influxd that keeps dying with growing delays, each event logged and reported', async () => {
     const lines: { msg: string; restartInMs?: number }[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
