@@ -11,7 +11,9 @@
 //    the machine's cores, so the service's own cost is what moves the rate),
 //    and the ratio to the bare broker.
 // 3. The same gateways paced at 80 % of that end-to-end rate: PUBACK p50/p99
-//    (publish → PUBACK at the load generator) and publish → stored p50/p99.
+//    (publish → PUBACK at the load generator) and publish → stored p50/p99;
+//    then the same paced load against a bare Aedes, the floor of that PUBACK
+//    figure on this machine (the client and the broker library alone).
 //
 // Environment: BENCH_GATEWAYS (100), BENCH_MESSAGES per gateway (12000),
 // BENCH_ELEVATORS (100000), BENCH_WINDOW in-flight per gateway (20),
@@ -66,6 +68,17 @@ async function storedBy(svc: { metrics(): Promise<string> }, total: number, time
   }
 }
 
+/** Runs `load` against a bare Aedes broker of its own (started for it, killed after). */
+async function onBareBroker(load: (url: string) => Promise<LoadResult>): Promise<LoadResult> {
+  const bare = node(['bench/bare-broker.js']);
+  try {
+    const port = (JSON.parse(await firstLine(bare)) as { port: number }).port;
+    return await load(`mqtt://127.0.0.1:${port}`);
+  } finally {
+    bare.kill('SIGKILL');
+  }
+}
+
 async function main() {
   const gateways = Array.from({ length: C }, (_, g) => ({ id: `BGW${g}`, elevators: [0, 1, 2, 3].map((k) => benchElevator(g * 4 + k)) }));
   const bareFile = join(dir, 'bare-gateways.json');
@@ -73,10 +86,7 @@ async function main() {
   console.log(`load: ${C} gateways × ${N} QoS 1 status messages (${C * N} in all), window ${WINDOW} in flight per gateway`);
 
   // 1. Bare Aedes
-  const bare = node(['bench/bare-broker.js']);
-  const barePort = (JSON.parse(await firstLine(bare)) as { port: number }).port;
-  const bareRes = await runLoad(`mqtt://127.0.0.1:${barePort}`, bareFile);
-  bare.kill('SIGKILL');
+  const bareRes = await onBareBroker((url) => runLoad(url, bareFile));
   const bareRate = bareRes.acked / bareRes.seconds;
   console.log(`bare aedes: ${bareRes.acked} acked in ${bareRes.seconds.toFixed(1)} s → ${Math.round(bareRate)} msg/s`);
 
@@ -131,6 +141,10 @@ async function main() {
       /** a histogram's quantile over the paced run, in ms */
       const ms = (name: string, q: number) => (quantile(parseMetrics(m2, name), parseMetrics(m3, name), q) * 1000).toFixed(1);
       console.log(`paced:      ${paced.acked} at ${rate} msg/s (${PACED_PERCENT} % of end to end): PUBACK p50 ${paced.pubackP50Ms.toFixed(1)} ms, p99 ${paced.pubackP99Ms.toFixed(1)} ms (the service's part: p50 ${ms('se_mqtt_ack_seconds', 0.5)} ms, p99 ${ms('se_mqtt_ack_seconds', 0.99)} ms); publish → stored p50 ${ms('se_ingest_store_lag_seconds', 0.5)} ms, p99 ${ms('se_ingest_store_lag_seconds', 0.99)} ms; lost ${paced.acked - (metricSum(m3, 'se_objects_stored_total') - before)}; event-loop delay p99 ${lag('se_nodejs_eventloop_lag_p99_seconds').toFixed(0)} ms, max ${lag('se_nodejs_eventloop_lag_max_seconds').toFixed(0)} ms`);
+      // The floor of that figure on this machine: the same paced load from the same client against a bare Aedes
+      // (no authorization, spool, fsync or storage; the idle service and influxd still beside it).
+      const floor = await onBareBroker((url) => runLoad(url, bareFile, PACED, rate, 'f-'));
+      console.log(`paced bare: the same load against a bare Aedes: PUBACK p50 ${floor.pubackP50Ms.toFixed(1)} ms, p99 ${floor.pubackP99Ms.toFixed(1)} ms (what the load generator and the broker library alone give here)`);
     }
   } finally {
     await svc.stop();
