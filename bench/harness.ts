@@ -27,7 +27,7 @@ export function firstLine(child: ChildProcess): Promise<string> {
 }
 
 /** What bench/load-generator.ts prints. */
-export interface LoadResult { sent: number; acked: number; failed: number; start: number; lastAck: number; seconds: number; pubackP50Ms: number; pubackP99Ms: number; cpuMs: number }
+export interface LoadResult { sent: number; acked: number; failed: number; start: number; lastAck: number; seconds: number; pubackP50Ms: number; pubackP99Ms: number; pubackAllP99Ms: number; warmupMs: number; cpuMs: number }
 
 export interface BenchGateway { id: string; secret?: string; elevators: string[] }
 
