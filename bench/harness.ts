@@ -93,6 +93,8 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
   const svcEnv = {
     DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1',
     INFLUX_LOCAL_PORT: String(influxPort), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn',
+    // As `npm start` runs it: two malloc arenas (README "Ingest CPU and memory").
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     // BENCH_STATE=postgres: the service keeps its state in a project-local PostgreSQL of its own (DATA_DIR/postgres).
     ...(benchState() === 'postgres' ? { POSTGRES_LOCAL: 'true', POSTGRES_LOCAL_PORT: String(await freePort()) } : {}),
     ...env,

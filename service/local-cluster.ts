@@ -119,7 +119,8 @@ export async function launchNode(o: NodeOptions): Promise<LocalNode> {
     // --node=<dir> is not read by main.js: it tells this node's process from a reused pid (the orphan check)
     args: [...(o.nodeFlags ?? []), MAIN, ...(o.demo ? ['--demo'] : []), `--node=${dir}`],
     env: {
-      ...ours, MQTT_HOST: '127.0.0.1', ...o.env,
+      // As `npm start` runs a service: two malloc arenas (README "Ingest CPU and memory").
+      MALLOC_ARENA_MAX: '2', ...ours, MQTT_HOST: '127.0.0.1', ...o.env,
       DATA_DIR: dir, CLUSTER_NODE_ID: o.name, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(o.httpPort), MQTT_PORT: String(o.mqttPort),
     },
     restart: o.restart ?? true,
