@@ -16,7 +16,9 @@ let gasBeat: NodeJS.Timeout | undefined;
 const alive = new Set(['E1', 'E2']);
 const modes: Record<string, string> = { E1: 'normal', E2: 'normal' };
 let n = 0;
-const env = testEnv({ OFFLINE_TIMEOUT_S: '2', ALERT_CHECK_MS: '200' });
+// Equipment kept alive beats every 300 ms; 5 s of silence (not 2) before offline, so a loaded CI machine's stall
+// does not take it offline while a test asserts it online.
+const env = testEnv({ OFFLINE_TIMEOUT_S: '5', ALERT_CHECK_MS: '200' });
 
 beforeAll(async () => {
   s = await startTestService({}, env);
@@ -299,13 +301,13 @@ describe('live frames', () => {
     const f = await feed();
     const equipment = () => f.frames.filter((x) => x.type === 'equipment').flatMap((x) => x.items!);
     alive.delete('E2');
-    await waitFor(async () => equipment().filter((i) => i.code === 'E2' && i.online === false).length, (k) => k >= 1, 10_000);
+    await waitFor(async () => equipment().filter((i) => i.code === 'E2' && i.online === false).length, (k) => k >= 1, 20_000);
     expect(equipment().find((i) => i.code === 'E2')).toMatchObject({ kind: 'elevator', district: '大祥区', online: false, lastSeenAt: expect.any(Number) });
     // the same state over the API
     expect((await get('/api/v1/equipment/elevators?online=false')).body.items.map((e: { code: string }) => e.code)).toEqual(['E2']);
     expect((await get('/api/v1/overview')).body.districts.find((x: { district: string }) => x.district === '大祥区')).toMatchObject({ elevatorsOnline: 1, elevatorsOffline: 1, elevatorOnlineRate: 0.5 });
     alive.add('E2');
-    await waitFor(async () => equipment().filter((i) => i.code === 'E2' && i.online === true).length, (k) => k >= 1, 10_000);
+    await waitFor(async () => equipment().filter((i) => i.code === 'E2' && i.online === true).length, (k) => k >= 1, 20_000);
     // a service-mode change is pushed too
     modes.E1 = 'fire_return';
     await waitFor(async () => equipment().filter((i) => i.code === 'E1' && i.serviceMode === 'fire_return').length, (k) => k >= 1, 10_000);
