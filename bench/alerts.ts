@@ -24,7 +24,7 @@
 // Environment: BENCH_ALERTS (300), BENCH_RATE (5000), BENCH_ELEVATORS
 // (10000), BENCH_GATEWAYS (100), BENCH_SPACING_MS (75), BENCH_WARMUP_S (5),
 // BENCH_WINDOW in-flight per gateway (20), BENCH_FSYNC (always),
-// BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50).
+// BENCH_NODE_FLAGS (the service's: service/node-flags.ts).
 import mqtt from 'mqtt';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

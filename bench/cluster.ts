@@ -21,7 +21,7 @@
 // BENCH_PARTITIONS (12), BENCH_LEASE_MS (6000, the default CLUSTER_LEASE_MS),
 // BENCH_FAILOVER_RATE status msg/s during the failover (1500),
 // BENCH_TRAPS entrapments (40), BENCH_TRAP_MS between them (250),
-// BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50).
+// BENCH_NODE_FLAGS (the service's: service/node-flags.ts).
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ import { launchNode, startClusterInfra, type ClusterInfra, type LocalNode } from
 import { freePort } from './free-port.js';
 import { benchElevator, firstLine, metricSum, node, pct, registerCity, run, sleep, TOKEN, type BenchGateway, type LoadResult } from './harness.js';
 import { cpuDelta, treeCpu } from './proc.js';
+import { SERVICE_NODE_FLAGS } from '../service/node-flags.js';
 
 const C = Number(process.env.BENCH_GATEWAYS ?? 100);
 const N = Number(process.env.BENCH_MESSAGES ?? 1500);
@@ -42,7 +43,7 @@ const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 6000);
 const FAILOVER_RATE = Number(process.env.BENCH_FAILOVER_RATE ?? 1500);
 const TRAPS = Number(process.env.BENCH_TRAPS ?? 40);
 const TRAP_MS = Number(process.env.BENCH_TRAP_MS ?? 250);
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=12 --heap-growing-percent=50').split(' ').filter(Boolean);
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [...SERVICE_NODE_FLAGS];
 
 const log = pino({ level: 'error' });
 const dir = mkdtempSync(join(tmpdir(), 'se-bench-cluster-'));

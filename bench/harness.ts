@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
+import { SERVICE_NODE_FLAGS } from '../service/node-flags.js';
 
 export const TOKEN = 'bench-admin-token';
 
@@ -78,7 +79,7 @@ export function benchState(): 'sqlite' | 'postgres' {
 
 /**
  * Starts dist/service/main.js with its data in `dataDir` and waits until it is
- * healthy. BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50) are its Node flags;
+ * healthy. BENCH_NODE_FLAGS (default: the service's, service/node-flags.ts) are its Node flags;
  * BENCH_PROF=1 writes a CPU profile to /tmp/prof (BENCH_PROF=<dir>: to that directory).
  */
 export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<BenchService> {
@@ -100,7 +101,7 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
     ...env,
   };
   const prof = process.env.BENCH_PROF;
-  const flags = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof === '1' ? '/tmp/prof' : prof}`] : []), ...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=12 --heap-growing-percent=50').split(' ').filter(Boolean)];
+  const flags = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof === '1' ? '/tmp/prof' : prof}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? SERVICE_NODE_FLAGS)];
   const proc = spawn(process.execPath, [...flags, join(root, 'service/main.js')], { env: { ...process.env, ...svcEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((r) => proc.once('exit', r));
   const base = `http://127.0.0.1:${httpPort}`;

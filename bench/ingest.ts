@@ -21,7 +21,7 @@
 // rate BENCH_PACED_PERCENT of the end-to-end rate (80) and BENCH_PACED_WARMUP_MS
 // (1000: the load generator's first second is left out of its PUBACK figures),
 // BENCH_FSYNC (always), BENCH_STATE (sqlite; postgres: a project-local PostgreSQL),
-// BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50).
+// BENCH_NODE_FLAGS (the service's: service/node-flags.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

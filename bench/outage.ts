@@ -11,7 +11,7 @@
 //
 // Environment: BENCH_OUTAGE_S (600), BENCH_RATE msg/s (5000), BENCH_GATEWAYS
 // (100), BENCH_ELEVATORS (10000), BENCH_WINDOW in-flight per gateway (20),
-// BENCH_FSYNC (always), BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50).
+// BENCH_FSYNC (always), BENCH_NODE_FLAGS (the service's: service/node-flags.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

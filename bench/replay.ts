@@ -8,7 +8,7 @@
 // latency while the backlog replays (BENCH_PROBE_S), and the replay rate.
 //
 // Environment: BENCH_SPOOL_MB (1024), BENCH_PROBE_S (10),
-// BENCH_NODE_FLAGS (--max-semi-space-size=12 --heap-growing-percent=50).
+// BENCH_NODE_FLAGS (the service's: service/node-flags.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { launchNode, startClusterInfra, type ClusterInfra, type LocalNode } from './local-cluster.js';
+import { SERVICE_NODE_FLAGS } from './node-flags.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'se-monitor-cluster' } });
 
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     nodes.push(await launchNode({
       name, dataDir, httpPort: http[i]!, mqttPort: mqtt[i]!, demo, log,
       env: { ...env, ...(demo ? { DEMO_MQTT_URLS: mqttUrls.slice(1).join(',') } : {}) },
-      nodeFlags: ['--max-semi-space-size=12', '--heap-growing-percent=50'],
+      nodeFlags: [...SERVICE_NODE_FLAGS],
     }));
   }
   await Promise.all(nodes.map((n) => n.ready(120_000)));
