@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
-import { SERVICE_NODE_FLAGS } from '../service/node-flags.js';
+import { SERVICE_NODE_FLAGS, serviceProcessEnv } from '../service/node-flags.js';
 
 export const TOKEN = 'bench-admin-token';
 
@@ -94,8 +94,7 @@ export async function startService(dataDir: string, env: NodeJS.ProcessEnv = {})
   const svcEnv = {
     DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1',
     INFLUX_LOCAL_PORT: String(influxPort), ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn',
-    // As `npm start` runs it: two malloc arenas (README "Ingest CPU and memory").
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    ...serviceProcessEnv(process.env),
     // BENCH_STATE=postgres: the service keeps its state in a project-local PostgreSQL of its own (DATA_DIR/postgres).
     ...(benchState() === 'postgres' ? { POSTGRES_LOCAL: 'true', POSTGRES_LOCAL_PORT: String(await freePort()) } : {}),
     ...env,

@@ -13,6 +13,7 @@ import { startLocalNatsCluster, type LocalNatsCluster } from '../storage/nats.js
 import { startLocalPostgres, type LocalPostgres } from '../storage/postgres.js';
 import { launchLocalInflux, type LocalInflux } from '../storage/influxd.js';
 import { superviseServer, type SupervisedServer } from '../storage/local-server.js';
+import { serviceProcessEnv } from './node-flags.js';
 
 export interface ClusterInfraOptions {
   dataDir: string;
@@ -119,8 +120,7 @@ export async function launchNode(o: NodeOptions): Promise<LocalNode> {
     // --node=<dir> is not read by main.js: it tells this node's process from a reused pid (the orphan check)
     args: [...(o.nodeFlags ?? []), MAIN, ...(o.demo ? ['--demo'] : []), `--node=${dir}`],
     env: {
-      // As `npm start` runs a service: two malloc arenas (README "Ingest CPU and memory").
-      MALLOC_ARENA_MAX: '2', ...ours, MQTT_HOST: '127.0.0.1', ...o.env,
+      ...ours, ...serviceProcessEnv(ours), MQTT_HOST: '127.0.0.1', ...o.env,
       DATA_DIR: dir, CLUSTER_NODE_ID: o.name, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(o.httpPort), MQTT_PORT: String(o.mqttPort),
     },
     restart: o.restart ?? true,

@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT stop the service gracefully (drain, then exit).
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.js';
-import { startService } from './service.js';
+import { startService, type Service } from './service.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'se-monitor' } });
 
@@ -17,9 +17,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   // Handlers go in before start: /healthz answers while start is still finishing, and a signal
   // then must not take Node's default (death by signal, children left to their own watchdogs).
-  let service: Awaited<ReturnType<typeof startService>> | null = null;
+  let service: Service | null = null;
   let stopping = false;
-  const stop = async (signal: string) => {
+  const drainAndExit = async (svc: Service) => {
+    await svc.stop();
+    process.exit(0);
+  };
+  const stop = (signal: string) => {
     if (stopping) {
       // A second Ctrl-C while starting or draining: the operator means now.
       if (service === null) process.exit(130);
@@ -27,17 +31,12 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, service ? 'shutting down' : 'shutting down once started');
-    if (!service) return; // stopped right after start, below
-    await service.stop();
-    process.exit(0);
+    if (service) void drainAndExit(service); // else right after start, below
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   service = await startService(config, log);
-  if (stopping) {
-    await service.stop();
-    process.exit(0);
-  }
+  if (stopping) return drainAndExit(service);
   if (demo) {
     const { runDemo } = await import('../simulators/demo.js');
     // The demo is a guest: if it fails, say so and keep the service running.

@@ -136,51 +136,51 @@ describe('supervision', () => {
     expect(alive(second)).toBe(false);
   });
 
-  it('a Ctrl-C on the terminal stops the service cleanly; influxd is stopped by it, not by the signal', async () => {
-    const dataDir = tempDir();
+  /**
+   * The service with a project-local influxd in its own process group, as a shell gives a foreground job (Ctrl-C
+   * signals the whole group); `out()` is what it printed so far.
+   */
+  async function terminalService() {
     const httpPort = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1', INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: 't', LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: tempDir(), HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1', INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: 't', LOG_LEVEL: 'info' };
     delete env.INFLUX_URL;
-    // Its own process group, as a shell gives a foreground job: Ctrl-C signals the whole group.
     const service = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     cleanups.push(async () => service.kill('SIGKILL'));
     let out = '';
     service.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => service.once('exit', r));
+    return { service, httpPort, exited, out: () => out, ctrlC: () => process.kill(-service.pid!, 'SIGINT') };
+  }
+
+  it('a Ctrl-C on the terminal stops the service cleanly; influxd is stopped by it, not by the signal', async () => {
+    const { service, httpPort, exited, out, ctrlC } = await terminalService();
     await waitFor(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status, () => 0), (st) => st === 200, 30_000);
     const influxd = Number(spawnSync('pgrep', ['-P', String(service.pid), 'influxd'], { encoding: 'utf8' }).stdout.trim());
     expect(influxd).toBeGreaterThan(0);
-    const exited = new Promise<number | null>((r) => service.once('exit', r));
-    process.kill(-service.pid!, 'SIGINT');
+    ctrlC();
     expect(await exited).toBe(0);
-    expect(out).toContain('service stopped');
-    expect(out).not.toContain('influxd exited');
+    expect(out()).toContain('service stopped');
+    expect(out()).not.toContain('influxd exited');
     expect(alive(influxd)).toBe(false);
   });
 
   it('a Ctrl-C while the service is still starting stops it cleanly once started, influxd with it', async () => {
-    const dataDir = tempDir();
-    const httpPort = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()), MQTT_HOST: '127.0.0.1', INFLUX_LOCAL_PORT: String(await freePort()), ADMIN_TOKEN: 't', LOG_LEVEL: 'info' };
-    delete env.INFLUX_URL;
-    const service = spawn(process.execPath, ['--import', 'tsx', 'service/main.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    cleanups.push(async () => service.kill('SIGKILL'));
-    let out = '';
-    const exited = new Promise<number | null>((r) => service.once('exit', r));
+    const { service, exited, out, ctrlC } = await terminalService();
     // The first thing start does is start influxd; the signal lands in the middle of start.
     const influxd = await new Promise<number>((resolve) => {
-      service.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /"pid":(\d+)[^\n]*started project-local influxd/.exec(out);
-        if (m && !out.includes('SIGNALLED')) {
-          out += 'SIGNALLED';
-          process.kill(-service.pid!, 'SIGINT');
-          resolve(Number(m[1]));
-        }
-      });
+      // Registered after terminalService's listener, so out() already holds this chunk.
+      const seen = () => {
+        const m = /"pid":(\d+)[^\n]*started project-local influxd/.exec(out());
+        if (!m) return;
+        service.stdout.off('data', seen);
+        ctrlC();
+        resolve(Number(m[1]));
+      };
+      service.stdout.on('data', seen);
     });
     expect(await exited).toBe(0);
-    expect(out).toContain('shutting down once started');
-    expect(out).toContain('service stopped');
+    expect(out()).toContain('shutting down once started');
+    expect(out()).toContain('service stopped');
     expect(alive(influxd)).toBe(false);
   });
 
